@@ -1,0 +1,32 @@
+// What DataStore::verify() found. verify() only reads; it never changes the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace simd_r_drive {
+
+struct CorruptEntry {
+  std::uint64_t metadata_offset = 0;  // where the entry's 20-byte record starts
+  std::uint64_t payload_offset = 0;
+  std::uint64_t payload_size = 0;
+  std::uint64_t key_hash = 0;
+  std::uint32_t stored_checksum = 0;
+  std::uint32_t computed_checksum = 0;
+};
+
+struct VerifyReport {
+  std::uint64_t file_size = 0;      // bytes covered by the chain (the store's tail)
+  std::uint64_t entries = 0;        // records on the chain, tombstones included
+  std::uint64_t tombstones = 0;
+  std::uint64_t live_keys = 0;
+  std::uint64_t bytes_checked = 0;  // payload bytes whose checksum was recomputed
+  bool chain_intact = true;         // the backward chain reaches offset 0 cleanly
+  std::string chain_error;          // why it does not, when chain_intact is false
+  std::vector<CorruptEntry> corrupt_entries;
+
+  bool ok() const noexcept { return chain_intact && corrupt_entries.empty(); }
+};
+
+}  // namespace simd_r_drive

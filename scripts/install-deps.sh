@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, tests and benchmarks need, pinned to the
+# versions this project is tested with (Debian 12 "bookworm"). It is the only place
+# where dependencies are named; the Makefile calls it whenever a check fails.
+#
+#   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --check  exit 0 if everything is present, 1 otherwise
+set -euo pipefail
+
+PACKAGES=(
+  "cmake=3.25.1-1"
+  "ninja-build=1.11.1-2~deb12u1"
+  "ccache=4.8+really4.7.5-1"
+  "g++"
+  "libxxhash-dev=0.8.1-1"
+  "libdeflate-dev=1.14-1"
+  "libspdlog-dev=1:1.10.0+ds-0.4"
+  "libfmt-dev=9.1.0+ds1-2"
+  "libtbb-dev=2021.8.0-2+deb12u1"
+  "libgtest-dev=1.12.1-0.2"
+  "libgmock-dev=1.12.1-0.2"
+  "libbenchmark-dev=1.7.1-1"
+  "nlohmann-json3-dev=3.11.2-2"
+)
+
+missing=()
+for spec in "${PACKAGES[@]}"; do
+  name=${spec%%=*}
+  want=${spec#*=}
+  [ "$want" = "$spec" ] && want=""
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+  case "$have" in
+    "install ok installed "*)
+      if [ -n "$want" ] && [ "${have##* }" != "$want" ]; then missing+=("$spec"); fi ;;
+    *) missing+=("$spec") ;;
+  esac
+done
+
+if [ "${1:-}" = "--check" ]; then
+  [ ${#missing[@]} -eq 0 ] && exit 0
+  echo "missing packages: ${missing[*]}" >&2
+  exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# --allow-downgrades: a pinned version may be older than what an image ships.
+$SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/dev/null

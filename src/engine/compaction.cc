@@ -1,0 +1,132 @@
+// compact() and estimate_compaction_savings().
+//
+// Compaction copies the live entries, oldest first, into a new file beside the store,
+// syncs it, renames it over the store and syncs the directory; then it swaps in a new
+// generation (mapping + index + tail) built from what it wrote. Readers keep using the
+// old generation until the swap and their handles keep the old mapping alive after it,
+// so nothing needs reopening. Writers wait on the write mutex meanwhile.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "engine/data_store_impl.h"
+#include "engine/iteration_state.h"
+#include "engine/logger.h"
+#include "format/entry_layout.h"
+
+namespace simd_r_drive {
+
+namespace {
+
+// The live entries of a generation, oldest first (the order compaction keeps).
+std::vector<EntryHandle> live_entries_oldest_first(const std::shared_ptr<engine::Generation>& generation,
+                                                   const std::shared_ptr<engine::ReaderRegistry>& readers) {
+  std::vector<EntryHandle> entries;
+  detail::IterationState state(generation, readers);
+  for (; !state.at_end(); state.advance()) entries.push_back(state.current());
+  std::reverse(entries.begin(), entries.end());
+  return entries;
+}
+
+// A name beside the store that no other compaction uses: never an old leftover.
+std::filesystem::path fresh_temporary_path(const std::filesystem::path& store_path) {
+  static std::atomic<unsigned> counter{0};
+  return store_path.string() + ".compact-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter.fetch_add(1)) + ".tmp";
+}
+
+// Buffers small writes into large sequential ones; payloads larger than the buffer
+// go straight from the old mapping to the file.
+class SequentialWriter {
+ public:
+  explicit SequentialWriter(io::FileHandle& file) : file_(file) { buffer_.reserve(kCapacity); }
+
+  void append(std::span<const std::byte> bytes) {
+    if (buffer_.size() + bytes.size() > kCapacity) flush();
+    if (bytes.size() >= kCapacity) {
+      const std::span<const std::byte> pieces[] = {bytes};
+      file_.pwrite_all(written_, pieces);
+      written_ += bytes.size();
+      return;
+    }
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+  }
+  void flush() {
+    if (buffer_.empty()) return;
+    const std::span<const std::byte> pieces[] = {buffer_};
+    file_.pwrite_all(written_, pieces);
+    written_ += buffer_.size();
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kCapacity = 4u << 20;
+  io::FileHandle& file_;
+  std::vector<std::byte> buffer_;
+  std::uint64_t written_ = 0;
+};
+
+}  // namespace
+
+void DataStore::Impl::compact() {
+  std::lock_guard lock(write_mutex_);
+  const std::vector<EntryHandle> entries = live_entries_oldest_first(current_, readers_);
+
+  const std::filesystem::path temporary = fresh_temporary_path(path_);
+  io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> index_entries;  // (key hash, new tail)
+  index_entries.reserve(entries.size());
+  std::uint64_t position = 0;
+  try {
+    SequentialWriter writer(output);
+    static constexpr std::array<std::byte, kPayloadAlignment> kZeroPad{};
+    for (const EntryHandle& entry : entries) {
+      const std::uint64_t prev = position;
+      const std::uint64_t pad = format::prepad(position);
+      writer.append({kZeroPad.data(), pad});
+      writer.append(entry.as_slice());
+      // The stored checksum is carried over, not recomputed: a damaged payload stays
+      // detectable after compaction.
+      std::array<std::byte, kMetadataSize> record{};
+      format::encode_metadata(record.data(), {entry.key_hash(), prev, entry.checksum()});
+      writer.append(record);
+      position += pad + entry.size() + kMetadataSize;
+      index_entries.emplace_back(entry.key_hash(), position);
+    }
+    writer.flush();
+    output.sync_data();
+    std::filesystem::rename(temporary, path_);
+    io::sync_directory(path_.parent_path());
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
+
+  const std::uint64_t old_tail = current_->tail.load(std::memory_order_relaxed);
+  std::reverse(index_entries.begin(), index_entries.end());
+  auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
+  swap_generation_locked(build_generation(std::move(mapping), position, index_entries), std::move(output), position);
+  engine::log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " +
+                   std::to_string(position) + " bytes, " + std::to_string(entries.size()) + " live entries.");
+}
+
+std::uint64_t DataStore::Impl::compaction_savings() const {
+  std::shared_ptr<engine::Generation> generation;
+  {
+    engine::ReaderRegistry::Guard guard(*readers_);
+    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
+  }
+  const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
+  // Lay the live entries out exactly as compact() would and compare.
+  std::uint64_t compacted = 0;
+  for (const EntryHandle& entry : live_entries_oldest_first(generation, readers_)) {
+    compacted += format::prepad(compacted) + entry.size() + kMetadataSize;
+  }
+  return tail > compacted ? tail - compacted : 0;
+}
+
+}  // namespace simd_r_drive

@@ -1,0 +1,95 @@
+// DataStore::Impl: the engine behind the public DataStore (pimpl), shared by the
+// files of src/engine/ that implement its parts (writes and reads in data_store.cc,
+// iteration, compaction, verification).
+//
+// Thread-safety: see DataStore. Members marked "writer" are guarded by write_mutex_.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "engine/reader_registry.h"
+#include "engine/store_state.h"
+#include "io/file_handle.h"
+#include "simd_r_drive/data_store.h"
+
+namespace simd_r_drive {
+
+class DataStore::Impl {
+ public:
+  // One entry of an append: a value, or a tombstone for key_hash.
+  struct PendingEntry {
+    std::uint64_t key_hash;
+    ByteView payload;  // ignored for tombstones
+    bool tombstone;
+  };
+
+  Impl(const std::filesystem::path& path, const OpenOptions& options);
+  ~Impl();
+
+  // ---- reads (any thread) ----
+  std::optional<EntryHandle> read_hash(std::uint64_t key_hash) const;
+  std::vector<std::optional<EntryHandle>> read_hashes(std::span<const std::uint64_t> key_hashes) const;
+  std::optional<EntryHandle> read_last() const;
+  std::uint64_t tail() const noexcept;
+  std::size_t live_count() const noexcept;
+
+  // ---- writes (take the write mutex) ----
+  std::uint64_t append(std::span<const PendingEntry> entries);
+  std::uint64_t append_stream(std::uint64_t key_hash, const StreamReader& source);
+  std::uint64_t remove_hashes(std::span<const std::uint64_t> key_hashes);
+  std::uint64_t rename(std::uint64_t old_hash, std::uint64_t new_hash);
+
+  // ---- iteration, maintenance (entry_iteration.cc, compaction.cc, verify.cc) ----
+  EntryRange iterate() const;
+  void parallel_iterate(const std::function<void(const EntryHandle&)>& visit) const;
+  void compact();
+  std::uint64_t compaction_savings() const;
+  VerifyReport verify() const;
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  io::FileIdentity identity() const { return identity_; }
+
+  // A handle for the entry whose record ends at `tail` in `mapping`, or nullopt if
+  // the record is malformed, or is a tombstone and `allow_tombstone` is false.
+  static std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone);
+
+  // Builds a generation over `mapping` from (key hash, tail) pairs, newest first;
+  // a tail of kDeletedTail records a deleted key.
+  static std::shared_ptr<engine::Generation> build_generation(std::shared_ptr<io::Mapping> mapping,
+                                                              std::uint64_t tail,
+                                                              std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first);
+
+ private:
+  // Writer helpers (write_mutex_ held).
+  std::uint64_t append_locked(std::span<const PendingEntry> entries);
+  void reserve_locked(std::uint64_t needed_tail);
+  void rollback_locked(std::uint64_t tail) noexcept;
+  void index_locked(std::uint64_t key_hash, std::uint64_t tail, bool tombstone);
+  void retire_locked(std::shared_ptr<const void> object);
+  void reclaim_locked() noexcept;
+  void swap_generation_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file, std::uint64_t physical_size);
+
+  std::filesystem::path path_;
+  OpenOptions options_;
+  io::FileIdentity identity_;
+
+  mutable std::mutex write_mutex_;
+  io::FileHandle file_;                              // writer
+  std::uint64_t physical_size_ = 0;                  // writer: file length incl. preallocation
+  std::shared_ptr<engine::Generation> current_;      // writer
+  std::vector<std::shared_ptr<const void>> retired_; // writer
+
+  std::atomic<engine::Generation*> published_{nullptr};
+  std::shared_ptr<engine::ReaderRegistry> readers_ = std::make_shared<engine::ReaderRegistry>();
+
+  friend class detail::IterationState;
+};
+
+}  // namespace simd_r_drive

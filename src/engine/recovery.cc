@@ -1,0 +1,174 @@
+#include "engine/recovery.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+
+#include "format/checksum.h"
+#include "format/entry_layout.h"
+
+namespace simd_r_drive::engine {
+
+namespace {
+
+using format::kMinEntryTail;
+using format::PayloadRange;
+
+struct Record {
+  EntryMetadata metadata;
+  PayloadRange range;
+};
+
+class ChainScanner {
+ public:
+  ChainScanner(const std::byte* file, std::uint64_t file_len, RecoveryStats& stats)
+      : file_(file), file_len_(file_len), stats_(stats) {}
+
+  // The well-formed entry whose record ends at `tail`, if there is one.
+  std::optional<Record> record_ending_at(std::uint64_t tail) const noexcept {
+    if (tail < kMinEntryTail || tail > file_len_) return std::nullopt;
+    const std::uint64_t metadata_offset = tail - kMetadataSize;
+    const EntryMetadata metadata = format::decode_metadata(file_ + metadata_offset);
+    // A back-link is either the start of the file or another entry's tail.
+    if (metadata.prev_offset != 0 && metadata.prev_offset < kMinEntryTail) return std::nullopt;
+    auto range = format::derive_payload_range(file_, file_len_, metadata_offset, metadata.prev_offset);
+    if (!range) return std::nullopt;
+    return Record{metadata, *range};
+  }
+
+  // Walks back-links from `tail` to offset 0; true if every link is well formed.
+  // Appends the tails it visits to `tails` when given.
+  bool walk_to_start(std::uint64_t tail, std::vector<std::uint64_t>* tails) noexcept {
+    while (tail != 0) {
+      ++stats_.chain_steps;
+      auto record = record_ending_at(tail);
+      if (!record) return false;
+      if (tails) tails->push_back(tail);
+      tail = record->metadata.prev_offset;
+    }
+    return true;
+  }
+
+  // As walk_to_start, but remembers every verdict so that all walks together follow
+  // each link at most once.
+  bool reaches_start_memoised(std::uint64_t tail) {
+    std::vector<std::uint64_t> path;
+    bool verdict = true;
+    while (tail != 0) {
+      if (auto known = verdicts_.find(tail); known != verdicts_.end()) {
+        verdict = known->second;
+        break;
+      }
+      ++stats_.chain_steps;
+      auto record = record_ending_at(tail);
+      if (!record) {
+        verdict = false;
+        verdicts_.emplace(tail, false);
+        break;
+      }
+      path.push_back(tail);
+      tail = record->metadata.prev_offset;
+    }
+    for (std::uint64_t visited : path) verdicts_.emplace(visited, verdict);
+    return verdict;
+  }
+
+  std::uint32_t checksum_of(const PayloadRange& range) noexcept {
+    stats_.checksum_bytes += range.size();
+    return format::crc32_extend(0, file_ + range.start, range.size());
+  }
+
+  // Prefix CRCs every `spacing` bytes up to `limit`, for checksum_from_prefixes.
+  void build_prefixes(std::uint64_t limit) {
+    // Bound the table to 16 Mi checkpoints (64 MiB) however large the file is.
+    spacing_ = 64;
+    while (limit / spacing_ > (16u << 20)) spacing_ *= 2;
+    prefixes_.assign(limit / spacing_ + 1, 0);
+    std::uint32_t crc = 0;
+    for (std::size_t i = 1; i < prefixes_.size(); ++i) {
+      crc = format::crc32_extend(crc, file_ + (i - 1) * spacing_, spacing_);
+      prefixes_[i] = crc;
+    }
+    stats_.checksum_bytes += (prefixes_.size() - 1) * spacing_;
+  }
+
+  // CRC of [range.start, range.end) from the checkpoints, reading at most
+  // 2 * spacing bytes however long the range is.
+  std::uint32_t checksum_from_prefixes(const PayloadRange& range) noexcept {
+    const std::uint32_t at_start = prefix_crc(range.start);
+    const std::uint32_t at_end = prefix_crc(range.end);
+    return at_end ^ format::crc32_shift(at_start, range.size());
+  }
+
+ private:
+  std::uint32_t prefix_crc(std::uint64_t offset) noexcept {
+    const std::uint64_t slot = std::min<std::uint64_t>(offset / spacing_, prefixes_.size() - 1);
+    const std::uint64_t base = slot * spacing_;
+    stats_.checksum_bytes += offset - base;
+    return format::crc32_extend(prefixes_[slot], file_ + base, offset - base);
+  }
+
+  const std::byte* file_;
+  std::uint64_t file_len_;
+  RecoveryStats& stats_;
+  std::unordered_map<std::uint64_t, bool> verdicts_;
+  std::uint64_t spacing_ = 64;
+  std::vector<std::uint32_t> prefixes_;
+};
+
+// Offset one past the last non-zero byte (0 if every byte is zero).
+std::uint64_t end_of_non_zero_data(const std::byte* file, std::uint64_t file_len) noexcept {
+  std::uint64_t end = file_len;
+  // Word at a time while aligned words remain; zero tails can be long (preallocation).
+  while (end >= 8 && (end % 8) != 0 && file[end - 1] == std::byte{0}) --end;
+  while (end >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, file + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
+  while (end > 0 && file[end - 1] == std::byte{0}) --end;
+  return end;
+}
+
+}  // namespace
+
+RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
+  RecoveryResult result;
+  if (file_len < kMinEntryTail) return result;
+  ChainScanner scanner(file, file_len, result.stats);
+
+  // The clean case: the whole file is the chain, and its last entry is intact.
+  ++result.stats.candidates_examined;
+  if (auto top = scanner.record_ending_at(file_len)) {
+    std::vector<std::uint64_t> tails;
+    if (scanner.walk_to_start(file_len, &tails) && scanner.checksum_of(top->range) == top->metadata.checksum) {
+      result.valid_tail = file_len;
+      result.chain_tails = std::move(tails);
+      return result;
+    }
+  }
+
+  // A damaged end. A real record never ends more than 20 bytes past the last non-zero
+  // byte unless it is entirely zero, which recovery does not accept (key hash 0,
+  // prev 0, checksum 0 is what a zero-filled tail looks like).
+  const std::uint64_t data_end = end_of_non_zero_data(file, file_len);
+  if (data_end == 0) return result;
+  const std::uint64_t highest = std::min(file_len - 1, data_end + kMetadataSize);
+  scanner.build_prefixes(highest);
+
+  for (std::uint64_t tail = highest; tail >= kMinEntryTail; --tail) {
+    ++result.stats.candidates_examined;
+    auto record = scanner.record_ending_at(tail);
+    if (!record) continue;
+    if (!scanner.reaches_start_memoised(record->metadata.prev_offset)) continue;
+    if (scanner.checksum_from_prefixes(record->range) != record->metadata.checksum) continue;
+    result.valid_tail = tail;
+    scanner.walk_to_start(tail, &result.chain_tails);
+    return result;
+  }
+  return result;
+}
+
+}  // namespace simd_r_drive::engine

@@ -1,0 +1,45 @@
+// Finding the end of the valid data in a store file (open-time recovery).
+//
+// The file has no header and no length field: entries are found from their
+// trailing metadata, and the chain runs backwards from the end. Recovery answers one
+// question: what is the largest offset T such that the bytes [0, T) are a chain of
+// complete entries? Everything after T (a torn write, appended garbage, zero-filled
+// preallocation left by a crash) is what open cuts off.
+//
+// Rules (docs/format.md, "Recovery"):
+//  * A candidate tail T is accepted when its record's back-links reach offset 0
+//    through well-formed entries, and the checksum of the candidate's own payload
+//    matches. Older entries are checked for structure only, so a flipped bit deep in
+//    the file never makes recovery throw away the entries written after it (verify()
+//    reports it instead).
+//  * The end of the file is tried first; on a clean file that is the only candidate.
+//  * Otherwise candidates are tried downward from just past the last non-zero byte,
+//    so a zero-filled tail is skipped in one pass and never taken for an entry.
+//  * Work is linear in the file size: chain walks are memoised, and checksums of
+//    candidates that share a payload start are extended or shrunk incrementally.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace simd_r_drive::engine {
+
+struct RecoveryStats {
+  std::uint64_t candidates_examined = 0;  // tail positions looked at
+  std::uint64_t chain_steps = 0;          // back-links followed, all walks together
+  std::uint64_t checksum_bytes = 0;       // bytes fed forward or backward through CRC-32
+};
+
+struct RecoveryResult {
+  std::uint64_t valid_tail = 0;  // [0, valid_tail) is the store; 0 if nothing valid
+  // Tails of the entries on the accepted chain, newest first (empty if valid_tail
+  // is 0). The index is built from it without walking the chain again.
+  std::vector<std::uint64_t> chain_tails;
+  RecoveryStats stats;
+};
+
+// `file` holds the file's first `file_len` bytes. Never reads outside them.
+RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len);
+
+}  // namespace simd_r_drive::engine

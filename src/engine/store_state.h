@@ -1,0 +1,45 @@
+// The state readers share with the writer.
+//
+// A Generation is one consistent view of the store: the file's mappings, the index
+// whose tails point into that file, the tail, and the live-key count. Writes update
+// a generation in place (index slots, then the tail, both published with release
+// stores). compact() builds a whole new generation over the new file and swaps the
+// store's pointer to it, so a reader can never pair the new index with the old file.
+//
+// Thread-safety: fields marked "writer" are touched only under the store's write
+// mutex; the atomics are read by any thread inside a ReaderRegistry::Guard (or while
+// holding a shared_ptr to the generation).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/key_index.h"
+#include "io/mapping.h"
+
+namespace simd_r_drive::engine {
+
+struct Generation : std::enable_shared_from_this<Generation> {
+  // writer: every mapping made of this generation's file; the last one is current.
+  // Older ones stay here, unused, until the generation dies (their handles pin them
+  // independently).
+  std::vector<std::shared_ptr<io::Mapping>> mappings;
+  std::atomic<io::Mapping*> mapping{nullptr};
+
+  // writer: owns the current table.
+  std::unique_ptr<IndexTable> table_owner;
+  std::atomic<IndexTable*> table{nullptr};
+
+  std::atomic<std::uint64_t> tail{0};
+  std::atomic<std::uint64_t> live_count{0};
+
+  // Writer: publish a mapping (before any index slot that points past the old one).
+  void publish_mapping(std::shared_ptr<io::Mapping> next) {
+    mappings.push_back(std::move(next));
+    mapping.store(mappings.back().get(), std::memory_order_seq_cst);
+  }
+};
+
+}  // namespace simd_r_drive::engine

@@ -1,0 +1,56 @@
+#include "format/checksum.h"
+
+#include <libdeflate.h>
+
+#include <array>
+
+namespace simd_r_drive::format {
+
+namespace {
+
+constexpr std::uint32_t kReflectedPolynomial = 0xEDB88320u;
+
+// Polynomials over GF(2) modulo the CRC polynomial, in the CRC's reflected bit order:
+// bit 31 holds the coefficient of x^0, bit 0 that of x^31.
+constexpr std::uint32_t multiply_mod_p(std::uint32_t a, std::uint32_t b) noexcept {
+  std::uint32_t product = 0;
+  for (std::uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1u) ? (b >> 1) ^ kReflectedPolynomial : b >> 1;  // b *= x
+  }
+  return product;
+}
+
+// x^(2^k) mod P for k = 0..63, so x^n is a product of at most 64 table entries.
+struct PowerTable {
+  std::array<std::uint32_t, 64> x_to_2_to_k{};
+  constexpr PowerTable() {
+    x_to_2_to_k[0] = 1u << 30;  // x^1
+    for (std::size_t k = 1; k < x_to_2_to_k.size(); ++k) {
+      x_to_2_to_k[k] = multiply_mod_p(x_to_2_to_k[k - 1], x_to_2_to_k[k - 1]);
+    }
+  }
+};
+
+constexpr PowerTable kPowers;
+
+}  // namespace
+
+std::uint32_t crc32_extend(std::uint32_t crc, const std::byte* data, std::size_t size) noexcept {
+  // libdeflate uses the zlib convention (pre- and post-inversion inside the call), so
+  // chaining calls continues the same CRC.
+  return static_cast<std::uint32_t>(libdeflate_crc32(crc, data, size));
+}
+
+std::uint32_t crc32_shift(std::uint32_t crc, std::uint64_t length) noexcept {
+  // Appending n bytes multiplies the register by x^(8n); the pre/post inversions
+  // cancel out in the identity documented in the header. 8n = n << 3, so bit i of n
+  // selects x^(2^(i+3)).
+  std::uint32_t factor = 1u << 31;  // x^0
+  for (std::size_t i = 0; length != 0 && i + 3 < kPowers.x_to_2_to_k.size(); ++i, length >>= 1) {
+    if (length & 1u) factor = multiply_mod_p(kPowers.x_to_2_to_k[i + 3], factor);
+  }
+  return multiply_mod_p(factor, crc);
+}
+
+}  // namespace simd_r_drive::format

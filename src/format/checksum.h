@@ -1,0 +1,18 @@
+// CRC-32 (IEEE, reflected polynomial 0xEDB88320) over payload bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace simd_r_drive::format {
+
+// crc32_extend(0, ...) is the CRC of the bytes; pass a previous result to continue.
+std::uint32_t crc32_extend(std::uint32_t crc, const std::byte* data, std::size_t size) noexcept;
+
+// crc32_shift(crc(A), n) == crc(A || B) ^ crc(B) for any B of n bytes: the effect of
+// n more bytes on a CRC, in O(log n). With it, the CRC of any range follows from two
+// prefix CRCs: crc([a, b)) == prefix(b) ^ crc32_shift(prefix(a), b - a). Recovery
+// uses this to check many candidate entries without re-reading their payloads.
+std::uint32_t crc32_shift(std::uint32_t crc, std::uint64_t length) noexcept;
+
+}  // namespace simd_r_drive::format

@@ -1,0 +1,81 @@
+// The layout of one entry, and how a reader finds an entry's payload from the
+// position of its metadata record. Pure functions over bytes: no I/O, no state.
+//
+//   normal entry, appended at tail P:
+//     +---------------------+-----------------+------------------------------------+
+//     | pre-pad: zeros      | payload (>= 1)  | key_hash u64 | prev u64 | crc u32   |
+//     | prepad(P) bytes     | starts at a     | LE           | LE (= P) | LE        |
+//     | (0..63)             | multiple of 64  |<------------ 20 bytes ------------>|
+//     +---------------------+-----------------+------------------------------------+
+//     P                     P + prepad(P)     M = metadata offset          tail = M+20
+//
+//   tombstone (delete), appended at tail P: one 0x00 byte at P, no pre-pad, then the
+//   metadata at P + 1 (crc = CRC-32 of that byte = 0xD202EF8D).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "format/coding.h"
+#include "simd_r_drive/entry_metadata.h"
+#include "simd_r_drive/format.h"
+
+namespace simd_r_drive::format {
+
+// Offsets of the three fields inside the 20-byte record.
+inline constexpr std::size_t kKeyHashField = 0;
+inline constexpr std::size_t kPrevOffsetField = 8;
+inline constexpr std::size_t kChecksumField = 16;
+static_assert(kChecksumField + 4 == kMetadataSize);
+
+// CRC-32 of the single byte 0x00: the checksum every tombstone carries.
+inline constexpr std::uint32_t kTombstoneChecksum = 0xD202EF8Du;
+// The smallest possible tail: one payload byte plus metadata.
+inline constexpr std::uint64_t kMinEntryTail = 1 + kMetadataSize;
+
+// Zero bytes written before a payload appended at `tail`, so that it starts on a
+// multiple of kPayloadAlignment.
+constexpr std::uint64_t prepad(std::uint64_t tail) noexcept {
+  return (kPayloadAlignment - tail % kPayloadAlignment) & (kPayloadAlignment - 1);
+}
+
+inline EntryMetadata decode_metadata(const std::byte* record) noexcept {
+  return {load_u64_le(record + kKeyHashField), load_u64_le(record + kPrevOffsetField),
+          load_u32_le(record + kChecksumField)};
+}
+
+inline void encode_metadata(std::byte* record, const EntryMetadata& metadata) noexcept {
+  store_u64_le(record + kKeyHashField, metadata.key_hash);
+  store_u64_le(record + kPrevOffsetField, metadata.prev_offset);
+  store_u32_le(record + kChecksumField, metadata.checksum);
+}
+
+// Where one entry's payload lies, derived from its metadata.
+struct PayloadRange {
+  std::uint64_t start;  // first payload byte
+  std::uint64_t end;    // one past the last payload byte == metadata offset
+  bool tombstone;
+  std::uint64_t size() const noexcept { return end - start; }
+};
+
+// Derives the payload range of the entry whose metadata record starts at
+// `metadata_offset`, whose prev field is `prev`, in a file whose first `file_len`
+// bytes are `file`. Returns nullopt when the record cannot belong to a well-formed
+// entry (prev not below the record, or an empty payload). Never reads outside
+// [0, file_len).
+inline std::optional<PayloadRange> derive_payload_range(const std::byte* file, std::uint64_t file_len,
+                                                        std::uint64_t metadata_offset,
+                                                        std::uint64_t prev) noexcept {
+  if (metadata_offset + kMetadataSize > file_len || prev >= metadata_offset) return std::nullopt;
+  if (metadata_offset - prev == 1 && file[prev] == kTombstoneByte) {
+    return PayloadRange{prev, metadata_offset, true};
+  }
+  const std::uint64_t start = prev + prepad(prev);  // prev < metadata_offset: no overflow
+  if (start >= metadata_offset) return std::nullopt;
+  // A pre-padded single 0x00 byte is a tombstone too (the original's readers accept it).
+  const bool tombstone = metadata_offset - start == 1 && file[start] == kTombstoneByte;
+  return PayloadRange{start, metadata_offset, tombstone};
+}
+
+}  // namespace simd_r_drive::format

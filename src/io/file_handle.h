@@ -1,0 +1,64 @@
+// A POSIX file descriptor with the few calls the engine needs, each turning a
+// failure into Error(ErrorCode::kIo) with the path and the OS's reason.
+//
+// Thread-safety: positional calls (pread/pwrite) may run concurrently; everything
+// that changes the file's size belongs to the store's single writer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+
+namespace simd_r_drive::io {
+
+// Device and inode: two paths name the same file iff these are equal.
+struct FileIdentity {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
+class FileHandle {
+ public:
+  enum class Mode { kOpenOrCreate, kOpenExisting, kCreateExclusive };
+
+  FileHandle() = default;
+  FileHandle(const std::filesystem::path& path, Mode mode);
+  FileHandle(FileHandle&& other) noexcept;
+  FileHandle& operator=(FileHandle&& other) noexcept;
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  ~FileHandle();
+
+  int fd() const noexcept { return fd_; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+
+  std::uint64_t size() const;
+  FileIdentity identity() const;
+  // Writes every byte of each piece at `offset` (one pwritev, repeated only if the
+  // kernel writes less).
+  void pwrite_all(std::uint64_t offset, std::span<const std::span<const std::byte>> pieces);
+  void pread_all(std::uint64_t offset, std::span<std::byte> out) const;
+  // Grows the file to `new_size` with blocks reserved, so later writes through a
+  // mapping cannot fail for lack of space (falls back to ftruncate where the file
+  // system has no fallocate).
+  void allocate(std::uint64_t new_size);
+  void truncate(std::uint64_t new_size);
+  void sync_data();
+  void close() noexcept;
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const;
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
+
+// fsync of a directory, so a rename inside it is durable.
+void sync_directory(const std::filesystem::path& directory);
+
+}  // namespace simd_r_drive::io

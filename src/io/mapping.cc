@@ -1,0 +1,35 @@
+#include "io/mapping.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "simd_r_drive/error.h"
+
+namespace simd_r_drive::io {
+
+Mapping::Mapping(int fd, std::uint64_t capacity, bool writable) : capacity_(capacity) {
+  if (capacity == 0) return;
+  const int protection = writable ? (PROT_READ | PROT_WRITE) : PROT_READ;
+  void* base = ::mmap(nullptr, capacity, protection, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (base == MAP_FAILED) {
+    throw Error(ErrorCode::kIo, "mmap of " + std::to_string(capacity) + " bytes failed: " + std::strerror(errno));
+  }
+  base_ = static_cast<std::byte*>(base);
+}
+
+Mapping::~Mapping() {
+  if (base_ != nullptr) ::munmap(base_, capacity_);
+}
+
+std::uint64_t reservation_for(std::uint64_t needed) noexcept {
+  constexpr std::uint64_t kMinimum = 256ull << 20;
+  constexpr std::uint64_t kGranule = 2ull << 20;
+  std::uint64_t want = needed * 2;
+  if (want < kMinimum) want = kMinimum;
+  return (want + kGranule - 1) / kGranule * kGranule;
+}
+
+}  // namespace simd_r_drive::io

@@ -1,0 +1,39 @@
+// A shared, writable memory mapping of a store file, reserved larger than the file.
+//
+// Linux lets a MAP_SHARED mapping extend past the end of its file: pages inside the
+// file are readable and writable, pages past it must not be touched. Reserving
+// address space ahead of the file is what lets the store append without remapping:
+// the file grows underneath an unchanged mapping. Only when the file outgrows the
+// reservation does the store map a larger one; the old mapping lives on for as long
+// as EntryHandles pin it.
+//
+// Thread-safety: immutable after construction; readers share it freely.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace simd_r_drive::io {
+
+class Mapping : public std::enable_shared_from_this<Mapping> {
+ public:
+  // Maps `capacity` bytes of the file `fd` from offset 0 (0 capacity: no mapping).
+  Mapping(int fd, std::uint64_t capacity, bool writable);
+  ~Mapping();
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+
+  std::byte* data() const noexcept { return base_; }
+  std::uint64_t capacity() const noexcept { return capacity_; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::uint64_t capacity_ = 0;
+};
+
+// How much address space to reserve for a file of `needed` bytes: at least 256 MiB,
+// and twice the need, rounded to 2 MiB, so growth remaps O(log size) times.
+std::uint64_t reservation_for(std::uint64_t needed) noexcept;
+
+}  // namespace simd_r_drive::io

@@ -1,0 +1,97 @@
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace srd_test {
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "srd-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::vector<std::byte> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> bytes(chars.size());
+  if (!chars.empty()) std::memcpy(bytes.data(), chars.data(), chars.size());
+  return bytes;
+}
+
+void write_file(const std::filesystem::path& path, simd_r_drive::ByteView bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::vector<std::byte> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) throw std::invalid_argument("odd hex length");
+  std::vector<std::byte> out(hex.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<std::byte>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
+  }
+  return out;
+}
+
+std::string to_hex(simd_r_drive::ByteView bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::byte b : bytes.span()) {
+    out.push_back(kDigits[std::to_integer<unsigned>(b) >> 4]);
+    out.push_back(kDigits[std::to_integer<unsigned>(b) & 15]);
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::filesystem::path& path) {
+  // sha256sum is part of coreutils on every Debian machine.
+  std::string command = "sha256sum '" + path.string() + "'";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  if (!pipe) throw std::runtime_error("popen sha256sum failed");
+  std::array<char, 128> buffer{};
+  std::string output;
+  while (std::fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr) output += buffer.data();
+  return output.substr(0, 64);
+}
+
+std::vector<std::byte> bytes_of(std::string_view text) {
+  std::vector<std::byte> out(text.size());
+  if (!text.empty()) std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+std::vector<std::byte> pattern_bytes(std::size_t len) {
+  std::vector<std::byte> out(len);
+  for (std::size_t i = 0; i < len; ++i) out[i] = static_cast<std::byte>(((i * 31 + len) % 251) + 1);
+  return out;
+}
+
+std::filesystem::path compat_dir() {
+  const char* from_env = std::getenv("SRD_COMPAT_DIR");
+  std::filesystem::path dir = from_env != nullptr ? from_env : SRD_COMPAT_DIR;
+  if (!std::filesystem::exists(dir / "basic.bin")) {
+    ADD_FAILURE() << "golden files not found in " << dir
+                  << " (expected ../shared/compat beside the repository, or SRD_COMPAT_DIR)";
+  }
+  return dir;
+}
+
+}  // namespace srd_test
