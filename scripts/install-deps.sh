@@ -16,7 +16,6 @@ PACKAGES=(
   "libdeflate-dev=1.14-1"
   "libspdlog-dev=1:1.10.0+ds-0.4"
   "libfmt-dev=9.1.0+ds1-2"
-  "libtbb-dev=2021.8.0-2+deb12u1"
   "libgtest-dev=1.12.1-0.2"
   "libgmock-dev=1.12.1-0.2"
   "libbenchmark-dev=1.7.1-1"

@@ -23,6 +23,9 @@ using simd_r_drive::compute_checksum;
 using simd_r_drive::DataStore;
 using simd_r_drive::EntryHandle;
 using simd_r_drive::VerifyReport;
+using simd_r_drive::Error;
+using simd_r_drive::ErrorCode;
+using simd_r_drive::OpenOptions;
 using srd_test::TempDir;
 
 // XORs the byte at `offset` of the file with `mask`.
@@ -117,8 +120,9 @@ TEST(Integrity, VerifyAndOpenLeaveCorruptFileUntouched) {
   std::uint64_t payload_offset = 0;
   {
     DataStore store = DataStore::open(path);
-    store.write("only", "some payload bytes");
-    payload_offset = store.read("only")->start_offset();
+    store.write("damaged", "some payload bytes");
+    store.write("newest", "an intact newer entry");
+    payload_offset = store.read("damaged")->start_offset();
   }
   flip_byte(path, payload_offset + 3, std::byte{0x01});
   const std::string sha_corrupt = srd_test::sha256_hex(path);
@@ -127,6 +131,90 @@ TEST(Integrity, VerifyAndOpenLeaveCorruptFileUntouched) {
     EXPECT_EQ(store.verify().corrupt_entries.size(), 1u);
   }
   EXPECT_EQ(srd_test::sha256_hex(path), sha_corrupt);
+}
+
+// The original's test_entry_checksum_validation: a payload byte flipped on disk, then
+// a reopen. For an entry that is not the last, this engine behaves as the original:
+// the read succeeds and is_valid_checksum() is false. The LAST entry is different by
+// design: a damaged last value cannot be told from a torn write, so recovery cuts it
+// off (and logs it), and a store whose only entry is damaged is refused, not emptied.
+TEST(Integrity, FlippedPayloadOfOlderEntryStillReads) {
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  const std::string payload = "Testing checksum validation";
+  std::uint64_t payload_offset = 0;
+  std::uint64_t tail = 0;
+  {
+    DataStore store = DataStore::open(path);
+    store.write("checksum_test", payload);
+    tail = store.write("later", "a later entry keeps the damaged one inside the chain");
+    auto handle = store.read("checksum_test");
+    ASSERT_TRUE(handle.has_value());
+    EXPECT_TRUE(handle->is_valid_checksum());
+    payload_offset = handle->start_offset();
+  }
+  flip_byte(path, payload_offset, std::byte{0xFF});
+
+  DataStore store = DataStore::open(path);
+  EXPECT_EQ(store.file_size(), tail);
+  auto handle = store.read("checksum_test");
+  ASSERT_TRUE(handle.has_value());
+  EXPECT_FALSE(handle->is_valid_checksum());
+  EXPECT_EQ(handle->size(), payload.size());
+  const VerifyReport report = store.verify();
+  ASSERT_EQ(report.corrupt_entries.size(), 1u);
+  EXPECT_EQ(report.corrupt_entries[0].payload_offset, payload_offset);
+}
+
+TEST(Integrity, FlippedPayloadOfLastEntryIsCutOffAndLogged) {
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  std::uint64_t first_tail = 0;
+  std::uint64_t last_payload = 0;
+  std::uint64_t tail = 0;
+  {
+    DataStore store = DataStore::open(path);
+    first_tail = store.write("first", "kept");
+    tail = store.write("last", "damaged after close");
+    last_payload = store.read("last")->start_offset();
+  }
+  flip_byte(path, last_payload + 3, std::byte{0x01});
+
+  testing::internal::CaptureStderr();
+  DataStore store = DataStore::open(path);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(store.file_size(), first_tail);
+  EXPECT_FALSE(store.exists("last"));
+  EXPECT_EQ(store.read("first")->as_string_view(), "kept");
+  EXPECT_NE(log.find(std::to_string(first_tail)), std::string::npos) << log;
+  EXPECT_NE(log.find(std::to_string(tail)), std::string::npos) << log;
+  EXPECT_TRUE(store.verify().ok());
+}
+
+TEST(Integrity, FlippedPayloadOfOnlyEntryIsRefusedUnlessRepairing) {
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  std::uint64_t payload_offset = 0;
+  {
+    DataStore store = DataStore::open(path);
+    store.write("checksum_test", "Testing checksum validation");
+    payload_offset = store.read("checksum_test")->start_offset();
+  }
+  flip_byte(path, payload_offset, std::byte{0xFF});
+  const std::string before = srd_test::sha256_hex(path);
+  try {
+    DataStore::open(path);
+    ADD_FAILURE() << "open accepted a store whose only entry fails its checksum";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kCorruption);
+  }
+  EXPECT_EQ(srd_test::sha256_hex(path), before);  // refused, not emptied
+
+  OpenOptions repair;
+  repair.repair_unrecoverable = true;
+  DataStore store = DataStore::open(path, repair);
+  EXPECT_TRUE(store.is_empty());
+  EXPECT_EQ(store.file_size(), 0u);
 }
 
 TEST(Integrity, FlippedChecksumFieldIsReported) {

@@ -476,3 +476,24 @@ TEST_F(Streaming, EntryStreamEdgeCases) {
 }
 
 }  // namespace
+
+namespace simd_r_drive {
+namespace {
+
+TEST(StreamingFromEntry, CopiesAnotherEntry) {
+  srd_test::TempDir dir;
+  auto store = DataStore::open(dir.file("s.bin"));
+  const auto payload = srd_test::pattern_bytes(200000);
+  store.write("source", payload);
+  EntryStream stream(*store.read("source"));
+  const std::uint64_t tail = store.write_stream("copy", stream);
+  EXPECT_EQ(tail, store.file_size());
+  EXPECT_TRUE(stream.eof());
+  auto copy = store.read("copy");
+  ASSERT_TRUE(copy);
+  EXPECT_TRUE(*copy == ByteView(payload));
+  EXPECT_EQ(copy->checksum(), store.read("source")->checksum());
+}
+
+}  // namespace
+}  // namespace simd_r_drive

@@ -29,6 +29,7 @@
 #include "simd_r_drive/entry_handle.h"
 #include "simd_r_drive/entry_iterator.h"
 #include "simd_r_drive/entry_metadata.h"
+#include "simd_r_drive/entry_stream.h"
 #include "simd_r_drive/options.h"
 #include "simd_r_drive/verify_report.h"
 
@@ -52,6 +53,7 @@ class DataStore {
   // Like open, but fails with ErrorCode::kNotFound if the file does not exist.
   static DataStore open_existing(const std::filesystem::path& path, OpenOptions options = {});
 
+  // A moved-from DataStore may only be destroyed or assigned to.
   DataStore(DataStore&&) noexcept;
   DataStore& operator=(DataStore&&) noexcept;
   DataStore(const DataStore&) = delete;
@@ -83,6 +85,8 @@ class DataStore {
   // istream goes bad), nothing of the value stays in the file.
   std::uint64_t write_stream(ByteView key, std::istream& source);
   std::uint64_t write_stream(ByteView key, const StreamReader& source);
+  // Streams the rest of another entry (for example one from another store).
+  std::uint64_t write_stream(ByteView key, EntryStream& source);
   std::uint64_t write_stream_with_key_hash(std::uint64_t key_hash, const StreamReader& source);
 
   // ---- reads --------------------------------------------------------------
@@ -138,8 +142,9 @@ class DataStore {
 
   // ---- iteration, maintenance ----------------------------------------------
   EntryRange iter_entries() const;
-  // Calls `visit` once for every live entry, from several threads at once, in no
-  // particular order. `visit` must be thread-safe.
+  // Calls `visit` once for every live entry, from several threads at once (one per
+  // core), in no particular order. `visit` must be thread-safe. If it throws, the
+  // iteration stops and the first exception is rethrown here.
   void par_iter_entries(const std::function<void(const EntryHandle&)>& visit) const;
 
   // Rewrites the file with live entries only, keeping their order. Readers, and

@@ -70,7 +70,7 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
     engine::log_warning("Recovered '" + path.string() + "': kept offsets 0.." + std::to_string(recovery.valid_tail) +
                         ", removed " + std::to_string(file_len - recovery.valid_tail) + " bytes at offsets " +
                         std::to_string(recovery.valid_tail) + ".." + std::to_string(file_len) +
-                        " (a torn write or trailing garbage); file size " + std::to_string(file_len) + " -> " +
+                        " (a torn write, trailing garbage, or a last entry that fails its checksum); file size " + std::to_string(file_len) + " -> " +
                         std::to_string(recovery.valid_tail) + ".");
     file_.truncate(recovery.valid_tail);
   }
@@ -457,6 +457,11 @@ std::uint64_t DataStore::write_stream(ByteView key, std::istream& source) {
 
 std::uint64_t DataStore::write_stream(ByteView key, const StreamReader& source) {
   return write_stream_with_key_hash(hash_key(key), source);
+}
+
+std::uint64_t DataStore::write_stream(ByteView key, EntryStream& source) {
+  return write_stream_with_key_hash(hash_key(key),
+                                    [&source](std::span<std::byte> buffer) { return source.read(buffer); });
 }
 
 std::uint64_t DataStore::write_stream_with_key_hash(std::uint64_t key_hash, const StreamReader& source) {

@@ -81,8 +81,10 @@ class ChainScanner {
 
   // Prefix CRCs every `spacing` bytes up to `limit`, for checksum_from_prefixes.
   void build_prefixes(std::uint64_t limit) {
-    // Bound the table to 16 Mi checkpoints (64 MiB) however large the file is.
-    spacing_ = 64;
+    // Every 16 bytes: a candidate's checksum then reads at most 15 bytes besides the
+    // table, however long its payload. The table is capped at 16 Mi checkpoints
+    // (64 MiB) by spacing them wider in very large files.
+    spacing_ = 16;
     while (limit / spacing_ > (16u << 20)) spacing_ *= 2;
     prefixes_.assign(limit / spacing_ + 1, 0);
     std::uint32_t crc = 0;
@@ -113,7 +115,7 @@ class ChainScanner {
   std::uint64_t file_len_;
   RecoveryStats& stats_;
   std::unordered_map<std::uint64_t, bool> verdicts_;
-  std::uint64_t spacing_ = 64;
+  std::uint64_t spacing_ = 16;
   std::vector<std::uint32_t> prefixes_;
 };
 
@@ -156,8 +158,11 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
   const std::uint64_t data_end = end_of_non_zero_data(file, file_len);
   if (data_end == 0) return result;
   const std::uint64_t highest = std::min(file_len - 1, data_end + kMetadataSize);
-  scanner.build_prefixes(highest);
 
+  // Whatever the cause, a last entry whose payload does not match its checksum is
+  // not kept: a torn write and a damaged last value look the same, and recovery must
+  // never take garbage for an entry. Open logs what it cuts off.
+  scanner.build_prefixes(highest);
   for (std::uint64_t tail = highest; tail >= kMinEntryTail; --tail) {
     ++result.stats.candidates_examined;
     auto record = scanner.record_ending_at(tail);

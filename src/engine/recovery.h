@@ -13,6 +13,9 @@
 //    the file never makes recovery throw away the entries written after it (verify()
 //    reports it instead).
 //  * The end of the file is tried first; on a clean file that is the only candidate.
+//  * The last entry must match its checksum. A damaged last value cannot be told
+//    from a torn write (a cut inside a payload can leave bytes that parse as a
+//    record), so it is cut off like one, and open logs it.
 //  * Otherwise candidates are tried downward from just past the last non-zero byte,
 //    so a zero-filled tail is skipped in one pass and never taken for an entry.
 //  * Work is linear in the file size: chain walks are memoised, and checksums of
