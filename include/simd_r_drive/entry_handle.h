@@ -25,6 +25,10 @@
 
 namespace simd_r_drive {
 
+namespace detail {
+class IterationState;
+}
+
 class EntryHandle {
  public:
   // Wraps a copy of `bytes` in a handle that belongs to no file (offsets start at
@@ -83,6 +87,7 @@ class EntryHandle {
   }
 
  private:
+  friend class detail::IterationState;  // re-points one pinned handle entry by entry
   void check_view(std::size_t element_size, std::size_t alignment) const;
 
   std::shared_ptr<const void> pin_;

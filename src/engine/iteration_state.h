@@ -4,7 +4,7 @@
 // Thread-safety: one thread at a time; the generation it reads is shared safely.
 #pragma once
 
-#include <deque>
+#include <vector>
 #include <memory>
 
 #include "engine/reader_registry.h"
@@ -25,30 +25,54 @@ namespace detail {
 class IterationState {
  public:
   IterationState(std::shared_ptr<engine::Generation> generation, std::shared_ptr<engine::ReaderRegistry> readers)
-      : generation_(std::move(generation)), readers_(std::move(readers)) {
-    cursor_ = generation_->tail.load(std::memory_order_acquire);
-    mapping_ = generation_->mapping.load(std::memory_order_acquire)->shared_from_this();
+      : generation_(std::move(generation)),
+        readers_(std::move(readers)),
+        mapping_(generation_->mapping.load(std::memory_order_acquire)->shared_from_this()),
+        cursor_(generation_->tail.load(std::memory_order_acquire)),
+        current_(mapping_, nullptr, 0, 0, EntryMetadata{}) {
     advance();
   }
 
-  bool at_end() const noexcept { return ready_.empty(); }
-  const EntryHandle& current() const { return ready_.front(); }
+  bool at_end() const noexcept { return at_end_; }
+  // The same handle object, re-pointed at each entry: it pins the mapping once for
+  // the whole iteration, so stepping costs no reference counting. Callers who keep
+  // an entry copy the handle, which takes its own reference.
+  const EntryHandle& current() const noexcept { return current_; }
+
   void advance() {
-    if (!ready_.empty()) ready_.pop_front();
-    while (ready_.empty() && cursor_ != 0) refill();
+    while (next_ == ready_.size()) {
+      if (cursor_ == 0) {
+        at_end_ = true;
+        return;
+      }
+      refill();
+    }
+    const Ready& entry = ready_[next_++];
+    current_.data_ = mapping_->data() + entry.range.start;
+    current_.size_ = entry.range.size();
+    current_.start_offset_ = entry.range.start;
+    current_.metadata_ = entry.metadata;
   }
 
  private:
+  struct Ready {
+    EntryMetadata metadata;
+    format::PayloadRange range;
+  };
+
+  // Reads the next batch of records going backwards, prefetches their index slots,
+  // and keeps the entries that are still their key's newest.
   void refill() {
     constexpr std::size_t kBatch = 64;
     struct Candidate {
       std::uint64_t tail;
-      EntryMetadata metadata;
-      format::PayloadRange range;
+      Ready entry;
     };
     Candidate candidates[kBatch];
     std::size_t count = 0;
     const std::byte* base = mapping_->data();
+    ready_.clear();
+    next_ = 0;
     engine::ReaderRegistry::Guard guard(*readers_);
     const engine::IndexTable* table = generation_->table.load(std::memory_order_seq_cst);
     while (cursor_ != 0 && count < kBatch) {
@@ -65,23 +89,23 @@ class IterationState {
       }
       if (!range->tombstone) {
         table->prefetch(metadata.key_hash);
-        candidates[count++] = {cursor_, metadata, *range};
+        candidates[count++] = {cursor_, {metadata, *range}};
       }
       cursor_ = metadata.prev_offset;
     }
     for (std::size_t i = 0; i < count; ++i) {
-      const Candidate& candidate = candidates[i];
-      if (table->find(candidate.metadata.key_hash) != candidate.tail) continue;
-      ready_.emplace_back(mapping_, base + candidate.range.start, candidate.range.size(), candidate.range.start,
-                          candidate.metadata);
+      if (table->find(candidates[i].entry.metadata.key_hash) == candidates[i].tail) ready_.push_back(candidates[i].entry);
     }
   }
 
   std::shared_ptr<engine::Generation> generation_;
   std::shared_ptr<engine::ReaderRegistry> readers_;
   std::shared_ptr<io::Mapping> mapping_;
-  std::uint64_t cursor_ = 0;
-  std::deque<EntryHandle> ready_;
+  std::uint64_t cursor_;
+  std::vector<Ready> ready_;
+  std::size_t next_ = 0;
+  bool at_end_ = false;
+  EntryHandle current_;
 };
 
 }  // namespace detail
