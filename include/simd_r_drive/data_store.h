@@ -119,6 +119,9 @@ class DataStore {
   // The store's size in bytes: the tail, i.e. the length the file has when closed.
   std::uint64_t file_size() const noexcept;
   const std::filesystem::path& path() const noexcept;
+  // Whether open loaded the index from a snapshot (OpenOptions::index_snapshot_min_keys)
+  // rather than rebuilding it from the chain.
+  bool index_loaded_from_snapshot() const noexcept;
 
   // ---- deletes and moves ----------------------------------------------------
   // Appends a tombstone. Removing a missing key writes nothing and returns the tail.

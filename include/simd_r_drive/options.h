@@ -1,6 +1,8 @@
 // Options for opening a DataStore.
 #pragma once
 
+#include <cstddef>
+
 namespace simd_r_drive {
 
 struct OpenOptions {
@@ -13,6 +15,12 @@ struct OpenOptions {
   // with ErrorCode::kCorruption and leaves the file untouched. With this flag set,
   // open empties the file and returns an empty store.
   bool repair_unrecoverable = false;
+
+  // On close, a store with at least this many live keys saves its index beside the
+  // file ("<path>.index"), so the next open loads it instead of rebuilding it entry
+  // by entry. The snapshot is only a cache, checked against the store before use.
+  // 0 saves one always; SIZE_MAX never (and removes a stale one).
+  std::size_t index_snapshot_min_keys = 65536;
 };
 
 }  // namespace simd_r_drive

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/data_store_impl.h"
+#include "engine/index_snapshot.h"
 #include "engine/iteration_state.h"
 #include "engine/logger.h"
 #include "format/entry_layout.h"
@@ -98,6 +99,8 @@ void DataStore::Impl::compact() {
     }
     writer.flush();
     output.sync_data();
+    // The snapshot describes the old layout; it must not outlive it.
+    engine::remove_snapshot(path_);
     std::filesystem::rename(temporary, path_);
     io::sync_directory(path_.parent_path());
   } catch (...) {

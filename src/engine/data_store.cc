@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/data_store_impl.h"
+#include "engine/index_snapshot.h"
 #include "engine/logger.h"
 #include "engine/recovery.h"
 #include "format/checksum.h"
@@ -55,9 +56,41 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
   const std::uint64_t file_len = file_.size();
   auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(file_len), true);
 
+  if (!open_from_snapshot(mapping, file_len)) open_by_recovery(std::move(mapping), file_len);
+  published_.store(current_.get(), std::memory_order_seq_cst);
+}
+
+bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len) {
+  if (file_len == 0) return false;
+  std::optional<engine::LoadedSnapshot> snapshot = engine::load_snapshot(path_, mapping->data(), file_len);
+  if (!snapshot) return false;
+  auto newer = engine::tails_above(mapping->data(), file_len, snapshot->covered_tail);
+  if (!newer) return false;
+  auto generation = std::make_shared<Generation>();
+  generation->table_owner = std::move(snapshot->table);
+  generation->table.store(generation->table_owner.get(), std::memory_order_seq_cst);
+  generation->live_count.store(snapshot->live_count, std::memory_order_seq_cst);
+  generation->publish_mapping(std::move(mapping));
+  current_ = std::move(generation);
+  // Entries appended after the snapshot was taken, oldest first.
+  const std::byte* base = current_->mapping.load(std::memory_order_relaxed)->data();
+  for (auto it = newer->rbegin(); it != newer->rend(); ++it) {
+    const std::uint64_t metadata_offset = *it - kMetadataSize;
+    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+    const auto range = format::derive_payload_range(base, *it, metadata_offset, metadata.prev_offset);
+    index_locked(metadata.key_hash, *it, range && range->tombstone);
+  }
+  current_->tail.store(file_len, std::memory_order_seq_cst);
+  physical_size_ = file_len;
+  loaded_from_snapshot_ = true;
+  return true;
+}
+
+void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len) {
+  const std::filesystem::path& path = path_;
   engine::RecoveryResult recovery = engine::find_valid_tail(mapping->data(), file_len);
   if (recovery.valid_tail == 0 && file_len > 0) {
-    if (!options.repair_unrecoverable) {
+    if (!options_.repair_unrecoverable) {
       throw Error(ErrorCode::kCorruption,
                   "'" + path.string() + "' holds no complete entry in its " + std::to_string(file_len) +
                       " bytes: it is not a SIMD R Drive store, or its first write was torn. The file was "
@@ -70,8 +103,8 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
     engine::log_warning("Recovered '" + path.string() + "': kept offsets 0.." + std::to_string(recovery.valid_tail) +
                         ", removed " + std::to_string(file_len - recovery.valid_tail) + " bytes at offsets " +
                         std::to_string(recovery.valid_tail) + ".." + std::to_string(file_len) +
-                        " (a torn write, trailing garbage, or a last entry that fails its checksum); file size " + std::to_string(file_len) + " -> " +
-                        std::to_string(recovery.valid_tail) + ".");
+                        " (a torn write, trailing garbage, or a last entry that fails its checksum); file size " +
+                        std::to_string(file_len) + " -> " + std::to_string(recovery.valid_tail) + ".");
     file_.truncate(recovery.valid_tail);
   }
   physical_size_ = recovery.valid_tail;
@@ -80,15 +113,13 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
   std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
   entries.reserve(recovery.chain_tails.size());
   const std::byte* base = mapping->data();
-  for (std::size_t i = 0; i < recovery.chain_tails.size(); ++i) {
-    const std::uint64_t tail = recovery.chain_tails[i];
+  for (const std::uint64_t tail : recovery.chain_tails) {
     const std::uint64_t metadata_offset = tail - kMetadataSize;
     const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
     const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
     entries.emplace_back(metadata.key_hash, range && range->tombstone ? kDeletedTail : tail);
   }
   current_ = build_generation(std::move(mapping), recovery.valid_tail, entries);
-  published_.store(current_.get(), std::memory_order_seq_cst);
 }
 
 DataStore::Impl::~Impl() {
@@ -98,6 +129,13 @@ DataStore::Impl::~Impl() {
     std::lock_guard lock(write_mutex_);
     const std::uint64_t tail = current_->tail.load(std::memory_order_relaxed);
     if (physical_size_ != tail) file_.truncate(tail);
+    const std::uint64_t live = current_->live_count.load(std::memory_order_relaxed);
+    if (live >= options_.index_snapshot_min_keys) {
+      engine::save_snapshot(path_, *current_->table_owner, live,
+                            current_->mapping.load(std::memory_order_relaxed)->data(), tail);
+    } else {
+      engine::remove_snapshot(path_);
+    }
   } catch (const std::exception& error) {
     engine::log_warning(std::string("closing store: ") + error.what());
   }
@@ -503,6 +541,7 @@ bool DataStore::exists_with_key_hash(std::uint64_t key_hash) const { return read
 std::size_t DataStore::len() const noexcept { return impl_->live_count(); }
 std::uint64_t DataStore::file_size() const noexcept { return impl_->tail(); }
 const std::filesystem::path& DataStore::path() const noexcept { return impl_->path(); }
+bool DataStore::index_loaded_from_snapshot() const noexcept { return impl_->loaded_from_snapshot(); }
 
 std::uint64_t DataStore::remove(ByteView key) {
   const std::uint64_t key_hash = hash_key(key);

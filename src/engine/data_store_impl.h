@@ -54,6 +54,7 @@ class DataStore::Impl {
   VerifyReport verify() const;
 
   const std::filesystem::path& path() const noexcept { return path_; }
+  bool loaded_from_snapshot() const noexcept { return loaded_from_snapshot_; }
   io::FileIdentity identity() const { return identity_; }
 
   // A handle for the entry whose record ends at `tail` in `mapping`, or nullopt if
@@ -67,6 +68,9 @@ class DataStore::Impl {
                                                               std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first);
 
  private:
+  bool open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len);
+  void open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len);
+
   // Writer helpers (write_mutex_ held).
   std::uint64_t append_locked(std::span<const PendingEntry> entries);
   void reserve_locked(std::uint64_t needed_tail);
@@ -79,6 +83,7 @@ class DataStore::Impl {
   std::filesystem::path path_;
   OpenOptions options_;
   io::FileIdentity identity_;
+  bool loaded_from_snapshot_ = false;
 
   mutable std::mutex write_mutex_;
   io::FileHandle file_;                              // writer

@@ -30,6 +30,9 @@ class IterationState {
         mapping_(generation_->mapping.load(std::memory_order_acquire)->shared_from_this()),
         cursor_(generation_->tail.load(std::memory_order_acquire)),
         current_(mapping_, nullptr, 0, 0, EntryMetadata{}) {
+    walk_cursor_ = cursor_;
+    pending_.reserve(kBatch);
+    incoming_.reserve(kBatch);
     advance();
   }
 
@@ -60,48 +63,55 @@ class IterationState {
     format::PayloadRange range;
   };
 
-  // Reads the next batch of records going backwards, prefetches their index slots,
-  // and keeps the entries that are still their key's newest.
+  // Reads the next batch of records going backwards and prefetches their index
+  // slots, then checks the batch read the time before, whose slots have had a whole
+  // batch worth of time to arrive. Entries still their key's newest are kept.
   void refill() {
-    constexpr std::size_t kBatch = 64;
-    struct Candidate {
-      std::uint64_t tail;
-      Ready entry;
-    };
-    Candidate candidates[kBatch];
-    std::size_t count = 0;
-    const std::byte* base = mapping_->data();
     ready_.clear();
     next_ = 0;
     engine::ReaderRegistry::Guard guard(*readers_);
     const engine::IndexTable* table = generation_->table.load(std::memory_order_seq_cst);
-    while (cursor_ != 0 && count < kBatch) {
-      if (cursor_ < format::kMinEntryTail) {
-        cursor_ = 0;
+    std::swap(pending_, incoming_);
+    incoming_.clear();
+    const std::byte* base = mapping_->data();
+    while (walk_cursor_ != 0 && incoming_.size() < kBatch) {
+      if (walk_cursor_ < format::kMinEntryTail) {
+        walk_cursor_ = 0;
         break;
       }
-      const std::uint64_t metadata_offset = cursor_ - kMetadataSize;
+      const std::uint64_t metadata_offset = walk_cursor_ - kMetadataSize;
       const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-      const auto range = format::derive_payload_range(base, cursor_, metadata_offset, metadata.prev_offset);
+      const auto range = format::derive_payload_range(base, walk_cursor_, metadata_offset, metadata.prev_offset);
       if (!range) {  // cannot happen on a validated chain; stop rather than read garbage
-        cursor_ = 0;
+        walk_cursor_ = 0;
         break;
       }
       if (!range->tombstone) {
         table->prefetch(metadata.key_hash);
-        candidates[count++] = {cursor_, {metadata, *range}};
+        incoming_.push_back({walk_cursor_, {metadata, *range}});
       }
-      cursor_ = metadata.prev_offset;
+      walk_cursor_ = metadata.prev_offset;
     }
-    for (std::size_t i = 0; i < count; ++i) {
-      if (table->find(candidates[i].entry.metadata.key_hash) == candidates[i].tail) ready_.push_back(candidates[i].entry);
+    for (const Candidate& candidate : pending_) {
+      if (table->find(candidate.entry.metadata.key_hash) == candidate.tail) ready_.push_back(candidate.entry);
     }
+    pending_.clear();
+    if (walk_cursor_ == 0 && incoming_.empty()) cursor_ = 0;  // nothing left to read or check
   }
+
+  static constexpr std::size_t kBatch = 64;
+  struct Candidate {
+    std::uint64_t tail;
+    Ready entry;
+  };
+  std::vector<Candidate> pending_;   // read and prefetched, checked at the next refill
+  std::vector<Candidate> incoming_;  // being read now
+  std::uint64_t walk_cursor_ = 0;    // next record to read
 
   std::shared_ptr<engine::Generation> generation_;
   std::shared_ptr<engine::ReaderRegistry> readers_;
   std::shared_ptr<io::Mapping> mapping_;
-  std::uint64_t cursor_;
+  std::uint64_t cursor_;  // 0 once every record has been read and checked
   std::vector<Ready> ready_;
   std::size_t next_ = 0;
   bool at_end_ = false;

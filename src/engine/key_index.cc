@@ -25,7 +25,20 @@ IndexTable::IndexTable(std::size_t capacity) : mask_(capacity - 1) {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 }
 
-IndexTable::~IndexTable() { ::munmap(slots_, bytes_); }
+std::unique_ptr<IndexTable> IndexTable::adopt(void* memory, std::size_t bytes, std::size_t capacity,
+                                              std::size_t used) {
+  std::unique_ptr<IndexTable> table(new IndexTable());
+  table->slots_ = static_cast<Slot*>(memory);
+  table->bytes_ = bytes;
+  table->mask_ = capacity - 1;
+  table->shift_ = 64u - static_cast<unsigned>(std::countr_zero(capacity));
+  table->used_ = used;
+  return table;
+}
+
+IndexTable::~IndexTable() {
+  if (slots_ != nullptr) ::munmap(slots_, bytes_);
+}
 
 std::uint64_t IndexTable::upsert(std::uint64_t key_hash, std::uint64_t tail) noexcept {
   for (std::size_t i = home(key_hash);; i = (i + 1) & mask_) {

@@ -29,6 +29,9 @@ class IndexTable {
   // Room for `expected_keys` at a load factor of at most 1/2.
   static std::unique_ptr<IndexTable> with_room_for(std::size_t expected_keys);
   explicit IndexTable(std::size_t capacity);  // a power of two
+  // Takes over `bytes` of mmap'ed memory holding `capacity` slots in this class's
+  // layout (an index snapshot mapped copy-on-write), `used` of them occupied.
+  static std::unique_ptr<IndexTable> adopt(void* memory, std::size_t bytes, std::size_t capacity, std::size_t used);
   ~IndexTable();
   IndexTable(const IndexTable&) = delete;
   IndexTable& operator=(const IndexTable&) = delete;
@@ -55,6 +58,10 @@ class IndexTable {
   std::unique_ptr<IndexTable> grown() const;
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
+  std::size_t used() const noexcept { return used_; }
+  // The slots as bytes (16 per slot: key hash, tail; native byte order), for snapshots.
+  const std::byte* raw_slots() const noexcept { return reinterpret_cast<const std::byte*>(slots_); }
+  std::size_t raw_size() const noexcept { return capacity() * sizeof(Slot); }
   // Visits (key hash, tail) of every live key whose slot lies in [first, last).
   template <class Visit>
   void for_each_live(std::size_t first, std::size_t last, Visit&& visit) const {
@@ -65,10 +72,12 @@ class IndexTable {
   }
 
  private:
+  IndexTable() = default;
   struct Slot {
     std::atomic<std::uint64_t> key;
     std::atomic<std::uint64_t> tail;
   };
+  static_assert(sizeof(Slot) == 16);
   std::size_t home(std::uint64_t key_hash) const noexcept {
     return static_cast<std::size_t>((key_hash * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
   }

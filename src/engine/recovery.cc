@@ -176,4 +176,22 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
   return result;
 }
 
+std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std::uint64_t file_len,
+                                                      std::uint64_t trusted_tail) {
+  std::vector<std::uint64_t> tails;
+  if (file_len == trusted_tail) return tails;
+  RecoveryStats stats;
+  ChainScanner scanner(file, file_len, stats);
+  const auto top = scanner.record_ending_at(file_len);
+  if (!top || scanner.checksum_of(top->range) != top->metadata.checksum) return std::nullopt;
+  for (std::uint64_t tail = file_len; tail > trusted_tail;) {
+    auto record = scanner.record_ending_at(tail);
+    if (!record) return std::nullopt;
+    tails.push_back(tail);
+    tail = record->metadata.prev_offset;
+    if (tail < trusted_tail) return std::nullopt;  // jumped over the trusted end
+  }
+  return tails;
+}
+
 }  // namespace simd_r_drive::engine

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace simd_r_drive::engine {
@@ -44,5 +45,13 @@ struct RecoveryResult {
 
 // `file` holds the file's first `file_len` bytes. Never reads outside them.
 RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len);
+
+// For a file whose prefix [0, trusted_tail) is known to be good (an index snapshot
+// covers it): if the whole file is that prefix plus complete entries (back-links from
+// the end land exactly on trusted_tail, and the last entry matches its checksum),
+// returns the tails above trusted_tail, newest first. Otherwise nullopt, and the
+// caller falls back to find_valid_tail.
+std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std::uint64_t file_len,
+                                                      std::uint64_t trusted_tail);
 
 }  // namespace simd_r_drive::engine

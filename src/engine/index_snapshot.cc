@@ -1,0 +1,167 @@
+#include "engine/index_snapshot.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/logger.h"
+#include "format/checksum.h"
+#include "format/coding.h"
+#include "io/file_handle.h"
+#include "simd_r_drive/format.h"
+
+namespace simd_r_drive::engine {
+
+namespace {
+
+// Header layout (little endian), in the first 4 KiB of the snapshot file:
+//   0  magic "SRDINDEX"         8
+//   8  version (1)              4
+//  12  reserved (0)             4
+//  16  covered tail             8
+//  24  record ending at tail   20   (zeros when the tail is 0)
+//  44  reserved (0)             4
+//  48  live keys                8
+//  56  slot capacity            8
+//  64  slots in use             8
+//  72  CRC-32 of the store's first min(tail, 64 KiB) bytes   4
+//  76  CRC-32 of the body       4
+//  80  CRC-32 of bytes 0..80    4
+// The body (capacity x 16 bytes) starts at 4096, so it can be mapped on its own.
+constexpr std::array<char, 8> kMagic = {'S', 'R', 'D', 'I', 'N', 'D', 'E', 'X'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderSize = 84;
+constexpr std::uint64_t kBodyOffset = 4096;
+constexpr std::uint64_t kPrefixChecked = 64 * 1024;
+
+struct Header {
+  std::uint64_t covered_tail = 0;
+  std::array<std::byte, kMetadataSize> last_record{};
+  std::uint64_t live_count = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t used = 0;
+  std::uint32_t prefix_crc = 0;
+  std::uint32_t body_crc = 0;
+};
+
+std::array<std::byte, kHeaderSize> encode(const Header& header) {
+  std::array<std::byte, kHeaderSize> out{};
+  std::memcpy(out.data(), kMagic.data(), kMagic.size());
+  format::store_u32_le(out.data() + 8, kVersion);
+  format::store_u64_le(out.data() + 16, header.covered_tail);
+  std::memcpy(out.data() + 24, header.last_record.data(), kMetadataSize);
+  format::store_u64_le(out.data() + 48, header.live_count);
+  format::store_u64_le(out.data() + 56, header.capacity);
+  format::store_u64_le(out.data() + 64, header.used);
+  format::store_u32_le(out.data() + 72, header.prefix_crc);
+  format::store_u32_le(out.data() + 76, header.body_crc);
+  format::store_u32_le(out.data() + 80, format::crc32_extend(0, out.data(), 80));
+  return out;
+}
+
+std::optional<Header> decode(const std::byte* bytes) {
+  if (std::memcmp(bytes, kMagic.data(), kMagic.size()) != 0) return std::nullopt;
+  if (format::load_u32_le(bytes + 8) != kVersion) return std::nullopt;
+  if (format::load_u32_le(bytes + 80) != format::crc32_extend(0, bytes, 80)) return std::nullopt;
+  Header header;
+  header.covered_tail = format::load_u64_le(bytes + 16);
+  std::memcpy(header.last_record.data(), bytes + 24, kMetadataSize);
+  header.live_count = format::load_u64_le(bytes + 48);
+  header.capacity = format::load_u64_le(bytes + 56);
+  header.used = format::load_u64_le(bytes + 64);
+  header.prefix_crc = format::load_u32_le(bytes + 72);
+  header.body_crc = format::load_u32_le(bytes + 76);
+  return header;
+}
+
+std::uint32_t prefix_crc(const std::byte* file, std::uint64_t tail) {
+  return format::crc32_extend(0, file, std::min(tail, kPrefixChecked));
+}
+
+}  // namespace
+
+std::filesystem::path snapshot_path(const std::filesystem::path& store) { return store.string() + ".index"; }
+
+std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, const std::byte* file,
+                                            std::uint64_t file_len) {
+  // The slots are saved in native byte order; a big-endian host rebuilds instead.
+  if constexpr (std::endian::native != std::endian::little) return std::nullopt;
+  const std::filesystem::path path = snapshot_path(store);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<LoadedSnapshot> loaded;
+  std::array<std::byte, kHeaderSize> raw{};
+  std::optional<Header> header;
+  if (::pread(fd, raw.data(), raw.size(), 0) == static_cast<ssize_t>(raw.size())) header = decode(raw.data());
+  const auto file_matches = [&](const Header& h) {
+    if (h.covered_tail > file_len || h.capacity == 0 || !std::has_single_bit(h.capacity)) return false;
+    if (h.covered_tail >= kMetadataSize &&
+        std::memcmp(file + h.covered_tail - kMetadataSize, h.last_record.data(), kMetadataSize) != 0) {
+      return false;
+    }
+    return prefix_crc(file, h.covered_tail) == h.prefix_crc;
+  };
+  if (header && file_matches(*header)) {
+    const std::size_t body_size = header->capacity * 16;
+    // Copy-on-write: the table is ours to update; the file is never written back.
+    void* body = ::mmap(nullptr, body_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, kBodyOffset);
+    if (body != MAP_FAILED) {
+      const bool whole = ::lseek(fd, 0, SEEK_END) >= static_cast<off_t>(kBodyOffset + body_size);
+      if (whole && format::crc32_extend(0, static_cast<const std::byte*>(body), body_size) == header->body_crc) {
+        loaded = LoadedSnapshot{IndexTable::adopt(body, body_size, header->capacity, header->used),
+                                header->covered_tail, header->live_count};
+      } else {
+        ::munmap(body, body_size);
+      }
+    }
+  }
+  ::close(fd);
+  return loaded;
+}
+
+void save_snapshot(const std::filesystem::path& store, const IndexTable& table, std::uint64_t live_count,
+                   const std::byte* file, std::uint64_t tail) noexcept {
+  if constexpr (std::endian::native != std::endian::little) return;
+  const std::filesystem::path path = snapshot_path(store);
+  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  try {
+    Header header;
+    header.covered_tail = tail;
+    if (tail >= kMetadataSize) std::memcpy(header.last_record.data(), file + tail - kMetadataSize, kMetadataSize);
+    header.live_count = live_count;
+    header.capacity = table.capacity();
+    header.used = table.used();
+    header.prefix_crc = prefix_crc(file, tail);
+    header.body_crc = format::crc32_extend(0, table.raw_slots(), table.raw_size());
+    const auto encoded = encode(header);
+    std::vector<std::byte> first_page(kBodyOffset);
+    std::memcpy(first_page.data(), encoded.data(), encoded.size());
+    {
+      io::FileHandle out(temporary, io::FileHandle::Mode::kOpenOrCreate);
+      out.truncate(0);
+      const std::span<const std::byte> pieces[] = {first_page, {table.raw_slots(), table.raw_size()}};
+      out.pwrite_all(0, pieces);
+    }
+    // No fsync: a snapshot lost or torn by a power cut fails its checksums and is
+    // rebuilt; the store does not depend on it.
+    std::filesystem::rename(temporary, path);
+  } catch (const std::exception& error) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    log_warning("could not save the index snapshot " + path.string() + ": " + error.what());
+  }
+}
+
+void remove_snapshot(const std::filesystem::path& store) noexcept {
+  std::error_code ignored;
+  std::filesystem::remove(snapshot_path(store), ignored);
+}
+
+}  // namespace simd_r_drive::engine
