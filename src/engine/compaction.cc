@@ -22,12 +22,23 @@ namespace simd_r_drive {
 
 namespace {
 
-// The live entries of a generation, oldest first (the order compaction keeps).
-std::vector<EntryHandle> live_entries_oldest_first(const std::shared_ptr<engine::Generation>& generation,
-                                                   const std::shared_ptr<engine::ReaderRegistry>& readers) {
-  std::vector<EntryHandle> entries;
-  detail::IterationState state(generation, readers);
-  for (; !state.at_end(); state.advance()) entries.push_back(state.current());
+// What compaction needs of one live entry. Plain data: collecting a million of these
+// costs no reference counting, unlike a million EntryHandles.
+struct LiveEntry {
+  const std::byte* data;
+  std::uint64_t size;
+  std::uint64_t key_hash;
+  std::uint32_t checksum;
+};
+
+// The live entries of a generation, oldest first (the order compaction keeps). The
+// iteration state pins the mapping they point into while the caller holds `state`.
+std::vector<LiveEntry> live_entries_oldest_first(detail::IterationState& state) {
+  std::vector<LiveEntry> entries;
+  for (; !state.at_end(); state.advance()) {
+    const EntryHandle& entry = state.current();
+    entries.push_back({entry.data(), entry.size(), entry.key_hash(), entry.checksum()});
+  }
   std::reverse(entries.begin(), entries.end());
   return entries;
 }
@@ -74,7 +85,8 @@ class SequentialWriter {
 
 void DataStore::Impl::compact() {
   std::lock_guard lock(write_mutex_);
-  const std::vector<EntryHandle> entries = live_entries_oldest_first(current_, readers_);
+  detail::IterationState state(current_, readers_);
+  const std::vector<LiveEntry> entries = live_entries_oldest_first(state);
 
   const std::filesystem::path temporary = fresh_temporary_path(path_);
   io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
@@ -84,18 +96,18 @@ void DataStore::Impl::compact() {
   try {
     SequentialWriter writer(output);
     static constexpr std::array<std::byte, kPayloadAlignment> kZeroPad{};
-    for (const EntryHandle& entry : entries) {
+    for (const LiveEntry& entry : entries) {
       const std::uint64_t prev = position;
       const std::uint64_t pad = format::prepad(position);
       writer.append({kZeroPad.data(), pad});
-      writer.append(entry.as_slice());
+      writer.append({entry.data, entry.size});
       // The stored checksum is carried over, not recomputed: a damaged payload stays
       // detectable after compaction.
       std::array<std::byte, kMetadataSize> record{};
-      format::encode_metadata(record.data(), {entry.key_hash(), prev, entry.checksum()});
+      format::encode_metadata(record.data(), {entry.key_hash, prev, entry.checksum});
       writer.append(record);
-      position += pad + entry.size() + kMetadataSize;
-      index_entries.emplace_back(entry.key_hash(), position);
+      position += pad + entry.size + kMetadataSize;
+      index_entries.emplace_back(entry.key_hash, position);
     }
     writer.flush();
     output.sync_data();
@@ -126,8 +138,9 @@ std::uint64_t DataStore::Impl::compaction_savings() const {
   const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
   // Lay the live entries out exactly as compact() would and compare.
   std::uint64_t compacted = 0;
-  for (const EntryHandle& entry : live_entries_oldest_first(generation, readers_)) {
-    compacted += format::prepad(compacted) + entry.size() + kMetadataSize;
+  detail::IterationState state(generation, readers_);
+  for (const LiveEntry& entry : live_entries_oldest_first(state)) {
+    compacted += format::prepad(compacted) + entry.size + kMetadataSize;
   }
   return tail > compacted ? tail - compacted : 0;
 }
