@@ -27,6 +27,9 @@
 
 namespace {
 
+using srd_test::code_of;
+using srd_test::kInvalidArgument;
+
 using simd_r_drive::ByteView;
 using simd_r_drive::compute_hash;
 using simd_r_drive::DataStore;
@@ -37,19 +40,6 @@ using simd_r_drive::kPayloadAlignment;
 
 __extension__ typedef unsigned __int128 u128;
 
-template <class F>
-std::string code_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return std::string(simd_r_drive::to_string(e.code()));
-  } catch (const std::exception& e) {
-    return std::string("non-Error exception: ") + e.what();
-  }
-  return "no error";
-}
-
-constexpr std::string_view kInvalidArgument = "invalid_argument";
 
 template <class T>
 std::vector<std::byte> raw_bytes(const std::vector<T>& values) {

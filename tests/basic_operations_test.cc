@@ -18,6 +18,11 @@
 
 namespace {
 
+using srd_test::code_of;
+using srd_test::message_of;
+using srd_test::kInvalidArgument;
+using srd_test::kNotFound;
+
 using simd_r_drive::ByteView;
 using simd_r_drive::compute_checksum;
 using simd_r_drive::compute_hash;
@@ -25,31 +30,6 @@ using simd_r_drive::DataStore;
 using simd_r_drive::EntryHandle;
 using simd_r_drive::Error;
 
-// The name of the ErrorCode `body` throws, "no error", or a note on a foreign exception.
-template <class F>
-std::string code_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return std::string(simd_r_drive::to_string(e.code()));
-  } catch (const std::exception& e) {
-    return std::string("non-Error exception: ") + e.what();
-  }
-  return "no error";
-}
-
-template <class F>
-std::string message_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-constexpr std::string_view kInvalidArgument = "invalid_argument";
-constexpr std::string_view kNotFound = "not_found";
 
 std::vector<std::byte> bytes_of(const EntryHandle& handle) {
   auto view = handle.as_slice();

@@ -19,6 +19,10 @@
 
 namespace {
 
+using srd_test::code_of;
+using srd_test::message_of;
+using srd_test::kInvalidArgument;
+
 using simd_r_drive::ByteView;
 using simd_r_drive::compute_checksum;
 using simd_r_drive::compute_hash;
@@ -27,29 +31,6 @@ using simd_r_drive::EntryHandle;
 using simd_r_drive::Error;
 using simd_r_drive::HashedPayload;
 
-template <class F>
-std::string code_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return std::string(simd_r_drive::to_string(e.code()));
-  } catch (const std::exception& e) {
-    return std::string("non-Error exception: ") + e.what();
-  }
-  return "no error";
-}
-
-template <class F>
-std::string message_of(F&& body) {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-constexpr std::string_view kInvalidArgument = "invalid_argument";
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
 

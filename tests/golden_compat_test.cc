@@ -30,6 +30,9 @@
 
 namespace {
 
+using srd_test::mentions_number;
+using srd_test::StderrCapture;
+
 using nlohmann::json;
 using simd_r_drive::ByteView;
 using simd_r_drive::DataStore;
@@ -112,31 +115,6 @@ std::string hex_hash(std::uint64_t hash) {
 void copy_golden(const std::string& file, const std::filesystem::path& to) {
   write_file(to, golden_bytes(file));
 }
-
-// Whether `text` contains `number` as a whole decimal number.
-bool mentions_number(const std::string& text, std::uint64_t number) {
-  const std::regex pattern("(^|[^0-9])" + std::to_string(number) + "([^0-9]|$)");
-  return std::regex_search(text, pattern);
-}
-
-// Captures stderr for its lifetime (the engine logs recoveries there); always
-// releases the capture, also when the test throws.
-class StderrCapture {
- public:
-  StderrCapture() { testing::internal::CaptureStderr(); }
-  ~StderrCapture() {
-    if (active_) testing::internal::GetCapturedStderr();
-  }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-  std::string take() {
-    active_ = false;
-    return testing::internal::GetCapturedStderr();
-  }
-
- private:
-  bool active_ = true;
-};
 
 void expect_live_entry(const std::optional<EntryHandle>& got, const json& entry, std::uint64_t key_hash,
                        const Bytes& value, const char* how) {

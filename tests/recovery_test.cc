@@ -35,6 +35,9 @@
 
 namespace {
 
+using srd_test::mentions_number;
+using srd_test::StderrCapture;
+
 using nlohmann::json;
 using simd_r_drive::ByteView;
 using simd_r_drive::DataStore;
@@ -183,27 +186,6 @@ std::string check_recovery(const Golden& g, const RecoveryResult& r, std::uint64
                ")";
   }
   return problem.empty() ? "" : g.name + " " + what + ":" + problem;
-}
-
-class StderrCapture {
- public:
-  StderrCapture() { testing::internal::CaptureStderr(); }
-  ~StderrCapture() {
-    if (active_) testing::internal::GetCapturedStderr();
-  }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-  std::string take() {
-    active_ = false;
-    return testing::internal::GetCapturedStderr();
-  }
-
- private:
-  bool active_ = true;
-};
-
-bool mentions_number(const std::string& text, std::uint64_t number) {
-  return std::regex_search(text, std::regex("(^|[^0-9])" + std::to_string(number) + "([^0-9]|$)"));
 }
 
 // Whole-file read in one call (test_support's read_file goes byte by byte, which is

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -82,6 +83,22 @@ std::vector<std::byte> pattern_bytes(std::size_t len) {
   std::vector<std::byte> out(len);
   for (std::size_t i = 0; i < len; ++i) out[i] = static_cast<std::byte>(((i * 31 + len) % 251) + 1);
   return out;
+}
+
+StderrCapture::StderrCapture() { testing::internal::CaptureStderr(); }
+
+StderrCapture::~StderrCapture() {
+  if (active_) testing::internal::GetCapturedStderr();
+}
+
+std::string StderrCapture::take() {
+  active_ = false;
+  return testing::internal::GetCapturedStderr();
+}
+
+bool mentions_number(const std::string& text, std::uint64_t number) {
+  const std::regex pattern("(^|[^0-9])" + std::to_string(number) + "([^0-9]|$)");
+  return std::regex_search(text, pattern);
 }
 
 std::filesystem::path compat_dir() {

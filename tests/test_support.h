@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "simd_r_drive/byte_view.h"
+#include "simd_r_drive/error.h"
 
 namespace srd_test {
 
@@ -35,6 +37,51 @@ std::string sha256_hex(const std::filesystem::path& path);
 std::vector<std::byte> bytes_of(std::string_view text);
 // byte[i] = ((i*31 + len) mod 251) + 1: the generator the golden manifests use.
 std::vector<std::byte> pattern_bytes(std::size_t len);
+// The name of the ErrorCode that `body` throws ("invalid_argument", ...), "no error",
+// or a note naming a foreign exception, so a test failure says what happened.
+template <class F>
+std::string code_of(F&& body) {
+  try {
+    body();
+  } catch (const simd_r_drive::Error& error) {
+    return std::string(simd_r_drive::to_string(error.code()));
+  } catch (const std::exception& error) {
+    return std::string("non-Error exception: ") + error.what();
+  }
+  return "no error";
+}
+
+// The message of whatever `body` throws, or "" if it throws nothing.
+template <class F>
+std::string message_of(F&& body) {
+  try {
+    body();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
+}
+
+inline constexpr std::string_view kInvalidArgument = "invalid_argument";
+inline constexpr std::string_view kNotFound = "not_found";
+
+// Captures stderr (where the engine logs recoveries) for its lifetime, and always
+// releases the capture, also when the test fails part way.
+class StderrCapture {
+ public:
+  StderrCapture();
+  ~StderrCapture();
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  std::string take();
+
+ private:
+  bool active_ = true;
+};
+
+// Whether `text` contains `number` as a whole decimal number.
+bool mentions_number(const std::string& text, std::uint64_t number);
+
 // Directory of the golden files (../shared/compat); fails the test if missing.
 std::filesystem::path compat_dir();
 
