@@ -4,6 +4,8 @@
 
 #include <bit>
 #include <new>
+#include <utility>
+#include <vector>
 
 namespace simd_r_drive::engine {
 
@@ -71,7 +73,16 @@ bool IndexTable::insert_if_absent(std::uint64_t key_hash, std::uint64_t tail) no
 
 std::unique_ptr<IndexTable> IndexTable::grown() const {
   auto bigger = std::make_unique<IndexTable>(capacity() * 2);
-  for_each_live(0, capacity(), [&](std::uint64_t key, std::uint64_t tail) { bigger->insert_if_absent(key, tail); });
+  // Read this table in order, then insert with the new slots prefetched a few keys
+  // ahead, so that the random misses in the bigger table overlap.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
+  live.reserve(used_);
+  for_each_live(0, capacity(), [&](std::uint64_t key, std::uint64_t tail) { live.emplace_back(key, tail); });
+  constexpr std::size_t kLookahead = 16;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    if (i + kLookahead < live.size()) bigger->prefetch(live[i + kLookahead].first);
+    bigger->insert_if_absent(live[i].first, live[i].second);
+  }
   return bigger;
 }
 
