@@ -26,7 +26,7 @@
 namespace simd_r_drive {
 
 namespace detail {
-class IterationState;
+struct HandleAccess;  // the engine's iterators re-point one pinned handle per entry
 }
 
 class EntryHandle {
@@ -87,7 +87,7 @@ class EntryHandle {
   }
 
  private:
-  friend class detail::IterationState;  // re-points one pinned handle entry by entry
+  friend struct detail::HandleAccess;
   void check_view(std::size_t element_size, std::size_t alignment) const;
 
   std::shared_ptr<const void> pin_;

@@ -8,6 +8,7 @@
 
 #include "engine/data_store_impl.h"
 #include "engine/iteration_state.h"
+#include "format/entry_layout.h"
 
 namespace simd_r_drive {
 
@@ -34,32 +35,59 @@ EntryRange DataStore::Impl::iterate() const {
 }
 
 void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandle&)>& visit) const {
-  // Scan the index table in parallel slices: every live key has exactly one slot, so
-  // each live entry is visited once. Workers take slices from a shared counter, so an
-  // uneven table still spreads evenly. The guard is held throughout; that only
-  // defers the freeing of retired tables, it never blocks a writer.
+  // Phase 1, one thread: walk the chain and list every record that is not a
+  // tombstone. This is a sequential read of the records, with no index lookups.
+  // Phase 2, all cores: split that list; each worker checks its records against the
+  // index (slots prefetched a batch ahead) and visits the live ones. The index
+  // probes, the costly part, run in parallel. The guard is held throughout; that
+  // only defers the freeing of retired tables, it never blocks a writer.
+  std::shared_ptr<engine::Generation> generation;
+  {
+    engine::ReaderRegistry::Guard guard(*readers_);
+    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
+  }
   engine::ReaderRegistry::Guard guard(*readers_);
-  engine::Generation* generation = published_.load(std::memory_order_seq_cst);
-  const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
+  std::shared_ptr<io::Mapping> mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
+  const std::byte* base = mapping->data();
+  // Only the tails are kept (8 bytes each); workers decode the records again, which
+  // is cheap because each works through a run of neighbouring records.
+  std::vector<std::uint64_t> tails;
+  for (std::uint64_t cursor = generation->tail.load(std::memory_order_acquire); cursor >= format::kMinEntryTail;) {
+    tails.push_back(cursor);
+    cursor = format::load_u64_le(base + cursor - kMetadataSize + format::kPrevOffsetField);
+  }
   const engine::IndexTable* table = generation->table.load(std::memory_order_seq_cst);
-  io::Mapping* mapping = generation->mapping.load(std::memory_order_acquire);
 
-  constexpr std::size_t kSlice = 4096;
-  const std::size_t slices = (table->capacity() + kSlice - 1) / kSlice;
-  std::atomic<std::size_t> next_slice{0};
+  constexpr std::size_t kChunk = 16384;
+  constexpr std::size_t kLookahead = 32;
+  const std::size_t chunks = (tails.size() + kChunk - 1) / kChunk;
+  std::atomic<std::size_t> next_chunk{0};
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
   std::mutex error_mutex;
   auto work = [&] {
     try {
-      for (std::size_t slice; !failed.load(std::memory_order_relaxed) &&
-                              (slice = next_slice.fetch_add(1, std::memory_order_relaxed)) < slices;) {
-        const std::size_t first = slice * kSlice;
-        table->for_each_live(first, std::min(first + kSlice, table->capacity()),
-                             [&](std::uint64_t, std::uint64_t entry_tail) {
-                               if (entry_tail > tail) return;  // written after the iteration began
-                               if (auto entry = handle_at(*mapping, entry_tail, false)) visit(*entry);
-                             });
+      // One handle per worker, re-pointed per entry, pinning the mapping once.
+      EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
+      for (std::size_t chunk; !failed.load(std::memory_order_relaxed) &&
+                              (chunk = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+        const std::size_t first = chunk * kChunk;
+        const std::size_t last = std::min(first + kChunk, tails.size());
+        const auto key_hash_at = [&](std::size_t i) {
+          return format::load_u64_le(base + tails[i] - kMetadataSize + format::kKeyHashField);
+        };
+        for (std::size_t i = first; i < std::min(first + kLookahead, last); ++i) table->prefetch(key_hash_at(i));
+        for (std::size_t i = first; i < last; ++i) {
+          if (i + kLookahead < last) table->prefetch(key_hash_at(i + kLookahead));
+          const std::uint64_t tail = tails[i];
+          const std::uint64_t metadata_offset = tail - kMetadataSize;
+          const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+          if (table->find(metadata.key_hash) != tail) continue;  // stale version, or deleted
+          const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
+          if (!range || range->tombstone) continue;
+          detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
+          visit(handle);
+        }
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);
@@ -68,7 +96,7 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
     }
   };
   const std::size_t helpers =
-      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), slices) - 1;
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), std::max<std::size_t>(chunks, 1)) - 1;
   std::vector<std::thread> threads;
   threads.reserve(helpers);
   for (std::size_t i = 0; i < helpers; ++i) threads.emplace_back(work);

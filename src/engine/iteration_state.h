@@ -16,6 +16,19 @@ namespace simd_r_drive {
 
 namespace detail {
 
+// Re-points a handle at another entry of the mapping it already pins, without
+// touching the reference count: iterators step through millions of entries with one
+// pinned handle, and a shared counter bumped per entry would bounce between cores.
+struct HandleAccess {
+  static void repoint(EntryHandle& handle, const std::byte* data, std::size_t size, std::uint64_t start_offset,
+                      const EntryMetadata& metadata) noexcept {
+    handle.data_ = data;
+    handle.size_ = size;
+    handle.start_offset_ = start_offset;
+    handle.metadata_ = metadata;
+  }
+};
+
 // Walks the chain backwards from the tail seen at creation. An entry is yielded when
 // it is not a tombstone and the index still names it as its key's newest entry, which
 // skips older versions and deleted keys without a set of keys seen so far.
@@ -51,10 +64,8 @@ class IterationState {
       refill();
     }
     const Ready& entry = ready_[next_++];
-    current_.data_ = mapping_->data() + entry.range.start;
-    current_.size_ = entry.range.size();
-    current_.start_offset_ = entry.range.start;
-    current_.metadata_ = entry.metadata;
+    HandleAccess::repoint(current_, mapping_->data() + entry.range.start, entry.range.size(), entry.range.start,
+                          entry.metadata);
   }
 
  private:
