@@ -19,7 +19,7 @@ struct OpenOptions {
   // On close, a store with at least this many live keys saves its index beside the
   // file ("<path>.index"), so the next open loads it instead of rebuilding it entry
   // by entry. The snapshot is only a cache, checked against the store before use.
-  // 0 saves one always; SIZE_MAX never (and removes a stale one).
+  // 0 saves one always; SIZE_MAX never uses one (and removes a stale one on close).
   std::size_t index_snapshot_min_keys = 65536;
 };
 

@@ -61,7 +61,7 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
 }
 
 bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len) {
-  if (file_len == 0) return false;
+  if (file_len == 0 || options_.index_snapshot_min_keys == SIZE_MAX) return false;
   std::optional<engine::LoadedSnapshot> snapshot = engine::load_snapshot(path_, mapping->data(), file_len);
   if (!snapshot) return false;
   auto newer = engine::tails_above(mapping->data(), file_len, snapshot->covered_tail);
