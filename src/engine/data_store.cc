@@ -288,8 +288,10 @@ std::uint64_t DataStore::Impl::append_locked(std::span<const PendingEntry> entri
   if (entries.empty()) return old_tail;
 
   // Lay the batch out: every entry's metadata is encoded before any byte is written.
-  std::vector<std::array<std::byte, kMetadataSize>> records(entries.size());
-  std::vector<std::uint64_t> entry_tails(entries.size());
+  auto& records = scratch_records_;
+  auto& entry_tails = scratch_tails_;
+  records.resize(entries.size());
+  entry_tails.resize(entries.size());
   std::uint64_t position = old_tail;
   std::uint64_t payload_bytes = 0;
   const IndexTable* table = generation.table_owner.get();

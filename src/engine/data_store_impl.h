@@ -5,6 +5,7 @@
 // Thread-safety: see DataStore. Members marked "writer" are guarded by write_mutex_.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -90,6 +91,9 @@ class DataStore::Impl {
   std::uint64_t physical_size_ = 0;                  // writer: file length incl. preallocation
   std::shared_ptr<engine::Generation> current_;      // writer
   std::vector<std::shared_ptr<const void>> retired_; // writer
+  // writer: scratch reused by every append, so a single write allocates nothing.
+  std::vector<std::array<std::byte, kMetadataSize>> scratch_records_;
+  std::vector<std::uint64_t> scratch_tails_;
 
   std::atomic<engine::Generation*> published_{nullptr};
   std::shared_ptr<engine::ReaderRegistry> readers_ = std::make_shared<engine::ReaderRegistry>();
