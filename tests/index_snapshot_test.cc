@@ -2,6 +2,8 @@
 // store it is used, and whenever it does not it must be ignored, never trusted.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -179,6 +181,58 @@ TEST(IndexSnapshot, CompactionReplacesTheSnapshot) {
   EXPECT_TRUE(store.index_loaded_from_snapshot());
   expect_contents(store, 300);
   EXPECT_TRUE(store.verify().ok());
+}
+
+}  // namespace
+}  // namespace simd_r_drive
+
+namespace simd_r_drive {
+namespace {
+
+TEST(IndexSnapshotReuse, ReadOnlySessionLeavesTheSnapshotUntouched) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  OpenOptions options;
+  options.index_snapshot_min_keys = 0;
+  {
+    auto store = DataStore::open(path, options);
+    for (int i = 0; i < 100; ++i) store.write("k" + std::to_string(i), "v");
+  }
+  const auto snapshot = std::filesystem::path(path.string() + ".index");
+  const auto written = std::filesystem::last_write_time(snapshot);
+  const std::string before = srd_test::sha256_hex(snapshot);
+  std::filesystem::last_write_time(snapshot, written - std::chrono::hours(1));
+  {
+    auto store = DataStore::open(path, options);
+    EXPECT_TRUE(store.index_loaded_from_snapshot());
+    EXPECT_TRUE(store.exists("k7"));
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(snapshot), written - std::chrono::hours(1));  // not rewritten
+  EXPECT_EQ(srd_test::sha256_hex(snapshot), before);
+  {
+    auto store = DataStore::open(path, options);
+    store.write("k7", "changed");
+  }
+  EXPECT_NE(srd_test::sha256_hex(snapshot), before);  // a session that wrote saves anew
+  auto store = DataStore::open(path, options);
+  EXPECT_TRUE(store.index_loaded_from_snapshot());
+  EXPECT_EQ(store.read("k7")->as_string_view(), "changed");
+}
+
+TEST(IndexSnapshotReuse, NeverMeansNotLoadedEither) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  OpenOptions always;
+  always.index_snapshot_min_keys = 0;
+  { auto store = DataStore::open(path, always); store.write("a", "1"); }
+  OpenOptions never;
+  never.index_snapshot_min_keys = SIZE_MAX;
+  {
+    auto store = DataStore::open(path, never);
+    EXPECT_FALSE(store.index_loaded_from_snapshot());
+    EXPECT_EQ(store.read("a")->as_string_view(), "1");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".index"));
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ void DataStore::Impl::compact() {
     output.sync_data();
     // The snapshot describes the old layout; it must not outlive it.
     engine::remove_snapshot(path_);
+    snapshot_covers_.reset();
     std::filesystem::rename(temporary, path_);
     io::sync_directory(path_.parent_path());
   } catch (...) {

@@ -83,6 +83,7 @@ bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, 
   current_->tail.store(file_len, std::memory_order_seq_cst);
   physical_size_ = file_len;
   loaded_from_snapshot_ = true;
+  snapshot_covers_ = snapshot->covered_tail;
   return true;
 }
 
@@ -131,8 +132,11 @@ DataStore::Impl::~Impl() {
     if (physical_size_ != tail) file_.truncate(tail);
     const std::uint64_t live = current_->live_count.load(std::memory_order_relaxed);
     if (live >= options_.index_snapshot_min_keys) {
-      engine::save_snapshot(path_, *current_->table_owner, live,
-                            current_->mapping.load(std::memory_order_relaxed)->data(), tail);
+      // A store that was only read leaves its snapshot as it found it.
+      if (snapshot_covers_ != tail) {
+        engine::save_snapshot(path_, *current_->table_owner, live,
+                              current_->mapping.load(std::memory_order_relaxed)->data(), tail);
+      }
     } else {
       engine::remove_snapshot(path_);
     }

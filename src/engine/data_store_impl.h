@@ -85,6 +85,8 @@ class DataStore::Impl {
   OpenOptions options_;
   io::FileIdentity identity_;
   bool loaded_from_snapshot_ = false;
+  // The tail the snapshot on disk covers, if it matches this store (writer).
+  std::optional<std::uint64_t> snapshot_covers_;
 
   mutable std::mutex write_mutex_;
   io::FileHandle file_;                              // writer
