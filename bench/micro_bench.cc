@@ -1,0 +1,112 @@
+// srd-microbench: Google Benchmark over the engine's hot pieces: hashing, the
+// checksum, pre-pad math, the metadata codec, index probes and inserts, and the
+// staging copy a batch write performs.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/key_index.h"
+#include "format/checksum.h"
+#include "format/entry_layout.h"
+#include "simd_r_drive/hashing.h"
+
+namespace {
+
+using namespace simd_r_drive;
+
+void BM_KeyHash(benchmark::State& state) {
+  const std::string key = "key" + std::to_string(123456);
+  for (auto _ : state) benchmark::DoNotOptimize(compute_hash(key));
+}
+BENCHMARK(BM_KeyHash);
+
+void BM_Checksum(benchmark::State& state) {
+  std::vector<std::byte> payload(static_cast<std::size_t>(state.range(0)), std::byte{7});
+  for (auto _ : state) benchmark::DoNotOptimize(compute_checksum(payload));
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Checksum)->Arg(8)->Arg(4096)->Arg(1 << 20);
+
+void BM_Prepad(benchmark::State& state) {
+  std::uint64_t tail = 12345;
+  for (auto _ : state) {
+    tail += format::prepad(tail) + 28;
+    benchmark::DoNotOptimize(tail);
+  }
+}
+BENCHMARK(BM_Prepad);
+
+void BM_MetadataCodec(benchmark::State& state) {
+  std::byte record[kMetadataSize];
+  EntryMetadata metadata{0x1234, 5678, 0x9abc};
+  for (auto _ : state) {
+    format::encode_metadata(record, metadata);
+    metadata = format::decode_metadata(record);
+    ++metadata.prev_offset;
+    benchmark::DoNotOptimize(metadata);
+  }
+}
+BENCHMARK(BM_MetadataCodec);
+
+// Index probes over a table of state.range(0) keys; random order, so larger tables
+// measure cache misses.
+void BM_IndexProbe(benchmark::State& state) {
+  const auto keys = static_cast<std::size_t>(state.range(0));
+  auto table = engine::IndexTable::with_room_for(keys);
+  std::mt19937_64 random(1);
+  std::vector<std::uint64_t> hashes(keys);
+  for (std::size_t i = 0; i < keys; ++i) {
+    hashes[i] = random();
+    table->upsert(hashes[i], 21 + i);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(table->find(hashes[i]));
+    i = (i * 7 + 13) % keys;
+  }
+}
+BENCHMARK(BM_IndexProbe)->Arg(1 << 10)->Arg(1 << 20);
+
+void BM_IndexInsert(benchmark::State& state) {
+  std::mt19937_64 random(2);
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto table = engine::IndexTable::with_room_for(1 << 16);
+    std::vector<std::uint64_t> hashes(1 << 16);
+    for (auto& h : hashes) h = random();
+    state.ResumeTiming();
+    for (std::size_t i = 0; i < hashes.size(); ++i) table->upsert(hashes[i], 21 + i);
+  }
+  state.SetItemsProcessed(state.iterations() * (1 << 16));
+}
+BENCHMARK(BM_IndexInsert);
+
+// What batch_write does for 1000 8-byte values: pad, payload and record into a
+// staging area (the mapping, in the engine).
+void BM_StagingCopy(benchmark::State& state) {
+  std::vector<std::byte> staging(1000 * 64 + 64);
+  std::uint64_t values[1000];
+  for (std::uint64_t i = 0; i < 1000; ++i) values[i] = i;
+  for (auto _ : state) {
+    std::uint64_t position = 0;
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+      const std::uint64_t prev = position;
+      const std::uint64_t pad = format::prepad(position);
+      std::memset(staging.data() + position, 0, pad);
+      std::memcpy(staging.data() + position + pad, &values[i], 8);
+      position += pad + 8;
+      format::encode_metadata(staging.data() + position, {values[i], prev, 0});
+      position += kMetadataSize;
+    }
+    benchmark::DoNotOptimize(staging.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_StagingCopy);
+
+}  // namespace
+
+BENCHMARK_MAIN();
