@@ -2,8 +2,8 @@
 // store does not rebuild it entry by entry.
 //
 // "<store>.index" holds a 4 KiB header and then the index table's slots exactly as
-// they lie in memory. On open the body is mapped copy-on-write and used as the table
-// itself, so loading costs a checksum pass over the body rather than one insert per
+// they lie in memory. On open the body is read straight into a fresh table (in huge
+// pages), so loading costs one copy and one checksum pass rather than one insert per
 // entry. The snapshot is a cache: whenever anything fails to match, it is ignored and
 // the index is rebuilt from the store, which stays the only source of truth. The
 // store file itself is never changed by this, so the Rust original reads it as ever.

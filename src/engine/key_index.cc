@@ -27,17 +27,6 @@ IndexTable::IndexTable(std::size_t capacity) : mask_(capacity - 1) {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 }
 
-std::unique_ptr<IndexTable> IndexTable::adopt(void* memory, std::size_t bytes, std::size_t capacity,
-                                              std::size_t used) {
-  std::unique_ptr<IndexTable> table(new IndexTable());
-  table->slots_ = static_cast<Slot*>(memory);
-  table->bytes_ = bytes;
-  table->mask_ = capacity - 1;
-  table->shift_ = 64u - static_cast<unsigned>(std::countr_zero(capacity));
-  table->used_ = used;
-  return table;
-}
-
 IndexTable::~IndexTable() {
   if (slots_ != nullptr) ::munmap(slots_, bytes_);
 }

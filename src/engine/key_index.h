@@ -29,9 +29,6 @@ class IndexTable {
   // Room for `expected_keys` at a load factor of at most 1/2.
   static std::unique_ptr<IndexTable> with_room_for(std::size_t expected_keys);
   explicit IndexTable(std::size_t capacity);  // a power of two
-  // Takes over `bytes` of mmap'ed memory holding `capacity` slots in this class's
-  // layout (an index snapshot mapped copy-on-write), `used` of them occupied.
-  static std::unique_ptr<IndexTable> adopt(void* memory, std::size_t bytes, std::size_t capacity, std::size_t used);
   ~IndexTable();
   IndexTable(const IndexTable&) = delete;
   IndexTable& operator=(const IndexTable&) = delete;
@@ -59,6 +56,8 @@ class IndexTable {
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
   std::size_t used() const noexcept { return used_; }
+  // After the slots were filled from a snapshot (through raw_slots()).
+  void set_used(std::size_t used) noexcept { used_ = used; }
   // The slots as bytes (16 per slot: key hash, tail; native byte order), for snapshots.
   const std::byte* raw_slots() const noexcept { return reinterpret_cast<const std::byte*>(slots_); }
   std::size_t raw_size() const noexcept { return capacity() * sizeof(Slot); }
