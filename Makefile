@@ -32,7 +32,8 @@ test: deps
 bench: deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=ON >/dev/null
 	@cmake --build build -j $(JOBS)
-	@if [ -x build/bin/srd-bench ]; then build/bin/srd-bench; else echo "no benchmarks built yet"; fi
+	@build/bin/srd-bench
+	@build/bin/srd-microbench --benchmark_min_time=0.1
 
 clean:
 	rm -rf build build-asan build-tsan build-install
