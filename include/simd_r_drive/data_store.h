@@ -12,6 +12,11 @@
 // (including compact()) are serialised by an internal mutex; reads never take it and
 // never wait for a writer's I/O. Reads see every write that completed before they
 // started. Only one DataStore per file should be open for writing at a time.
+//
+// Lifetime: handles keep the memory mapping they view alive, also after the store is
+// destroyed. For speed, each reading thread also keeps a reference to the mapping it
+// read from last (so that threads do not share one reference count); that mapping is
+// released when the thread reads from another store or exits.
 #pragma once
 
 #include <cstddef>

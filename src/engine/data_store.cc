@@ -170,14 +170,30 @@ std::shared_ptr<Generation> DataStore::Impl::build_generation(
 // ---------------------------------------------------------------------------
 // Reads
 
-std::optional<EntryHandle> DataStore::Impl::handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone) {
+std::shared_ptr<const void> DataStore::Impl::pin(io::Mapping& mapping) {
+  // The thread caches its lease for the mapping it read from last. The cached lease
+  // holds a strong reference, so the mapping cannot be freed and another allocated at
+  // its address while the entry names it: comparing addresses is then exact.
+  struct CachedLease {
+    const io::Mapping* mapping = nullptr;
+    std::shared_ptr<std::shared_ptr<io::Mapping>> lease;
+  };
+  thread_local CachedLease cached;
+  if (cached.mapping == &mapping) return cached.lease;
+  auto lease = std::make_shared<std::shared_ptr<io::Mapping>>(mapping.shared_from_this());
+  cached = {&mapping, lease};
+  return lease;
+}
+
+std::optional<EntryHandle> DataStore::Impl::handle_at(io::Mapping& mapping, std::uint64_t tail,
+                                                      bool allow_tombstone) {
   if (tail < format::kMinEntryTail || tail > mapping.capacity()) return std::nullopt;
   const std::byte* base = mapping.data();
   const std::uint64_t metadata_offset = tail - kMetadataSize;
   const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
   const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
   if (!range || (range->tombstone && !allow_tombstone)) return std::nullopt;
-  return EntryHandle(mapping.shared_from_this(), base + range->start, range->size(), range->start, metadata);
+  return EntryHandle(pin(mapping), base + range->start, range->size(), range->start, metadata);
 }
 
 std::optional<EntryHandle> DataStore::Impl::read_hash(std::uint64_t key_hash) const {
