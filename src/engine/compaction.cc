@@ -85,6 +85,7 @@ class SequentialWriter {
 
 void DataStore::Impl::compact() {
   std::lock_guard lock(write_mutex_);
+  ensure_live_bits_locked();
   detail::IterationState state(current_, readers_);
   const std::vector<LiveEntry> entries = live_entries_oldest_first(state);
 
@@ -131,6 +132,7 @@ void DataStore::Impl::compact() {
 }
 
 std::uint64_t DataStore::Impl::compaction_savings() const {
+  ensure_live_bits();
   std::shared_ptr<engine::Generation> generation;
   {
     engine::ReaderRegistry::Guard guard(*readers_);

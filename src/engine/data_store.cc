@@ -298,6 +298,19 @@ void DataStore::Impl::index_locked(std::uint64_t key_hash, std::uint64_t tail, b
   }
   const std::uint64_t before = table->upsert(key_hash, tombstone ? kDeletedTail : tail);
   const bool was_live = before != 0 && before != kDeletedTail;
+  if (engine::LiveBits* bits = generation.live_owner.get()) {
+    if (was_live) bits->clear(before);
+    if (!tombstone) {
+      if (!bits->covers(tail)) {
+        std::unique_ptr<engine::LiveBits> bigger = bits->grown(tail * 2);
+        generation.live.store(bigger.get(), std::memory_order_seq_cst);
+        retire_locked(std::shared_ptr<const void>(std::move(generation.live_owner)));
+        generation.live_owner = std::move(bigger);
+        bits = generation.live_owner.get();
+      }
+      bits->set(tail);
+    }
+  }
   if (tombstone && was_live) generation.live_count.fetch_sub(1, std::memory_order_release);
   if (!tombstone && !was_live) generation.live_count.fetch_add(1, std::memory_order_release);
 }
@@ -449,7 +462,32 @@ std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_
   return append_locked(entries);
 }
 
-void DataStore::Impl::retire_locked(std::shared_ptr<const void> object) { retired_.push_back(std::move(object)); }
+void DataStore::Impl::ensure_live_bits() const {
+  {
+    ReaderRegistry::Guard guard(*readers_);
+    if (published_.load(std::memory_order_seq_cst)->live.load(std::memory_order_acquire) != nullptr) return;
+  }
+  std::lock_guard lock(write_mutex_);
+  ensure_live_bits_locked();
+}
+
+void DataStore::Impl::ensure_live_bits_locked() const {
+  Generation& generation = *current_;
+  if (generation.live_owner) return;
+  const std::uint64_t tail = generation.tail.load(std::memory_order_relaxed);
+  const std::uint64_t live = generation.live_count.load(std::memory_order_relaxed);
+  // 5 bits per 16 bytes of file: worth it while they cost at most 64 bytes per live
+  // entry (entries averaging about 1.6 KiB or less). Stores of large values keep
+  // iterating through the index, where per-entry work is dwarfed by the values.
+  if (tail / 128 * 5 > 64 * live + 65536) return;
+  auto bits = std::make_unique<engine::LiveBits>(std::max<std::uint64_t>(tail * 2, 1u << 20));
+  const IndexTable* table = generation.table_owner.get();
+  table->for_each_live(0, table->capacity(), [&](std::uint64_t, std::uint64_t entry_tail) { bits->set(entry_tail); });
+  generation.live.store(bits.get(), std::memory_order_seq_cst);
+  generation.live_owner = std::move(bits);
+}
+
+void DataStore::Impl::retire_locked(std::shared_ptr<const void> object) const { retired_.push_back(std::move(object)); }
 
 void DataStore::Impl::reclaim_locked() noexcept {
   if (!retired_.empty() && readers_->quiescent()) retired_.clear();

@@ -48,6 +48,9 @@ class DataStore::Impl {
   std::uint64_t rename(std::uint64_t old_hash, std::uint64_t new_hash);
 
   // ---- iteration, maintenance (entry_iteration.cc, compaction.cc, verify.cc) ----
+  // Builds the current generation's LiveBits if it has none and they would be small
+  // (entries averaging at most 4 KiB); iteration then scans them.
+  void ensure_live_bits() const;
   EntryRange iterate() const;
   void parallel_iterate(const std::function<void(const EntryHandle&)>& visit) const;
   void compact();
@@ -86,7 +89,8 @@ class DataStore::Impl {
   void reserve_locked(std::uint64_t needed_tail);
   void rollback_locked(std::uint64_t tail) noexcept;
   void index_locked(std::uint64_t key_hash, std::uint64_t tail, bool tombstone);
-  void retire_locked(std::shared_ptr<const void> object);
+  void ensure_live_bits_locked() const;
+  void retire_locked(std::shared_ptr<const void> object) const;
   void reclaim_locked() noexcept;
   void swap_generation_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file, std::uint64_t physical_size);
 
@@ -100,8 +104,9 @@ class DataStore::Impl {
   mutable std::mutex write_mutex_;
   io::FileHandle file_;                              // writer
   std::uint64_t physical_size_ = 0;                  // writer: file length incl. preallocation
-  std::shared_ptr<engine::Generation> current_;      // writer
-  std::vector<std::shared_ptr<const void>> retired_; // writer
+  // writer; mutable because building LiveBits (a cache) is allowed from const reads.
+  mutable std::shared_ptr<engine::Generation> current_;
+  mutable std::vector<std::shared_ptr<const void>> retired_; // writer
   // writer: scratch reused by every append, so a single write allocates nothing.
   std::vector<std::array<std::byte, kMetadataSize>> scratch_records_;
   std::vector<std::uint64_t> scratch_tails_;

@@ -26,6 +26,7 @@ bool EntryIterator::at_end() const noexcept { return !state_ || state_->at_end()
 EntryIterator EntryRange::begin() { return EntryIterator(state_); }
 
 EntryRange DataStore::Impl::iterate() const {
+  ensure_live_bits();
   std::shared_ptr<engine::Generation> generation;
   {
     engine::ReaderRegistry::Guard guard(*readers_);
@@ -34,7 +35,66 @@ EntryRange DataStore::Impl::iterate() const {
   return EntryRange(std::make_shared<detail::IterationState>(std::move(generation), readers_));
 }
 
+namespace {
+
+// Runs `work` on one thread per core (the caller's included) and rethrows the first
+// exception any of them threw; `failed` tells the others to stop early.
+template <class Work>
+void on_every_core(std::size_t max_threads, Work&& work) {
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  auto guarded = [&] {
+    try {
+      work(failed);
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  };
+  const std::size_t helpers =
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), std::max<std::size_t>(max_threads, 1)) - 1;
+  std::vector<std::thread> threads;
+  threads.reserve(helpers);
+  for (std::size_t i = 0; i < helpers; ++i) threads.emplace_back(guarded);
+  guarded();
+  for (std::thread& thread : threads) thread.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+// Every live entry from LiveBits, in slices of the file that workers take in turn:
+// no serial phase at all.
+void parallel_scan_bits(const engine::LiveBits& bits, const std::shared_ptr<io::Mapping>& mapping,
+                        std::uint64_t tail, const std::function<void(const EntryHandle&)>& visit) {
+  constexpr std::uint64_t kSlice = 1u << 20;  // bytes of file per slice
+  const std::uint64_t slices = tail / kSlice + 1;
+  std::atomic<std::uint64_t> next_slice{0};
+  const std::byte* base = mapping->data();
+  on_every_core(slices, [&](const std::atomic<bool>& failed) {
+    EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
+    for (std::uint64_t slice; !failed.load(std::memory_order_relaxed) &&
+                              (slice = next_slice.fetch_add(1, std::memory_order_relaxed)) < slices;) {
+      const std::uint64_t low = slice * kSlice;
+      for (std::uint64_t at = std::min(tail, low + kSlice - 1);;) {
+        const std::uint64_t entry_tail = bits.previous(at);
+        if (entry_tail < low || entry_tail < format::kMinEntryTail) break;
+        at = entry_tail - 1;
+        const std::uint64_t metadata_offset = entry_tail - kMetadataSize;
+        const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+        const auto range = format::derive_payload_range(base, entry_tail, metadata_offset, metadata.prev_offset);
+        if (!range || range->tombstone) continue;
+        detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
+        visit(handle);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandle&)>& visit) const {
+  ensure_live_bits();
   // Phase 1, one thread: walk the chain and list every record that is not a
   // tombstone. This is a sequential read of the records, with no index lookups.
   // Phase 2, all cores: split that list; each worker checks its records against the
@@ -49,6 +109,10 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
   engine::ReaderRegistry::Guard guard(*readers_);
   std::shared_ptr<io::Mapping> mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
   const std::byte* base = mapping->data();
+  if (const engine::LiveBits* bits = generation->live.load(std::memory_order_seq_cst)) {
+    parallel_scan_bits(*bits, mapping, generation->tail.load(std::memory_order_acquire), visit);
+    return;
+  }
   // Only the tails are kept (8 bytes each); workers decode the records again, which
   // is cheap because each works through a run of neighbouring records.
   std::vector<std::uint64_t> tails;

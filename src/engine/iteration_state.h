@@ -43,6 +43,8 @@ class IterationState {
         mapping_(generation_->mapping.load(std::memory_order_acquire)->shared_from_this()),
         cursor_(generation_->tail.load(std::memory_order_acquire)),
         current_(mapping_, nullptr, 0, 0, EntryMetadata{}) {
+    // Decided once: LiveBits, once built for a generation, stay (grown copies only).
+    scan_bits_ = generation_->live.load(std::memory_order_acquire) != nullptr;
     walk_cursor_ = cursor_;
     pending_.reserve(kBatch);
     incoming_.reserve(kBatch);
@@ -80,6 +82,10 @@ class IterationState {
   void refill() {
     ready_.clear();
     next_ = 0;
+    if (scan_bits_) {
+      refill_from_bits();
+      return;
+    }
     engine::ReaderRegistry::Guard guard(*readers_);
     const engine::IndexTable* table = generation_->table.load(std::memory_order_seq_cst);
     std::swap(pending_, incoming_);
@@ -110,6 +116,28 @@ class IterationState {
     if (walk_cursor_ == 0 && incoming_.empty()) cursor_ = 0;  // nothing left to read or check
   }
 
+  // The fast path: live entries straight from LiveBits, high tails first, reading
+  // only the bits and the live entries' own records.
+  void refill_from_bits() {
+    constexpr std::size_t kScanBatch = 256;
+    engine::ReaderRegistry::Guard guard(*readers_);
+    const engine::LiveBits* bits = generation_->live.load(std::memory_order_seq_cst);
+    const std::byte* base = mapping_->data();
+    while (ready_.size() < kScanBatch) {
+      const std::uint64_t tail = bits->previous(cursor_);
+      if (tail < format::kMinEntryTail) {
+        cursor_ = 0;
+        return;
+      }
+      cursor_ = tail - 1;
+      const std::uint64_t metadata_offset = tail - kMetadataSize;
+      const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+      const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
+      if (range && !range->tombstone) ready_.push_back({metadata, *range});
+    }
+  }
+
+  bool scan_bits_ = false;
   static constexpr std::size_t kBatch = 64;
   struct Candidate {
     std::uint64_t tail;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/key_index.h"
+#include "engine/live_bits.h"
 #include "io/mapping.h"
 
 namespace simd_r_drive::engine {
@@ -31,6 +32,11 @@ struct Generation : std::enable_shared_from_this<Generation> {
   // writer: owns the current table.
   std::unique_ptr<IndexTable> table_owner;
   std::atomic<IndexTable*> table{nullptr};
+
+  // writer: liveness by position (live_bits.h), built on first iteration when small
+  // enough to be worth it; nullptr until then.
+  std::unique_ptr<LiveBits> live_owner;
+  std::atomic<LiveBits*> live{nullptr};
 
   std::atomic<std::uint64_t> tail{0};
   std::atomic<std::uint64_t> live_count{0};

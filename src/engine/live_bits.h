@@ -1,0 +1,91 @@
+// LiveBits: which entries are live, by position, so iteration can scan instead of
+// asking the index about every record.
+//
+// One bit per 16 bytes of file: the bit of tail t is t / 16. Two entries' tails are
+// at least 21 bytes apart, so no two entries share a bit. A bit is set while the entry
+// ending there is its key's newest, non-deleted version. Beside each bit, 4 more bits
+// hold t % 16, so a scan gets back exact tails (5 bits per 16 bytes: about 4% of the
+// file's size). Scanning the bits from high
+// to low visits the live entries newest first, the iteration order, reading memory in
+// order; slices of the bits split cleanly across threads.
+//
+// Thread-safety: one writer (set, clear) and any number of readers (test, scans), all
+// on atomic words. A LiveBits never grows in place: the writer builds a larger copy,
+// publishes it and retires this one (see Generation).
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace simd_r_drive::engine {
+
+class LiveBits {
+ public:
+  // Covers tails below `tail_capacity`.
+  explicit LiveBits(std::uint64_t tail_capacity);
+  ~LiveBits();
+  LiveBits(const LiveBits&) = delete;
+  LiveBits& operator=(const LiveBits&) = delete;
+
+  std::uint64_t tail_capacity() const noexcept { return words_ * 64 * kGranule; }
+  bool covers(std::uint64_t tail) const noexcept { return tail < tail_capacity(); }
+
+  void set(std::uint64_t tail) noexcept {
+    // The offset is written first; the bit's release store publishes it.
+    std::atomic<std::uint8_t>& pair = nibbles_ptr_[tail / kGranule / 2];
+    const unsigned shift = (tail / kGranule % 2) * 4;
+    const std::uint8_t old = pair.load(std::memory_order_relaxed);
+    pair.store(static_cast<std::uint8_t>((old & ~(0xFu << shift)) | ((tail % kGranule) << shift)),
+               std::memory_order_relaxed);
+    word(tail).fetch_or(bit(tail), std::memory_order_release);
+  }
+  void clear(std::uint64_t tail) noexcept {
+    word(tail).fetch_and(~bit(tail), std::memory_order_release);
+  }
+  bool test(std::uint64_t tail) const noexcept {
+    return (word(tail).load(std::memory_order_acquire) & bit(tail)) != 0;
+  }
+
+  // The largest live tail that is <= `at_most`, or 0 if there is none.
+  std::uint64_t previous(std::uint64_t at_most) const noexcept {
+    if (at_most == 0) return 0;
+    if (!covers(at_most)) at_most = tail_capacity() - 1;
+    const std::uint64_t index = at_most / kGranule;
+    std::uint64_t w = index / 64;
+    std::uint64_t bits = words_ptr_[w].load(std::memory_order_acquire) & (~0ull >> (63 - index % 64));
+    for (;;) {
+      while (bits != 0) {
+        const std::uint64_t top = 63 - static_cast<std::uint64_t>(std::countl_zero(bits));
+        const std::uint64_t tail = exact_tail(w * 64 + top);
+        // at_most's own granule may hold a tail just above it: skip that one.
+        if (tail <= at_most) return tail;
+        bits &= ~(1ull << top);
+      }
+      if (w == 0) return 0;
+      bits = words_ptr_[--w].load(std::memory_order_acquire);
+    }
+  }
+
+  // A copy covering at least `tail_capacity` (the writer grows with this).
+  std::unique_ptr<LiveBits> grown(std::uint64_t tail_capacity) const;
+
+  static constexpr std::uint64_t kGranule = 16;
+
+ private:
+  std::uint64_t exact_tail(std::uint64_t granule) const noexcept {
+    const std::uint8_t pair = nibbles_ptr_[granule / 2].load(std::memory_order_relaxed);
+    return granule * kGranule + ((pair >> ((granule % 2) * 4)) & 0xFu);
+  }
+  std::atomic<std::uint64_t>& word(std::uint64_t tail) const noexcept { return words_ptr_[tail / kGranule / 64]; }
+  static std::uint64_t bit(std::uint64_t tail) noexcept { return 1ull << (tail / kGranule % 64); }
+
+  std::atomic<std::uint64_t>* words_ptr_ = nullptr;
+  std::atomic<std::uint8_t>* nibbles_ptr_ = nullptr;  // words_ * 32 bytes, after the words
+  std::uint64_t words_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace simd_r_drive::engine
