@@ -45,13 +45,13 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-if build build -DCMAKE_BUILD_TYPE=Release; then
+if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest release build/bin/srd_tests
 fi
-if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -DSRD_BUILD_APPS=OFF; then
+if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest asan-ubsan build-asan/bin/srd_tests
 fi
-if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF; then
+if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:Iteration*:Compaction*'
 fi
 
