@@ -126,47 +126,30 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
   constexpr std::size_t kLookahead = 32;
   const std::size_t chunks = (tails.size() + kChunk - 1) / kChunk;
   std::atomic<std::size_t> next_chunk{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    try {
-      // One handle per worker, re-pointed per entry, pinning the mapping once.
-      EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
-      for (std::size_t chunk; !failed.load(std::memory_order_relaxed) &&
-                              (chunk = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-        const std::size_t first = chunk * kChunk;
-        const std::size_t last = std::min(first + kChunk, tails.size());
-        const auto key_hash_at = [&](std::size_t i) {
-          return format::load_u64_le(base + tails[i] - kMetadataSize + format::kKeyHashField);
-        };
-        for (std::size_t i = first; i < std::min(first + kLookahead, last); ++i) table->prefetch(key_hash_at(i));
-        for (std::size_t i = first; i < last; ++i) {
-          if (i + kLookahead < last) table->prefetch(key_hash_at(i + kLookahead));
-          const std::uint64_t tail = tails[i];
-          const std::uint64_t metadata_offset = tail - kMetadataSize;
-          const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-          if (table->find(metadata.key_hash) != tail) continue;  // stale version, or deleted
-          const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-          if (!range || range->tombstone) continue;
-          detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
-          visit(handle);
-        }
+  on_every_core(chunks, [&](const std::atomic<bool>& failed) {
+    // One handle per worker, re-pointed per entry, pinning the mapping once.
+    EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
+    for (std::size_t chunk; !failed.load(std::memory_order_relaxed) &&
+                            (chunk = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const std::size_t first = chunk * kChunk;
+      const std::size_t last = std::min(first + kChunk, tails.size());
+      const auto key_hash_at = [&](std::size_t i) {
+        return format::load_u64_le(base + tails[i] - kMetadataSize + format::kKeyHashField);
+      };
+      for (std::size_t i = first; i < std::min(first + kLookahead, last); ++i) table->prefetch(key_hash_at(i));
+      for (std::size_t i = first; i < last; ++i) {
+        if (i + kLookahead < last) table->prefetch(key_hash_at(i + kLookahead));
+        const std::uint64_t tail = tails[i];
+        const std::uint64_t metadata_offset = tail - kMetadataSize;
+        const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+        if (table->find(metadata.key_hash) != tail) continue;  // stale version, or deleted
+        const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
+        if (!range || range->tombstone) continue;
+        detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
+        visit(handle);
       }
-    } catch (...) {
-      std::lock_guard lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
-      failed.store(true, std::memory_order_relaxed);
     }
-  };
-  const std::size_t helpers =
-      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), std::max<std::size_t>(chunks, 1)) - 1;
-  std::vector<std::thread> threads;
-  threads.reserve(helpers);
-  for (std::size_t i = 0; i < helpers; ++i) threads.emplace_back(work);
-  work();
-  for (std::thread& thread : threads) thread.join();
-  if (first_error) std::rethrow_exception(first_error);
+  });
 }
 
 }  // namespace simd_r_drive

@@ -45,8 +45,9 @@ class LiveBits {
   void clear(std::uint64_t tail) noexcept {
     word(tail).fetch_and(~bit(tail), std::memory_order_release);
   }
+  // Whether the entry ending exactly at `tail` is live.
   bool test(std::uint64_t tail) const noexcept {
-    return (word(tail).load(std::memory_order_acquire) & bit(tail)) != 0;
+    return (word(tail).load(std::memory_order_acquire) & bit(tail)) != 0 && exact_tail(tail / kGranule) == tail;
   }
 
   // The largest live tail that is <= `at_most`, or 0 if there is none.
