@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "simd_r_drive/simd_r_drive.h"
@@ -233,6 +234,70 @@ TEST(IndexSnapshotReuse, NeverMeansNotLoadedEither) {
     EXPECT_EQ(store.read("a")->as_string_view(), "1");
   }
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".index"));
+}
+
+}  // namespace
+}  // namespace simd_r_drive
+
+namespace simd_r_drive {
+namespace {
+
+std::multiset<std::uint64_t> iterated(const DataStore& store) {
+  std::multiset<std::uint64_t> hashes;
+  std::uint64_t previous_end = ~0ull;
+  for (const auto& entry : store.iter_entries()) {
+    EXPECT_LT(entry.end_offset(), previous_end);  // newest first
+    previous_end = entry.end_offset();
+    hashes.insert(entry.key_hash());
+  }
+  return hashes;
+}
+
+TEST(IndexSnapshotLiveBits, IterationAfterLoadingMatchesReads) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  OpenOptions options;
+  options.index_snapshot_min_keys = 0;
+  std::multiset<std::uint64_t> expected;
+  {
+    auto store = DataStore::open(path, options);
+    for (int i = 0; i < 400; ++i) store.write("k" + std::to_string(i % 300), "v" + std::to_string(i));
+    for (int i = 0; i < 300; i += 9) store.remove("k" + std::to_string(i));
+    expected = iterated(store);
+  }
+  fs::copy_file(path.string() + ".index", dir.file("old.index"));
+  {
+    auto store = DataStore::open(path, options);
+    ASSERT_TRUE(store.index_loaded_from_snapshot());
+    EXPECT_EQ(iterated(store), expected);
+    store.write("k1", "after the snapshot");  // k1 moves; its old bit must clear
+    store.write("new", "x");
+  }
+  fs::copy_file(dir.file("old.index"), path.string() + ".index", fs::copy_options::overwrite_existing);
+  auto store = DataStore::open(path, options);  // old snapshot + applied suffix
+  ASSERT_TRUE(store.index_loaded_from_snapshot());
+  expected.insert(DataStore::hash_key("new"));
+  EXPECT_EQ(iterated(store), expected);
+  std::size_t visited = 0;
+  store.par_iter_entries([&](const EntryHandle&) { __atomic_add_fetch(&visited, 1, __ATOMIC_RELAXED); });
+  EXPECT_EQ(visited, expected.size());
+}
+
+TEST(IndexSnapshotLiveBits, DamagedLiveBitsMakeTheSnapshotIgnored) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  OpenOptions options;
+  options.index_snapshot_min_keys = 0;
+  {
+    auto store = DataStore::open(path, options);
+    for (int i = 0; i < 100; ++i) store.write("k" + std::to_string(i), "v");
+  }
+  auto bytes = srd_test::read_file(path.string() + ".index");
+  bytes[bytes.size() - 3] ^= std::byte{0x04};  // inside the LiveBits, past the table
+  srd_test::write_file(path.string() + ".index", bytes);
+  auto store = DataStore::open(path, options);
+  EXPECT_FALSE(store.index_loaded_from_snapshot());
+  EXPECT_EQ(iterated(store).size(), 100u);
 }
 
 }  // namespace

@@ -32,12 +32,14 @@ namespace {
 //  56  slot capacity            8
 //  64  slots in use             8
 //  72  CRC-32 of the store's first min(tail, 64 KiB) bytes   4
-//  76  CRC-32 of the body       4
-//  80  CRC-32 of bytes 0..80    4
-// The body (capacity x 16 bytes) starts at 4096, so it can be mapped on its own.
+//  76  CRC-32 of the table body 4
+//  80  LiveBits words (0: none) 8
+//  88  CRC-32 of the LiveBits   4
+//  92  CRC-32 of bytes 0..92    4
+// The table (capacity x 16 bytes) starts at 4096; the LiveBits follow it.
 constexpr std::array<char, 8> kMagic = {'S', 'R', 'D', 'I', 'N', 'D', 'E', 'X'};
-constexpr std::uint32_t kVersion = 1;
-constexpr std::size_t kHeaderSize = 84;
+constexpr std::uint32_t kVersion = 2;
+constexpr std::size_t kHeaderSize = 96;
 constexpr std::uint64_t kBodyOffset = 4096;
 constexpr std::uint64_t kPrefixChecked = 64 * 1024;
 
@@ -49,6 +51,8 @@ struct Header {
   std::uint64_t used = 0;
   std::uint32_t prefix_crc = 0;
   std::uint32_t body_crc = 0;
+  std::uint64_t live_words = 0;
+  std::uint32_t live_crc = 0;
 };
 
 std::array<std::byte, kHeaderSize> encode(const Header& header) {
@@ -62,14 +66,16 @@ std::array<std::byte, kHeaderSize> encode(const Header& header) {
   format::store_u64_le(out.data() + 64, header.used);
   format::store_u32_le(out.data() + 72, header.prefix_crc);
   format::store_u32_le(out.data() + 76, header.body_crc);
-  format::store_u32_le(out.data() + 80, format::crc32_extend(0, out.data(), 80));
+  format::store_u64_le(out.data() + 80, header.live_words);
+  format::store_u32_le(out.data() + 88, header.live_crc);
+  format::store_u32_le(out.data() + 92, format::crc32_extend(0, out.data(), 92));
   return out;
 }
 
 std::optional<Header> decode(const std::byte* bytes) {
   if (std::memcmp(bytes, kMagic.data(), kMagic.size()) != 0) return std::nullopt;
   if (format::load_u32_le(bytes + 8) != kVersion) return std::nullopt;
-  if (format::load_u32_le(bytes + 80) != format::crc32_extend(0, bytes, 80)) return std::nullopt;
+  if (format::load_u32_le(bytes + 92) != format::crc32_extend(0, bytes, 92)) return std::nullopt;
   Header header;
   header.covered_tail = format::load_u64_le(bytes + 16);
   std::memcpy(header.last_record.data(), bytes + 24, kMetadataSize);
@@ -78,7 +84,25 @@ std::optional<Header> decode(const std::byte* bytes) {
   header.used = format::load_u64_le(bytes + 64);
   header.prefix_crc = format::load_u32_le(bytes + 72);
   header.body_crc = format::load_u32_le(bytes + 76);
+  header.live_words = format::load_u64_le(bytes + 80);
+  header.live_crc = format::load_u32_le(bytes + 88);
   return header;
+}
+
+// Reads `size` bytes at `offset` into `out` in 1 MiB pieces, each checksummed while
+// it is still in cache, and compares the CRC with `expected`.
+bool read_checked(int fd, std::uint64_t offset, std::byte* out, std::size_t size, std::uint32_t expected) {
+  constexpr std::size_t kPiece = 1u << 20;
+  std::size_t done = 0;
+  std::uint32_t crc = 0;
+  while (done < size) {
+    const std::size_t want = std::min(kPiece, size - done);
+    const ssize_t got = ::pread(fd, out + done, want, static_cast<off_t>(offset + done));
+    if (got <= 0) return false;
+    crc = format::crc32_extend(crc, out + done, static_cast<std::size_t>(got));
+    done += static_cast<std::size_t>(got);
+  }
+  return crc == expected;
 }
 
 std::uint32_t prefix_crc(const std::byte* file, std::uint64_t tail) {
@@ -113,24 +137,19 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
     // Read the body into a fresh table (anonymous memory in huge pages) rather than
     // mapping the file: random index probes then miss the TLB far less often, which
     // iteration and random reads feel more than open feels the copy.
-    const bool whole = ::lseek(fd, 0, SEEK_END) >= static_cast<off_t>(kBodyOffset + body_size);
+    const std::size_t live_size = header->live_words == 0 ? 0 : LiveBits::with_words(header->live_words)->raw_size();
+    const bool whole = ::lseek(fd, 0, SEEK_END) >= static_cast<off_t>(kBodyOffset + body_size + live_size);
     if (whole) {
       auto table = std::make_unique<IndexTable>(header->capacity);
-      auto* body = const_cast<std::byte*>(table->raw_slots());
-      // In 1 MiB pieces, each checksummed while it is still in cache.
-      constexpr std::size_t kPiece = 1u << 20;
-      std::size_t done = 0;
-      std::uint32_t crc = 0;
-      while (done < body_size) {
-        const std::size_t want = std::min(kPiece, body_size - done);
-        const ssize_t got = ::pread(fd, body + done, want, static_cast<off_t>(kBodyOffset + done));
-        if (got <= 0) break;
-        crc = format::crc32_extend(crc, body + done, static_cast<std::size_t>(got));
-        done += static_cast<std::size_t>(got);
-      }
-      if (done == body_size && crc == header->body_crc) {
+      std::unique_ptr<LiveBits> live_bits;
+      if (header->live_words != 0) live_bits = LiveBits::with_words(header->live_words);
+      const bool table_ok = read_checked(fd, kBodyOffset, const_cast<std::byte*>(table->raw_slots()), body_size,
+                                         header->body_crc);
+      const bool bits_ok = !live_bits || read_checked(fd, kBodyOffset + body_size, live_bits->raw(),
+                                                      live_bits->raw_size(), header->live_crc);
+      if (table_ok && bits_ok) {
         table->set_used(header->used);
-        loaded = LoadedSnapshot{std::move(table), header->covered_tail, header->live_count};
+        loaded = LoadedSnapshot{std::move(table), std::move(live_bits), header->covered_tail, header->live_count};
       }
     }
   }
@@ -138,8 +157,8 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   return loaded;
 }
 
-void save_snapshot(const std::filesystem::path& store, const IndexTable& table, std::uint64_t live_count,
-                   const std::byte* file, std::uint64_t tail) noexcept {
+void save_snapshot(const std::filesystem::path& store, const IndexTable& table, const LiveBits* live_bits,
+                   std::uint64_t live_count, const std::byte* file, std::uint64_t tail) noexcept {
   if constexpr (std::endian::native != std::endian::little) return;
   const std::filesystem::path path = snapshot_path(store);
   const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
@@ -152,13 +171,20 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
     header.used = table.used();
     header.prefix_crc = prefix_crc(file, tail);
     header.body_crc = format::crc32_extend(0, table.raw_slots(), table.raw_size());
+    if (live_bits) {
+      header.live_words = live_bits->words();
+      header.live_crc = format::crc32_extend(0, live_bits->raw(), live_bits->raw_size());
+    }
     const auto encoded = encode(header);
     std::vector<std::byte> first_page(kBodyOffset);
     std::memcpy(first_page.data(), encoded.data(), encoded.size());
     {
       io::FileHandle out(temporary, io::FileHandle::Mode::kOpenOrCreate);
       out.truncate(0);
-      const std::span<const std::byte> pieces[] = {first_page, {table.raw_slots(), table.raw_size()}};
+      const std::span<const std::byte> pieces[] = {
+          first_page,
+          {table.raw_slots(), table.raw_size()},
+          live_bits ? std::span<const std::byte>(live_bits->raw(), live_bits->raw_size()) : std::span<const std::byte>()};
       out.pwrite_all(0, pieces);
     }
     // No fsync: a snapshot lost or torn by a power cut fails its checksums and is

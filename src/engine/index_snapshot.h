@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "engine/key_index.h"
+#include "engine/live_bits.h"
 
 namespace simd_r_drive::engine {
 
@@ -30,6 +31,7 @@ std::filesystem::path snapshot_path(const std::filesystem::path& store);
 
 struct LoadedSnapshot {
   std::unique_ptr<IndexTable> table;
+  std::unique_ptr<LiveBits> live_bits;  // nullptr if the store had none
   std::uint64_t covered_tail = 0;
   std::uint64_t live_count = 0;
 };
@@ -39,10 +41,11 @@ struct LoadedSnapshot {
 std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, const std::byte* file,
                                             std::uint64_t file_len);
 
-// Saves `table` as covering [0, tail) of `file`. Best effort: a failure is logged and
-// leaves no snapshot behind, which only makes the next open slower.
-void save_snapshot(const std::filesystem::path& store, const IndexTable& table, std::uint64_t live_count,
-                   const std::byte* file, std::uint64_t tail) noexcept;
+// Saves `table` (and `live_bits`, if given) as covering [0, tail) of `file`. Best
+// effort: a failure is logged and leaves no snapshot behind, which only makes the
+// next open slower.
+void save_snapshot(const std::filesystem::path& store, const IndexTable& table, const LiveBits* live_bits,
+                   std::uint64_t live_count, const std::byte* file, std::uint64_t tail) noexcept;
 
 void remove_snapshot(const std::filesystem::path& store) noexcept;
 

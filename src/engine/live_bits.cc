@@ -6,8 +6,14 @@
 
 namespace simd_r_drive::engine {
 
-LiveBits::LiveBits(std::uint64_t tail_capacity) {
-  words_ = (tail_capacity / kGranule + 63) / 64 + 1;
+LiveBits::LiveBits(std::uint64_t tail_capacity) : LiveBits(ByWords{}, (tail_capacity / kGranule + 63) / 64 + 1) {}
+
+std::unique_ptr<LiveBits> LiveBits::with_words(std::uint64_t words) {
+  return std::unique_ptr<LiveBits>(new LiveBits(ByWords{}, words));
+}
+
+LiveBits::LiveBits(ByWords, std::uint64_t words) {
+  words_ = words;
   bytes_ = words_ * sizeof(std::uint64_t) + words_ * 32;  // bits, then 4-bit offsets
   // Anonymous pages arrive zeroed: every entry starts out not live.
   void* memory = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -17,6 +23,24 @@ LiveBits::LiveBits(std::uint64_t tail_capacity) {
 }
 
 LiveBits::~LiveBits() { ::munmap(words_ptr_, bytes_); }
+
+void LiveBits::build_from(const std::uint64_t* tails, std::size_t count) noexcept {
+  constexpr std::size_t kLookahead = 16;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + kLookahead < count) {
+      __builtin_prefetch(&word(tails[i + kLookahead]), 1);
+      __builtin_prefetch(&nibbles_ptr_[tails[i + kLookahead] / kGranule / 2], 1);
+    }
+    const std::uint64_t tail = tails[i];
+    std::atomic<std::uint8_t>& pair = nibbles_ptr_[tail / kGranule / 2];
+    const unsigned shift = (tail / kGranule % 2) * 4;
+    pair.store(static_cast<std::uint8_t>((pair.load(std::memory_order_relaxed) & ~(0xFu << shift)) |
+                                         ((tail % kGranule) << shift)),
+               std::memory_order_relaxed);
+    std::atomic<std::uint64_t>& w = word(tail);
+    w.store(w.load(std::memory_order_relaxed) | bit(tail), std::memory_order_relaxed);
+  }
+}
 
 std::unique_ptr<LiveBits> LiveBits::grown(std::uint64_t tail_capacity) const {
   auto bigger = std::make_unique<LiveBits>(tail_capacity);

@@ -26,6 +26,18 @@ class LiveBits {
  public:
   // Covers tails below `tail_capacity`.
   explicit LiveBits(std::uint64_t tail_capacity);
+  // Whether bits covering a store of `tail` bytes with `live` live entries are worth
+  // keeping: they cost 5 bits per 16 bytes of file, allowed up to 64 bytes per live
+  // entry (entries averaging about 1.6 KiB or less).
+  static bool worth_keeping(std::uint64_t tail, std::uint64_t live) noexcept {
+    return tail / 128 * 5 <= 64 * live + 65536;
+  }
+  // For index snapshots: the raw layout (bits, then offsets) and its size in words.
+  std::uint64_t words() const noexcept { return words_; }
+  const std::byte* raw() const noexcept { return reinterpret_cast<const std::byte*>(words_ptr_); }
+  std::byte* raw() noexcept { return reinterpret_cast<std::byte*>(words_ptr_); }
+  std::size_t raw_size() const noexcept { return bytes_; }
+  static std::unique_ptr<LiveBits> with_words(std::uint64_t words);
   ~LiveBits();
   LiveBits(const LiveBits&) = delete;
   LiveBits& operator=(const LiveBits&) = delete;
@@ -45,6 +57,11 @@ class LiveBits {
   void clear(std::uint64_t tail) noexcept {
     word(tail).fetch_and(~bit(tail), std::memory_order_release);
   }
+  // Builds the bits from a list of live tails before this object is published: no
+  // other thread can see it yet, so plain stores do (no atomic read-modify-write),
+  // and the scattered words are prefetched a few tails ahead.
+  void build_from(const std::uint64_t* tails, std::size_t count) noexcept;
+
   // Whether the entry ending exactly at `tail` is live.
   bool test(std::uint64_t tail) const noexcept {
     return (word(tail).load(std::memory_order_acquire) & bit(tail)) != 0 && exact_tail(tail / kGranule) == tail;
@@ -76,6 +93,8 @@ class LiveBits {
   static constexpr std::uint64_t kGranule = 16;
 
  private:
+  struct ByWords {};
+  LiveBits(ByWords, std::uint64_t words);
   std::uint64_t exact_tail(std::uint64_t granule) const noexcept {
     const std::uint8_t pair = nibbles_ptr_[granule / 2].load(std::memory_order_relaxed);
     return granule * kGranule + ((pair >> ((granule % 2) * 4)) & 0xFu);
