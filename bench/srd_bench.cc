@@ -1,179 +1,296 @@
-// srd-bench: the named workloads W1..W10 (docs/performance.md), each run in its own
-// process several times; prints the median of each figure beside the original
-// engine's measured figure and the goal.
+// srd-bench: the named workloads W1..W10 over our store and the peer stores, in
+// the style of leveldb's db_bench. Every (store, workload, run) runs in a fresh
+// child process (this binary re-executed with --child), so no run inherits
+// another's caches, heap or mappings, and each one's peak RSS is its own. The
+// report (Markdown on stdout, JSON in a file) gives the medians beside the
+// original engine's figures and the goals. See bench/README.md.
 //
-//   srd-bench [--workloads=W1,W5,...] [--runs=3] [--n=1000000] [--dir=build/bench-data]
-//   srd-bench --quick            (N = 100000, one run: a smoke test)
-//
-// Internally the parent re-executes itself as "srd-bench --child=<id> ..." for every
-// run; a child prints one "ROW" line per figure, and the parent reads the child's
-// peak resident set size from wait4().
-#include <sys/resource.h>
-#include <sys/wait.h>
+//   srd-bench [--stores=srd,lmdb,...] [--workloads=W1,W5,...] [--runs=3]
+//             [--n=1000000] [--dir=<build>/bench-data] [--json=<build>/bench-results.json]
+//             [--pause-ms=200] [--keep-data] [--no-warmup]
+//   srd-bench --quick      N = 100,000 and one run: a smoke test
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <map>
+#include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "srd_workloads.h"
+#include <nlohmann/json.hpp>
+
+#include "backend_registry.h"
+#include "memory_warmup.h"
+#include "report.h"
+#include "subprocess.h"
 #include "workload_spec.h"
+#include "workloads.h"
 
 namespace {
 
-using srd_bench::Row;
+namespace fs = std::filesystem;
+using namespace srd_bench;
 
-// The original's figures on this kind of machine (shared/reference/baseline-original.md)
-// and the goals. `higher_is_better` is false for times.
-struct Reference {
-  const char* row;
-  const char* unit;
-  double original;
-  double goal;
-  bool higher_is_better;
-};
-
-constexpr Reference kReferences[] = {
-    {"W1 single writes", "M ops/s", 0.149, 2.0, true},
-    {"W2 batched writes", "M ops/s", 3.05, 6.0, true},
-    {"W3 reopen", "ms", 200, 10, false},
-    {"W3 reopen, no snapshot", "ms", 200, 10, false},
-    {"W4 sequential reads", "M ops/s", 2.2, 5.0, true},
-    {"W5 random reads", "M ops/s", 1.51, 3.0, true},
-    {"W6 batch reads", "M ops/s", 2.97, 10.0, true},
-    {"W7 iterate, 1 thread", "M ops/s", 4.3, 45.0, true},
-    {"W7 iterate, parallel", "M ops/s", 11.2, 0, true},  // goal: >= 1.8 x one thread
-    {"W8 write 1 MiB values", "MiB/s", 564, 3000, true},
-    {"W8 read + sum", "MiB/s", 2843, 7500, true},
-    {"W9 2 threads, random reads", "M ops/s", 1.46, 5.0, true},
-    {"W10 compact", "s", 8.71, 0.08, false},
-};
-
-const Reference* reference_for(const std::string& row) {
-  for (const Reference& reference : kReferences) {
-    if (row == reference.row) return &reference;
-  }
-  return nullptr;
-}
-
-double figure(const Row& row, const Reference& reference) {
-  const std::string unit = reference.unit;
-  if (unit == "M ops/s") return row.amount / row.seconds / 1e6;
-  if (unit == "MiB/s") return row.amount / row.seconds;
-  if (unit == "ms") return row.seconds * 1e3;
-  return row.seconds;
-}
+// A child that hangs (a store deadlocking) is killed by SIGALRM after this long;
+// the slowest full-size run takes about 15 s.
+constexpr unsigned kChildTimeLimitSeconds = 600;
 
 struct Options {
-  std::vector<std::string> workloads = {"W1", "W2", "W3", "W3-rebuild", "W4", "W5",
-                                        "W6", "W7", "W8", "W9", "W10"};
+  std::vector<std::string> stores = known_stores();
+  std::vector<std::string> workloads = all_workloads();
   int runs = 3;
-  std::uint64_t n = srd_bench::kDefaultN;
-  std::filesystem::path dir = "build/bench-data";
+  std::uint64_t n = kDefaultN;
+  fs::path dir;   // default: <build>/bench-data
+  fs::path json;  // default: <build>/bench-results.json
+  int pause_ms = 200;
+  bool keep_data = false;
+  bool warmup = true;  // memory_warmup.h
+  // Child mode: run `child` ("prepare" or a workload) for one store, print JSON.
   std::string child;
+  std::string store;
 };
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "srd-bench: %s\n(see the comment at the top of bench/srd_bench.cc)\n", message.c_str());
+  std::exit(2);
+}
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> items;
+  std::stringstream stream(list);
+  for (std::string item; std::getline(stream, item, ',');) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
 
 Options parse(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      const std::string prefix = std::string(name) + "=";
-      return arg.rfind(prefix, 0) == 0 ? arg.substr(prefix.size()) : std::string();
-    };
-    if (arg == "--quick") {
+    const auto eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    if (name == "--quick") {
       options.n = 100'000;
       options.runs = 1;
-    } else if (auto v = value("--workloads"); !v.empty()) {
-      options.workloads.clear();
-      std::stringstream list(v);
-      for (std::string item; std::getline(list, item, ',');) options.workloads.push_back(item);
-    } else if (auto r = value("--runs"); !r.empty()) {
-      options.runs = std::max(1, std::atoi(r.c_str()));
-    } else if (auto n = value("--n"); !n.empty()) {
-      options.n = std::strtoull(n.c_str(), nullptr, 10);
-    } else if (auto d = value("--dir"); !d.empty()) {
-      options.dir = d;
-    } else if (auto c = value("--child"); !c.empty()) {
-      options.child = c;
+    } else if (name == "--stores") {
+      options.stores = split(value);
+      for (const std::string& store : options.stores) {
+        if (std::find(known_stores().begin(), known_stores().end(), store) == known_stores().end()) {
+          usage_error("unknown store '" + store + "'");
+        }
+      }
+    } else if (name == "--workloads") {
+      options.workloads = split(value);
+      for (const std::string& workload : options.workloads) {
+        if (!is_workload(workload)) usage_error("unknown workload '" + workload + "'");
+      }
+    } else if (name == "--runs") {
+      options.runs = std::max(1, std::atoi(value.c_str()));
+    } else if (name == "--n") {
+      options.n = std::strtoull(value.c_str(), nullptr, 10);
+      if (options.n < kBatch) usage_error("--n must be at least " + std::to_string(kBatch));
+    } else if (name == "--dir") {
+      options.dir = value;
+    } else if (name == "--json") {
+      options.json = value;
+    } else if (name == "--pause-ms") {
+      options.pause_ms = std::max(0, std::atoi(value.c_str()));
+    } else if (name == "--keep-data") {
+      options.keep_data = true;
+    } else if (name == "--no-warmup") {
+      options.warmup = false;
+    } else if (name == "--warmup") {
+      options.warmup = value != "0";
+    } else if (name == "--child") {
+      options.child = value;
+    } else if (name == "--store") {
+      options.store = value;
     } else {
-      std::fprintf(stderr, "srd-bench: unknown argument '%s'\n", arg.c_str());
-      std::exit(2);
+      usage_error("unknown argument '" + arg + "'");
     }
   }
+  if (options.stores.empty()) usage_error("no store selected");
+  if (options.workloads.empty()) usage_error("no workload selected");
   return options;
 }
 
+// ---- child mode ---------------------------------------------------------------
+
 int run_child(const Options& options) {
-  if (options.child == "prepare") {
-    srd_bench::prepare_w2_store(options.dir, options.n);
-    return 0;
+  ::alarm(kChildTimeLimitSeconds);
+  enable_memory_reserves(options.warmup);
+  nlohmann::json report;
+  try {
+    auto backend = make_backend(options.store);
+    if (!backend) throw std::runtime_error("store " + options.store + " is not built in");
+    const fs::path store_dir = options.dir / options.store;
+    if (options.child == "prepare") {
+      report["prepare_seconds"] = prepare_store(*backend, store_dir, options.n);
+    } else {
+      nlohmann::json figures = nlohmann::json::array();
+      for (const Figure& figure : run_workload(options.child, *backend, store_dir, options.n)) {
+        figures.push_back(to_json(figure));
+      }
+      report["figures"] = figures;
+    }
+  } catch (const std::exception& error) {
+    report = {{"error", error.what()}};
   }
-  for (const Row& row : srd_bench::run_workload(options.child, options.dir, options.n)) {
-    std::printf("ROW\t%s\t%.9f\t%.3f\t%d\t%s\n", row.name.c_str(), row.seconds, row.amount, row.verified ? 1 : 0,
-                row.note.c_str());
-  }
-  return 0;
+  std::cout << report.dump() << std::endl;
+  return report.contains("error") ? 1 : 0;
 }
 
-struct ChildResult {
-  std::vector<Row> rows;
-  double peak_rss_mib = 0;
-  bool ok = false;
+// ---- parent mode --------------------------------------------------------------
+
+// The child's report: the last stdout line that parses as JSON (a store could
+// print something of its own before it).
+nlohmann::json child_report(const std::string& output) {
+  std::istringstream lines(output);
+  nlohmann::json last;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.front() != '{') continue;
+    auto parsed = nlohmann::json::parse(line, nullptr, false);
+    if (!parsed.is_discarded()) last = std::move(parsed);
+  }
+  return last;
+}
+
+class Parent {
+ public:
+  Parent(const Options& options, fs::path self) : options_(options), self_(std::move(self)) {}
+
+  ChildOutcome spawn(const std::string& what, const std::string& store, nlohmann::json& report) {
+    ::sync();  // start without the previous process's dirty pages being written back
+    if (options_.pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.pause_ms));
+    const ChildOutcome outcome = run_child_process({self_.string(), "--child=" + what, "--store=" + store,
+                                                    "--n=" + std::to_string(options_.n),
+                                                    "--dir=" + options_.dir.string(),
+                                                    std::string("--warmup=") + (options_.warmup ? "1" : "0")});
+    report = child_report(outcome.output);
+    return outcome;
+  }
+
+  static std::string failure(const ChildOutcome& outcome, const nlohmann::json& report) {
+    if (report.contains("error")) return report["error"].get<std::string>();
+    if (!outcome.succeeded) return "child " + outcome.status;
+    return "child printed no report";
+  }
+
+ private:
+  const Options& options_;
+  fs::path self_;
 };
 
-ChildResult spawn(const char* self, const Options& options, const std::string& id) {
-  ChildResult result;
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return result;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    const std::string child = "--child=" + id;
-    const std::string n = "--n=" + std::to_string(options.n);
-    const std::string dir = "--dir=" + options.dir.string();
-    ::execl(self, self, child.c_str(), n.c_str(), dir.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
+std::string progress(const RunRecord& record) {
+  std::ostringstream line;
+  line << "[run " << record.run << "] " << record.workload << ' ' << record.store << ':';
+  if (!record.ok) {
+    line << " FAILED (" << record.error << ')';
+  } else {
+    for (const Figure& figure : record.figures) {
+      const FigureSpec* spec = find_figure(figure.id);
+      char value[64];
+      std::snprintf(value, sizeof(value), " %s %.3g %s%s,", figure.id.c_str(),
+                    spec ? figure.value(spec->unit) : figure.seconds, spec ? unit_name(spec->unit).data() : "s",
+                    figure.verified ? "" : " (BAD VALUES)");
+      line << value;
+    }
+    char tail[64];
+    std::snprintf(tail, sizeof(tail), " rss %.0f MiB, process %.1f s", record.peak_rss_mib, record.wall_seconds);
+    line << tail;
   }
-  ::close(pipe_fds[1]);
-  std::string output;
-  char buffer[4096];
-  for (ssize_t got; (got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) output.append(buffer, got);
-  ::close(pipe_fds[0]);
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  result.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  result.peak_rss_mib = usage.ru_maxrss / 1024.0;
-  std::stringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::stringstream parts(line);
-    for (std::string field; std::getline(parts, field, '\t');) fields.push_back(field);
-    if (fields.size() < 5 || fields[0] != "ROW") continue;
-    Row row;
-    row.name = fields[1];
-    row.seconds = std::stod(fields[2]);
-    row.amount = std::stod(fields[3]);
-    row.verified = fields[4] == "1";
-    row.note = fields.size() > 5 ? fields[5] : "";
-    result.rows.push_back(row);
-  }
-  return result;
+  return line.str();
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+int run_parent(Options options) {
+  const auto started = std::chrono::steady_clock::now();
+  const fs::path self = fs::canonical("/proc/self/exe");
+  // Defaults beside the binary's build tree: build/bin/srd-bench -> build/...
+  const fs::path build_dir = self.parent_path().parent_path();
+  if (options.dir.empty()) options.dir = build_dir / "bench-data";
+  if (options.json.empty()) options.json = build_dir / "bench-results.json";
+  options.dir = fs::absolute(options.dir);
+  fs::create_directories(options.dir);
+
+  ReportInput input;
+  input.n = options.n;
+  input.runs = options.runs;
+  input.stores = options.stores;
+  input.workloads = options.workloads;
+  for (const std::string& store : options.stores) input.built[store] = make_backend(store) != nullptr;
+
+  std::fprintf(stderr, "srd-bench: N = %llu, %d run(s), stores %s; scratch in %s\n",
+               static_cast<unsigned long long>(options.n), options.runs, nlohmann::json(options.stores).dump().c_str(),
+               options.dir.c_str());
+  Parent parent(options, self);
+
+  bool need_prepared = false;
+  for (const std::string& workload : options.workloads) need_prepared = need_prepared || needs_prepared_store(workload);
+  if (need_prepared) {
+    for (const std::string& store : options.stores) {
+      if (!input.built[store]) continue;
+      nlohmann::json report;
+      const ChildOutcome outcome = parent.spawn("prepare", store, report);
+      if (outcome.succeeded && report.contains("prepare_seconds")) {
+        input.prepare_seconds[store] = report["prepare_seconds"].get<double>();
+        std::fprintf(stderr, "[prepare] %s: W2 store written and reopened in %.1f s\n", store.c_str(),
+                     input.prepare_seconds[store]);
+      } else {
+        input.prepare_errors[store] = Parent::failure(outcome, report);
+        std::fprintf(stderr, "[prepare] %s FAILED: %s\n", store.c_str(), input.prepare_errors[store].c_str());
+      }
+    }
+  }
+
+  // Rounds: every workload of every store once, then again; spreading a cell's
+  // runs over the whole session evens out the noise of this shared machine. Each
+  // round starts the stores at a different one, so that no store always runs
+  // right after the same neighbour.
+  for (int run = 1; run <= options.runs; ++run) {
+    std::vector<std::string> order = options.stores;
+    std::rotate(order.begin(), order.begin() + (run - 1) % static_cast<int>(order.size()), order.end());
+    for (const std::string& workload : options.workloads) {
+      for (const std::string& store : order) {
+        const auto backend = make_backend(store);
+        if (!backend || !workload_applies(workload, *backend)) continue;
+        if (needs_prepared_store(workload) && input.prepare_errors.count(store)) continue;
+        RunRecord record;
+        record.store = store;
+        record.workload = workload;
+        record.run = run;
+        nlohmann::json report;
+        const ChildOutcome outcome = parent.spawn(workload, store, report);
+        record.peak_rss_mib = outcome.peak_rss_mib;
+        record.wall_seconds = outcome.wall_seconds;
+        record.ok = outcome.succeeded && report.contains("figures");
+        if (record.ok) {
+          for (const auto& figure : report["figures"]) record.figures.push_back(figure_from_json(figure));
+        } else {
+          record.error = Parent::failure(outcome, report);
+        }
+        std::fprintf(stderr, "%s\n", progress(record).c_str());
+        input.records.push_back(std::move(record));
+      }
+    }
+  }
+
+  if (!options.keep_data) {
+    for (const std::string& store : options.stores) fs::remove_all(options.dir / store);
+  }
+  input.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << '\n' << render_report(input) << std::flush;
+  if (!options.json.parent_path().empty()) fs::create_directories(options.json.parent_path());
+  std::ofstream(options.json) << report_json(input).dump(2) << '\n';
+  std::fprintf(stderr, "srd-bench: results in %s\n", options.json.c_str());
+  return all_passed(input) ? 0 : 1;
 }
 
 }  // namespace
@@ -181,73 +298,10 @@ double median(std::vector<double> values) {
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   if (!options.child.empty()) return run_child(options);
-
-  std::filesystem::create_directories(options.dir);
-  const std::string self = std::filesystem::canonical("/proc/self/exe").string();
-  std::printf("srd-bench: N = %llu, %d run(s) per workload, each in its own process; data in %s\n",
-              static_cast<unsigned long long>(options.n), options.runs, options.dir.c_str());
-  if (!spawn(self.c_str(), options, "prepare").ok) {
-    std::fprintf(stderr, "srd-bench: preparing the W2 store failed\n");
+  try {
+    return run_parent(options);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "srd-bench: %s\n", error.what());
     return 1;
   }
-
-  struct Collected {
-    std::vector<double> figures;
-    std::vector<double> rss;
-    std::string note;
-    bool verified = true;
-  };
-  std::map<std::string, Collected> collected;
-  std::vector<std::string> order;
-  bool all_ok = true;
-  for (const std::string& id : options.workloads) {
-    for (int run = 0; run < options.runs; ++run) {
-      ::sync();  // start each run without a backlog of dirty pages from the last
-      const ChildResult result = spawn(self.c_str(), options, id);
-      if (!result.ok || result.rows.empty()) {
-        std::fprintf(stderr, "srd-bench: workload %s failed (run %d)\n", id.c_str(), run + 1);
-        all_ok = false;
-        break;
-      }
-      for (const Row& row : result.rows) {
-        const Reference* reference = reference_for(row.name);
-        if (!reference) continue;
-        if (!collected.count(row.name)) order.push_back(row.name);
-        Collected& c = collected[row.name];
-        c.figures.push_back(figure(row, *reference));
-        c.rss.push_back(result.peak_rss_mib);
-        c.note = row.note;
-        c.verified = c.verified && row.verified;
-        all_ok = all_ok && row.verified;
-      }
-    }
-  }
-
-  std::printf("\n| workload | ours (median) | min - max | unit | peak RSS MiB | original | x original | goal | meets goal | notes |\n");
-  std::printf("|---|---:|---:|---|---:|---:|---:|---:|:-:|---|\n");
-  double one_thread = 0;
-  for (const std::string& name : order) {
-    const Collected& c = collected[name];
-    const Reference& reference = *reference_for(name);
-    const double ours = median(c.figures);
-    const auto [low, high] = std::minmax_element(c.figures.begin(), c.figures.end());
-    const double versus = reference.higher_is_better ? ours / reference.original : reference.original / ours;
-    if (name == "W7 iterate, 1 thread") one_thread = ours;
-    double goal = reference.goal;
-    std::string goal_text;
-    if (name == "W7 iterate, parallel") {
-      goal = 1.8 * one_thread;
-      goal_text = ">= 1.8 x 1 thread";
-    } else {
-      char text[32];
-      std::snprintf(text, sizeof(text), "%s %g", reference.higher_is_better ? ">=" : "<=", goal);
-      goal_text = text;
-    }
-    const bool meets = reference.higher_is_better ? ours >= goal : ours <= goal;
-    std::printf("| %s | %.3g | %.3g - %.3g | %s | %.0f | %g | %.1fx | %s | %s | %s%s |\n", name.c_str(), ours, *low,
-                *high, reference.unit, median(c.rss), reference.original, versus, goal_text.c_str(),
-                meets ? "yes" : "no", c.verified ? "" : "VERIFICATION FAILED; ", c.note.c_str());
-  }
-  std::printf("\nx original: how many times better than the original's figure (higher is better).\n");
-  return all_ok ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 // incomparable with the original's and the peers'.
 #pragma once
 
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -50,16 +51,38 @@ class KeyBuffer {
   std::size_t length_;
 };
 
+// Values are u64 little-endian; the harness copies native u64s to and from them.
+static_assert(std::endian::native == std::endian::little, "the harness assumes a little-endian host");
+
 inline std::uint64_t load_u64(const std::byte* bytes) {
   std::uint64_t value;
   std::memcpy(&value, bytes, 8);
   return value;
 }
 
+// W8 writes 1,000 blobs at the full N; a smaller N (--quick) scales the count down
+// with it, so that a smoke test stays quick.
+inline std::uint64_t blob_count(std::uint64_t n) {
+  if (n >= kDefaultN) return kBlobCount;
+  return n / 1000 < 10 ? 10 : n / 1000;
+}
+
 // W8 value j: byte[i] = ((i*31 + 1048576) mod 251) + 1, then bytes 0..8 = u64 LE j.
 inline void fill_blob(std::byte* out, std::uint64_t j) {
   for (std::size_t i = 0; i < kBlobSize; ++i) out[i] = static_cast<std::byte>(((i * 31 + kBlobSize) % 251) + 1);
   std::memcpy(out, &j, 8);
+}
+
+// The sum of every byte of blobs 0..count-1: 132,119,644,180 for 1,000 blobs.
+inline std::uint64_t expected_blob_sum(std::uint64_t count) {
+  std::uint64_t pattern_tail = 0;  // the bytes every blob shares (all but the first 8)
+  for (std::size_t i = 8; i < kBlobSize; ++i) pattern_tail += ((i * 31 + kBlobSize) % 251) + 1;
+  std::uint64_t total = 0;
+  for (std::uint64_t j = 0; j < count; ++j) {
+    total += pattern_tail;
+    for (int b = 0; b < 8; ++b) total += (j >> (8 * b)) & 0xFF;
+  }
+  return total;
 }
 
 // Sum of all bytes, at memory speed (SSE2's sum of absolute differences against 0).

@@ -20,6 +20,14 @@ PACKAGES=(
   "libgmock-dev=1.12.1-0.2"
   "libbenchmark-dev=1.7.1-1"
   "nlohmann-json3-dev=3.11.2-2"
+  # The peer stores srd-bench compares against (bench/backends/); each is optional
+  # at build time, but `make bench` installs them all.
+  "liblmdb-dev=0.9.24-1"
+  "librocksdb-dev=7.8.3-2"
+  "libleveldb-dev=1.23-4"
+  "libsqlite3-dev=3.40.1-2+deb12u2"
+  "libtkrzw-dev=1.0.25-1"
+  "libkyotocabinet-dev=1.2.79-2+b1"
 )
 
 missing=()

@@ -1,0 +1,109 @@
+// Backend: what the workloads (workloads.cc) need from a key/value store. One
+// implementation per store, in backends/<store>.cc; each is configured the way
+// shared/reference/baseline-peers.md measured it, so our figures sit beside the
+// reference figures.
+//
+// Reads go through a Reader rather than the Backend itself, because some stores
+// tie read state to a thread: an LMDB read transaction belongs to the thread that
+// began it, and a SQLite connection is best used by one thread (baseline-peers.md:
+// "W9 second thread has its own connection"). W9 gives each thread its own Reader.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "function_ref.h"
+
+namespace srd_bench {
+
+using Bytes = std::span<const std::byte>;
+
+inline Bytes as_bytes(std::string_view text) { return {reinterpret_cast<const std::byte*>(text.data()), text.size()}; }
+inline std::string_view as_text(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
+
+// One item of a batch. Field order and types let our batch_write take a span of
+// these as it is (it destructures each item into key and payload).
+struct KeyValue {
+  std::string_view key;
+  Bytes value;
+};
+
+// Receives a value found by a read. The bytes are only valid during the call:
+// zero-copy stores pass a view into their mapping, the others a buffer they reuse.
+using ValueVisitor = FunctionRef<void(Bytes value)>;
+// Receives the result for keys[index] of a multi-get; `found` is false for a
+// missing key (then `value` is empty).
+using BatchVisitor = FunctionRef<void(std::size_t index, bool found, Bytes value)>;
+
+// Total and number of the values seen by an iteration (each value read as the u64
+// LE in its first 8 bytes).
+struct IterationSum {
+  std::uint64_t sum = 0;
+  std::uint64_t count = 0;
+};
+
+enum class OpenMode {
+  kCreate,    // a new database in an empty directory
+  kExisting,  // reopen what an earlier process closed
+  // Reopen, ignoring any saved index the store keeps beside its data (ours: the
+  // index snapshot), to time the full rebuild. Only for has_index_cache() stores.
+  kExistingRebuildIndex,
+};
+
+class Reader {
+ public:
+  virtual ~Reader() = default;
+  // Looks `key` up and passes its value to `visit`; returns whether it was found.
+  virtual bool get(std::string_view key, ValueVisitor visit) = 0;
+  // Looks up every key, with the store's native multi-get where it has one.
+  // `visit` is called once per key, in order.
+  virtual void multi_get(std::span<const std::string_view> keys, BatchVisitor visit) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // The store's name on the command line and in the table ("srd", "lmdb", ...).
+  virtual std::string_view name() const = 0;
+
+  // The database lives in (or is) directory `dir`, which the workload creates
+  // empty for kCreate. Throws on any failure.
+  virtual void open(const std::filesystem::path& dir, OpenMode mode) = 0;
+  // Closes the database: afterwards its files are complete, as at a normal exit.
+  virtual void close() = 0;
+
+  // One put in its own write transaction, or the store's equivalent.
+  virtual void put(std::string_view key, Bytes value) = 0;
+  // All items in one write (one transaction, write batch or atomic append), or a
+  // plain loop where the store has nothing better (baseline-peers.md says which).
+  virtual void put_batch(std::span<const KeyValue> items) = 0;
+
+  // A read handle for the calling thread. Destroy it before close().
+  virtual std::unique_ptr<Reader> reader() = 0;
+
+  // Iterates every live entry on this thread.
+  virtual IterationSum iterate_sum() = 0;
+  // Iterates every live entry with all cores, if the store can (ours only).
+  virtual bool has_parallel_iteration() const { return false; }
+  virtual IterationSum iterate_sum_parallel();
+
+  // Reclaims the space of overwritten values (compaction, vacuum, rebuild, defrag).
+  // The store is open and usable afterwards.
+  virtual void compact() = 0;
+
+  // Whether the store saves an index that open can load instead of rebuilding
+  // (what kExistingRebuildIndex bypasses).
+  virtual bool has_index_cache() const { return false; }
+
+  // Bytes in the database's files (sum of file sizes in `dir`), and how many of
+  // those are a saved index (0 for stores without one). Called after close().
+  virtual std::uint64_t bytes_on_disk(const std::filesystem::path& dir) const;
+  virtual std::uint64_t index_cache_bytes(const std::filesystem::path& /*dir*/) const { return 0; }
+};
+
+}  // namespace srd_bench
