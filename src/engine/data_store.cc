@@ -39,6 +39,10 @@ void validate_payload(ByteView payload, bool allow_null_bytes) {
   }
 }
 
+// LiveBits cover the tail plus a quarter for growth (doubling later if needed): every
+// byte of headroom is also read and checksummed when an index snapshot is loaded.
+std::uint64_t live_bits_capacity(std::uint64_t tail) noexcept { return std::max<std::uint64_t>(tail + tail / 4, 1u << 20); }
+
 bool all_zero(const std::byte* data, std::size_t size) noexcept {
   return size == 0 || (data[0] == std::byte{0} && std::memcmp(data, data + 1, size - 1) == 0);
 }
@@ -172,7 +176,7 @@ std::shared_ptr<Generation> DataStore::Impl::build_generation(
   // The live tails arrive in descending order here, so building LiveBits now writes
   // them in order: far cheaper than later, from the index's scattered slots.
   if (engine::LiveBits::worth_keeping(tail, live)) {
-    generation->live_owner = std::make_unique<engine::LiveBits>(std::max<std::uint64_t>(tail * 2, 1u << 20));
+    generation->live_owner = std::make_unique<engine::LiveBits>(live_bits_capacity(tail));
     generation->live_owner->build_from(live_tails.data(), live_tails.size());
     generation->live.store(generation->live_owner.get(), std::memory_order_seq_cst);
   }
@@ -495,7 +499,7 @@ void DataStore::Impl::ensure_live_bits_locked() const {
   // Stores of large values keep iterating through the index, where per-entry work
   // is dwarfed by the values.
   if (!engine::LiveBits::worth_keeping(tail, live)) return;
-  auto bits = std::make_unique<engine::LiveBits>(std::max<std::uint64_t>(tail * 2, 1u << 20));
+  auto bits = std::make_unique<engine::LiveBits>(live_bits_capacity(tail));
   const IndexTable* table = generation.table_owner.get();
   std::vector<std::uint64_t> tails;
   tails.reserve(live);
