@@ -47,7 +47,7 @@ double speedup(double ours, double other, Unit unit) { return higher_is_better(u
 
 // All runs of one store on one table row.
 struct Cell {
-  enum class State { kNotBuilt, kNotRun, kNotApplicable, kFailed, kMeasured } state = State::kNotRun;
+  enum class State { kNotBuilt, kNotApplicable, kFailed, kMeasured } state = State::kNotApplicable;
   std::vector<double> values;  // in the row's unit
   std::vector<const Figure*> figures;
   bool verified = true;
@@ -66,10 +66,8 @@ class Aggregate {
       cell.state = Cell::State::kNotBuilt;
       return cell;
     }
-    bool ran = false;
     for (const RunRecord& record : input_.records) {
       if (record.store != store || record.workload != spec.workload) continue;
-      ran = true;
       if (!record.ok) {
         cell.state = Cell::State::kFailed;
         cell.error = record.error;
@@ -88,11 +86,9 @@ class Aggregate {
       cell.error = "prepare: " + failed->second;
       return cell;
     }
-    if (!cell.values.empty()) {
-      cell.state = Cell::State::kMeasured;
-    } else {
-      cell.state = ran ? Cell::State::kNotApplicable : Cell::State::kNotRun;
-    }
+    // Rows exist only for selected workloads, so a store without a run of one
+    // is a store it does not apply to (W3-rebuild without an index cache).
+    cell.state = cell.values.empty() ? Cell::State::kNotApplicable : Cell::State::kMeasured;
     return cell;
   }
 
@@ -129,12 +125,31 @@ class Aggregate {
 std::string cell_text(const Cell& cell) {
   switch (cell.state) {
     case Cell::State::kNotBuilt: return "n/a";
-    case Cell::State::kNotRun: return "";
     case Cell::State::kNotApplicable: return "-";
     case Cell::State::kFailed: return "FAIL";
     case Cell::State::kMeasured: return number(cell.middle()) + (cell.verified ? "" : " BAD");
   }
   return "?";
+}
+
+// The fastest peer on a row, among those measured with every value verified (a
+// wrong read does not make a store the one to beat).
+struct BestPeer {
+  std::string store;
+  double value;
+};
+std::optional<BestPeer> best_peer(const Aggregate& aggregate, const std::vector<std::string>& peers,
+                                  const FigureSpec& spec) {
+  std::optional<BestPeer> best;
+  for (const std::string& peer : peers) {
+    const Cell cell = aggregate.cell(peer, spec);
+    if (cell.state != Cell::State::kMeasured || !cell.verified) continue;
+    const double value = cell.middle();
+    if (!best || (higher_is_better(spec.unit) ? value > best->value : value < best->value)) {
+      best = BestPeer{peer, value};
+    }
+  }
+  return best;
 }
 
 void comparison_table(std::ostringstream& out, const ReportInput& input, const Aggregate& aggregate) {
@@ -144,11 +159,15 @@ void comparison_table(std::ostringstream& out, const ReportInput& input, const A
     if (store != kOurs) peers.push_back(store);
   }
 
+  // "ours vs best peer" needs both sides, so it only exists when both were selected.
+  const bool compare_best = ours_selected && !peers.empty();
   out << "| figure | unit | original | goal |";
-  if (ours_selected) out << " ours | ours min-max | ours vs original | goal met |";
+  if (ours_selected) out << " ours (srd) | ours min-max | ours vs original | goal met |";
+  if (compare_best) out << " ours vs best peer |";
   for (const std::string& peer : peers) out << ' ' << peer << " |";
   out << "\n|---|---|---:|---:|";
   if (ours_selected) out << "---:|---:|---:|:-:|";
+  if (compare_best) out << "---:|";
   for (std::size_t i = 0; i < peers.size(); ++i) out << "---:|";
   out << '\n';
 
@@ -184,6 +203,13 @@ void comparison_table(std::ostringstream& out, const ReportInput& input, const A
       } else {
         out << " | | |";
       }
+    }
+    if (compare_best) {
+      const auto best = best_peer(aggregate, peers, spec);
+      out << ' ';
+      if (have_ours && best) out << ratio(speedup(ours.middle(), best->value, spec.unit)) << " (" << best->store << ')';
+      else out << '-';
+      out << " |";
     }
     for (const std::string& peer : peers) {
       const Cell cell = aggregate.cell(peer, spec);
@@ -268,7 +294,8 @@ std::string render_report(const ReportInput& input) {
   out << "\nReading the table:\n"
          "- ours, original, goal and each peer are medians in the row's unit; ours min-max is the spread of our runs.\n"
          "- (Nx) after a peer's figure = how many times faster ours is than that peer: ours/peer for rates,\n"
-         "  peer/ours for times. Above 1x ours is faster, below 1x the peer is. Same for \"ours vs original\".\n"
+         "  peer/ours for times. Above 1x ours is faster, below 1x the peer is. Same for \"ours vs original\"\n"
+         "  and for \"ours vs best peer\", which compares with the fastest verified peer of the row (named).\n"
          "- original = the Rust original on this machine (baseline-original.md); goal = the issue's goal.\n"
          "- n/a = store not built into this binary; - = not applicable to the store; FAIL = the run failed\n"
          "  (error above); BAD = a value read back did not match (the figure is then meaningless).\n";
@@ -323,6 +350,13 @@ nlohmann::json report_json(const ReportInput& input) {
       }
       if (!cell.error.empty()) entry["error"] = cell.error;
       row["stores"][store] = entry;
+    }
+    std::vector<std::string> peers;
+    for (const std::string& store : input.stores) {
+      if (store != kOurs) peers.push_back(store);
+    }
+    if (const auto best = best_peer(aggregate, peers, spec)) {
+      row["best_peer"] = {{"store", best->store}, {"median", best->value}};
     }
     summary.push_back(row);
   }
