@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <span>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -633,6 +636,51 @@ TEST(Concurrency, IterationDuringWritesAndCompaction) {
   });
   EXPECT_EQ(parallel, std::multiset<std::uint64_t>(live.begin(), live.end()));
   EXPECT_TRUE(store.verify().ok());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ConcurrencyReaders, IteratingALargeValueStoreNeverWaitsForAWriter) {
+  // Twenty 1 MiB values, reopened: liveness bits are not worth building for such a
+  // store, so iteration must decide that without the write mutex.
+  srd_test::TempDir dir;
+  std::vector<std::byte> value(1u << 20, std::byte{7});
+  {
+    auto writer_session = simd_r_drive::DataStore::open(dir.file("large.bin"));
+    for (int i = 0; i < 20; ++i) writer_session.write("k" + std::to_string(i), value);
+  }
+  auto store = simd_r_drive::DataStore::open(dir.file("large.bin"));
+
+  std::promise<void> iteration_done;
+  std::shared_future<void> done = iteration_done.get_future().share();
+  std::promise<void> stream_started;
+  // The writer holds the write mutex for the whole stream; its source waits until the
+  // reader has finished iterating. If iteration needed that mutex, neither could go on.
+  std::thread writer([&] {
+    bool first = true;
+    store.write_stream("streamed", [&](std::span<std::byte> buffer) -> std::size_t {
+      if (!first) return 0;
+      first = false;
+      stream_started.set_value();
+      done.wait_for(std::chrono::seconds(30));  // bounded: a failure, not a hang
+      buffer[0] = std::byte{1};
+      return 1;
+    });
+  });
+  stream_started.get_future().wait();
+  std::size_t seen = 0;
+  for (const auto& entry : store.iter_entries()) seen += entry.size() == value.size();
+  std::size_t visited = 0;
+  store.par_iter_entries([&](const simd_r_drive::EntryHandle&) { __atomic_add_fetch(&visited, 1, __ATOMIC_RELAXED); });
+  const bool finished_while_writer_waited = done.wait_for(std::chrono::seconds(0)) == std::future_status::timeout;
+  iteration_done.set_value();
+  writer.join();
+  EXPECT_TRUE(finished_while_writer_waited);
+  EXPECT_EQ(seen, 20u);
+  EXPECT_EQ(visited, 20u);
+  EXPECT_TRUE(store.exists("streamed"));
 }
 
 }  // namespace

@@ -484,8 +484,15 @@ std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_
 
 void DataStore::Impl::ensure_live_bits() const {
   {
+    // Decide without the write mutex when nothing is to be built, so that iterating
+    // a store of large values never waits behind a writer (a slow write_stream).
     ReaderRegistry::Guard guard(*readers_);
-    if (published_.load(std::memory_order_seq_cst)->live.load(std::memory_order_acquire) != nullptr) return;
+    const Generation* generation = published_.load(std::memory_order_seq_cst);
+    if (generation->live.load(std::memory_order_acquire) != nullptr) return;
+    if (!engine::LiveBits::worth_keeping(generation->tail.load(std::memory_order_acquire),
+                                         generation->live_count.load(std::memory_order_acquire))) {
+      return;
+    }
   }
   std::lock_guard lock(write_mutex_);
   ensure_live_bits_locked();

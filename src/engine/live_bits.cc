@@ -44,11 +44,17 @@ void LiveBits::build_from(const std::uint64_t* tails, std::size_t count) noexcep
 
 std::unique_ptr<LiveBits> LiveBits::grown(std::uint64_t tail_capacity) const {
   auto bigger = std::make_unique<LiveBits>(tail_capacity);
+  // Only non-zero words and offsets are copied: pages of the copy that stay zero are
+  // never touched, so sparse bits (a store of large values) stay mostly unallocated.
   for (std::uint64_t w = 0; w < words_; ++w) {
-    bigger->words_ptr_[w].store(words_ptr_[w].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (const std::uint64_t bits = words_ptr_[w].load(std::memory_order_relaxed)) {
+      bigger->words_ptr_[w].store(bits, std::memory_order_relaxed);
+    }
   }
   for (std::uint64_t b = 0; b < words_ * 32; ++b) {
-    bigger->nibbles_ptr_[b].store(nibbles_ptr_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    if (const std::uint8_t pair = nibbles_ptr_[b].load(std::memory_order_relaxed)) {
+      bigger->nibbles_ptr_[b].store(pair, std::memory_order_relaxed);
+    }
   }
   return bigger;
 }
