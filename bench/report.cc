@@ -36,7 +36,7 @@ std::string number(double value) {
 std::string ratio(double value) {
   if (value >= 10) return format("%.0fx", value);
   if (value >= 0.1) return format("%.1fx", value);
-  return format("%.2fx", value);
+  return format("%.2gx", value);  // two significant digits: W3 against a 0.2 ms open is ~0.002x
 }
 
 std::string mib(double bytes) { return number(bytes / (1 << 20)); }
