@@ -193,8 +193,7 @@ namespace {
 TEST(IndexSnapshotReuse, ReadOnlySessionLeavesTheSnapshotUntouched) {
   srd_test::TempDir dir;
   const auto path = dir.file("s.bin");
-  OpenOptions options;
-  options.index_snapshot_min_keys = 0;
+  const OpenOptions options = always_snapshot();
   {
     auto store = DataStore::open(path, options);
     for (int i = 0; i < 100; ++i) store.write("k" + std::to_string(i), "v");
@@ -223,8 +222,7 @@ TEST(IndexSnapshotReuse, ReadOnlySessionLeavesTheSnapshotUntouched) {
 TEST(IndexSnapshotReuse, NeverMeansNotLoadedEither) {
   srd_test::TempDir dir;
   const auto path = dir.file("s.bin");
-  OpenOptions always;
-  always.index_snapshot_min_keys = 0;
+  const OpenOptions always = always_snapshot();
   { auto store = DataStore::open(path, always); store.write("a", "1"); }
   OpenOptions never;
   never.index_snapshot_min_keys = SIZE_MAX;
@@ -256,8 +254,7 @@ std::multiset<std::uint64_t> iterated(const DataStore& store) {
 TEST(IndexSnapshotLiveBits, IterationAfterLoadingMatchesReads) {
   srd_test::TempDir dir;
   const auto path = dir.file("s.bin");
-  OpenOptions options;
-  options.index_snapshot_min_keys = 0;
+  const OpenOptions options = always_snapshot();
   std::multiset<std::uint64_t> expected;
   {
     auto store = DataStore::open(path, options);
@@ -286,8 +283,7 @@ TEST(IndexSnapshotLiveBits, IterationAfterLoadingMatchesReads) {
 TEST(IndexSnapshotLiveBits, DamagedLiveBitsMakeTheSnapshotIgnored) {
   srd_test::TempDir dir;
   const auto path = dir.file("s.bin");
-  OpenOptions options;
-  options.index_snapshot_min_keys = 0;
+  const OpenOptions options = always_snapshot();
   {
     auto store = DataStore::open(path, options);
     for (int i = 0; i < 100; ++i) store.write("k" + std::to_string(i), "v");

@@ -1,7 +1,6 @@
 #include "engine/index_snapshot.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -113,22 +113,6 @@ void FileHandle::pwrite_all(std::uint64_t offset, std::span<const std::span<cons
   }
 }
 
-void FileHandle::pread_all(std::uint64_t offset, std::span<std::byte> out) const {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t got = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail("read");
-    }
-    if (got == 0) {
-      errno = EIO;
-      fail("read (unexpected end of file)");
-    }
-    done += static_cast<std::size_t>(got);
-  }
-}
-
 void FileHandle::allocate(std::uint64_t new_size) {
   const std::uint64_t current = size();
   if (new_size <= current) return;

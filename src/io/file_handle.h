@@ -43,7 +43,6 @@ class FileHandle {
   // Writes every byte of each piece at `offset` (one pwritev, repeated only if the
   // kernel writes less).
   void pwrite_all(std::uint64_t offset, std::span<const std::span<const std::byte>> pieces);
-  void pread_all(std::uint64_t offset, std::span<std::byte> out) const;
   // Grows the file to `new_size` with blocks reserved, so later writes through a
   // mapping cannot fail for lack of space (falls back to ftruncate where the file
   // system has no fallocate).
