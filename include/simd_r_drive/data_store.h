@@ -11,7 +11,9 @@
 // Thread-safety: a DataStore is safe to use from many threads at once. Writes
 // (including compact()) are serialised by an internal mutex; reads never take it and
 // never wait for a writer's I/O. Reads see every write that completed before they
-// started. Only one DataStore per file should be open for writing at a time.
+// started. Only one DataStore per file may be open for writing at a time: opening
+// for writing takes an exclusive OS lock on "<path>.lock", and a second writer, in
+// this process or another, gets ErrorCode::kLocked. Read-only stores take no lock.
 //
 // Lifetime: handles keep the memory mapping they view alive, also after the store is
 // destroyed. For speed, each reading thread also keeps a reference to the mapping it
@@ -162,6 +164,17 @@ class DataStore {
   std::uint64_t estimate_compaction_savings() const;
   // Checks the chain and every entry's checksum; changes nothing.
   VerifyReport verify() const;
+
+  // ---- durability and followers (docs/durability.md) -------------------------
+  // Forces every write acknowledged so far to stable storage (fdatasync), whatever
+  // the durability mode. Writers may continue meanwhile.
+  void sync();
+  // Read-only stores (OpenOptions::read_only): takes in the entries the writer has
+  // appended since the last look, validating only the new part of the chain, and
+  // returns the new tail. After the writer compacts, it switches to the new file.
+  // Handles taken before stay valid. On a writable store it just returns the tail.
+  std::uint64_t refresh();
+  bool is_read_only() const noexcept;
 
   // The key hash the store uses for `key` (compute_hash).
   static std::uint64_t hash_key(ByteView key) noexcept;

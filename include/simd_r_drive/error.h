@@ -19,7 +19,7 @@ enum class ErrorCode {
   kNotFound,         // a key or file the operation needs does not exist
   kCorruption,       // the file is not a store, or is damaged beyond what open repairs
   kIo,               // the operating system refused or failed an I/O call
-  kLocked,           // another process holds the store (reserved for the locking issue)
+  kLocked,           // another writer (in this process or another) holds the store
 };
 
 // A stable, lower-case name for the code ("invalid_argument", "io", ...).

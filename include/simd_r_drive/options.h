@@ -1,9 +1,29 @@
 // Options for opening a DataStore.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace simd_r_drive {
+
+// When a write's bytes are forced to stable storage (docs/durability.md).
+enum class Durability {
+  // Each write reaches the operating system (its page cache) before it returns: it
+  // survives a crash of the process, not a power loss or kernel crash. The
+  // original's behaviour and the default.
+  kFlush,
+  // fdatasync before each write or batch returns: an acknowledged write survives
+  // power loss. One sync per write, taken under the write lock.
+  kSyncEachWrite,
+  // Like kSyncEachWrite (nothing acknowledged is lost on power loss), but writers
+  // that finish while a sync is running share the next one (group commit), so
+  // concurrent writers pay for far fewer syncs.
+  kGroupCommit,
+  // A background thread syncs every OpenOptions::sync_interval when something was
+  // written. On power loss, writes acknowledged in the last interval (plus the time
+  // one sync takes) may be lost; a process crash loses nothing.
+  kSyncPeriodically,
+};
 
 struct OpenOptions {
   // Fail with ErrorCode::kNotFound unless the file already exists (open_existing
@@ -21,6 +41,16 @@ struct OpenOptions {
   // by entry. The snapshot is only a cache, checked against the store before use.
   // 0 saves one always; SIZE_MAX never uses one (and removes a stale one on close).
   std::size_t index_snapshot_min_keys = 65536;
+
+  Durability durability = Durability::kFlush;
+  // The period of Durability::kSyncPeriodically.
+  std::chrono::milliseconds sync_interval{100};
+
+  // Opens the store for reading only, without the writer's lock, so any number of
+  // processes can read while one process writes. Writes throw kInvalidArgument.
+  // DataStore::refresh() picks up what the writer appended since. The file must
+  // exist (kNotFound otherwise) and is never modified, not even a torn tail.
+  bool read_only = false;
 };
 
 }  // namespace simd_r_drive

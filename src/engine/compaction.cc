@@ -85,6 +85,7 @@ class SequentialWriter {
 
 void DataStore::Impl::compact() {
   std::lock_guard lock(write_mutex_);
+  require_writable_locked();
   ensure_live_bits_locked();
   detail::IterationState state(current_, readers_);
   const std::vector<LiveEntry> entries = live_entries_oldest_first(state);
@@ -115,7 +116,7 @@ void DataStore::Impl::compact() {
     // The snapshot describes the old layout; it must not outlive it.
     engine::remove_snapshot(path_);
     snapshot_covers_.reset();
-    std::filesystem::rename(temporary, path_);
+    io::rename_file(temporary, path_);
     io::sync_directory(path_.parent_path());
   } catch (...) {
     std::error_code ignored;
@@ -126,7 +127,7 @@ void DataStore::Impl::compact() {
   const std::uint64_t old_tail = current_->tail.load(std::memory_order_relaxed);
   std::reverse(index_entries.begin(), index_entries.end());
   auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
-  swap_generation_locked(build_generation(std::move(mapping), position, index_entries), std::move(output), position);
+  replace_file_locked(build_generation(std::move(mapping), position, index_entries), std::move(output), position);
   engine::log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " +
                    std::to_string(position) + " bytes, " + std::to_string(entries.size()) + " live entries.");
 }

@@ -54,14 +54,47 @@ bool all_zero(const std::byte* data, std::size_t size) noexcept {
 
 DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& options)
     : path_(path), options_(options) {
-  file_ = io::FileHandle(path, options.must_exist ? io::FileHandle::Mode::kOpenExisting
-                                                  : io::FileHandle::Mode::kOpenOrCreate);
-  identity_ = file_.identity();
-  const std::uint64_t file_len = file_.size();
-  auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(file_len), true);
-
-  if (!open_from_snapshot(mapping, file_len)) open_by_recovery(std::move(mapping), file_len);
+  std::optional<engine::LockFile::State> previous;
+  std::uint64_t file_len = 0;
+  if (options.read_only) {
+    file_ = io::FileHandle(path, io::FileHandle::Mode::kReadOnly);
+    identity_ = file_.identity();
+    lock_ = engine::LockFile::observe(path);
+    file_len = follower_candidate_tail(file_.size(), identity_);
+  } else {
+    // The lock comes first: nothing may look at the file while another writer might
+    // be changing it.
+    if (options.must_exist) io::FileHandle(path, io::FileHandle::Mode::kOpenExisting);
+    lock_ = engine::LockFile::acquire(path, &previous);
+    file_ = io::FileHandle(path, options.must_exist ? io::FileHandle::Mode::kOpenExisting
+                                                    : io::FileHandle::Mode::kOpenOrCreate);
+    identity_ = file_.identity();
+    file_len = file_.size();
+    remove_stale_compaction_files();
+  }
+  std::lock_guard lock(write_mutex_);
+  load_locked(file_len, previous);
   published_.store(current_.get(), std::memory_order_seq_cst);
+  if (lock_ && !options.read_only) {
+    const std::uint64_t tail = current_->tail.load(std::memory_order_relaxed);
+    lock_->publish_file(identity_, tail);
+    // Only a sync vouches for bytes on the disk: the durable mark stays where the
+    // last writer's last sync left it on this very file (0 for a file new to us).
+    const bool same_file = previous && previous->identity == identity_;
+    lock_->publish_durable_tail(same_file ? std::min(tail, previous->durable_tail) : 0);
+  }
+  if (options.durability == Durability::kSyncPeriodically && !options.read_only) start_periodic_sync();
+}
+
+void DataStore::Impl::load_locked(std::uint64_t file_len, const std::optional<engine::LockFile::State>& previous) {
+  // A writer that died without closing may have left bytes that never reached the
+  // disk in a damaged state (after a power loss); such a session starts from recovery
+  // with checksums (open_by_recovery), never from a snapshot.
+  const bool crashed_before = previous && previous->identity == identity_ && !previous->clean;
+  auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(file_len), !options_.read_only);
+  if (crashed_before || !open_from_snapshot(mapping, file_len)) {
+    open_by_recovery(std::move(mapping), file_len, crashed_before ? previous : std::nullopt);
+  }
 }
 
 bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len) {
@@ -95,11 +128,31 @@ bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, 
   return true;
 }
 
-void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len) {
+void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len,
+                                       const std::optional<engine::LockFile::State>& crashed_writer) {
   const std::filesystem::path& path = path_;
   engine::RecoveryResult recovery = engine::find_valid_tail(mapping->data(), file_len);
-  if (recovery.valid_tail == 0 && file_len > 0) {
-    if (!options_.repair_unrecoverable) {
+  if (crashed_writer) {
+    // The last writer crashed. Entries past what its last sync covered may have
+    // reached the disk only in part (a power loss writes back pages in any order), so
+    // their checksums are checked here, not only the last one's.
+    const std::uint64_t cut = engine::cut_unsynced_damage(mapping->data(), recovery, crashed_writer->durable_tail);
+    if (cut != 0) {
+      engine::log_warning("Recovered '" + path.string() + "' after a crash: an entry written after the last sync "
+                          "fails its checksum; kept offsets 0.." + std::to_string(recovery.valid_tail) + ", dropped " +
+                          std::to_string(cut) + " entries written after it.");
+    }
+  }
+  if (options_.read_only) {
+    if (recovery.valid_tail == 0 && file_len > 0) {
+      throw Error(ErrorCode::kCorruption, "'" + path.string() + "' holds no complete entry in its " +
+                                              std::to_string(file_len) + " bytes: it is not a SIMD R Drive store.");
+    }
+    // A read-only store never changes the file: a torn tail is just not read.
+  } else if (recovery.valid_tail == 0 && file_len > 0) {
+    // The lock file shows that this engine's own writer crashed on this very file:
+    // nothing it holds was ever a complete entry, so it is safe to empty.
+    if (!options_.repair_unrecoverable && !crashed_writer) {
       throw Error(ErrorCode::kCorruption,
                   "'" + path.string() + "' holds no complete entry in its " + std::to_string(file_len) +
                       " bytes: it is not a SIMD R Drive store, or its first write was torn. The file was "
@@ -132,27 +185,59 @@ void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std
 }
 
 DataStore::Impl::~Impl() {
-  // Hand back the preallocated space so the file ends exactly at the tail, the form
-  // in which both engines expect a closed store.
+  stop_periodic_sync();
+  if (options_.read_only) return;  // a reader leaves every file as it found it
   try {
     std::lock_guard lock(write_mutex_);
-    const std::uint64_t tail = current_->tail.load(std::memory_order_relaxed);
-    if (physical_size_ != tail) file_.truncate(tail);
-    const std::uint64_t live = current_->live_count.load(std::memory_order_relaxed);
-    if (live >= options_.index_snapshot_min_keys) {
-      // A store that was only read leaves its snapshot as it found it.
-      if (snapshot_covers_ != tail) {
-        // Saved with the snapshot, LiveBits spare the next session's first
-        // iteration their build (about 15 ms per million keys, paid here instead).
-        ensure_live_bits_locked();
-        engine::save_snapshot(path_, *current_->table_owner, current_->live_owner.get(), live,
-                              current_->mapping.load(std::memory_order_relaxed)->data(), tail);
-      }
-    } else {
-      engine::remove_snapshot(path_);
-    }
+    close_locked();
   } catch (const std::exception& error) {
     engine::log_warning(std::string("closing store: ") + error.what());
+  }
+}
+
+void DataStore::Impl::close_locked() {
+  // Hand back the preallocated space so the file ends exactly at the tail, the form
+  // in which both engines expect a closed store.
+  const std::uint64_t tail = current_->tail.load(std::memory_order_relaxed);
+  if (physical_size_ != tail) file_.truncate(tail);
+  if (options_.durability != Durability::kFlush && !sync_failed_.load()) {
+    // Also makes the trimmed length durable.
+    file_.sync_data();
+    lock_->publish_durable_tail(tail);
+  }
+  const std::uint64_t live = current_->live_count.load(std::memory_order_relaxed);
+  if (live >= options_.index_snapshot_min_keys) {
+    // A store that was only read leaves its snapshot as it found it.
+    if (snapshot_covers_ != tail) {
+      // Saved with the snapshot, LiveBits spare the next session's first
+      // iteration their build (about 15 ms per million keys, paid here instead).
+      ensure_live_bits_locked();
+      engine::save_snapshot(path_, *current_->table_owner, current_->live_owner.get(), live,
+                            current_->mapping.load(std::memory_order_relaxed)->data(), tail);
+    }
+  } else {
+    engine::remove_snapshot(path_);
+  }
+  // Last: a clean mark tells the next writer that no checksum hunt is needed.
+  lock_->publish_tail(tail);
+  lock_->mark_clean(true);
+}
+
+void DataStore::Impl::remove_stale_compaction_files() const noexcept {
+  // Called with the writer's lock held, so no compaction of this store is running:
+  // any "<name>.compact-*.tmp" beside it is what a crashed compaction left. It is
+  // never reused (each compaction creates a fresh file with O_EXCL); it is deleted.
+  std::error_code error;
+  const std::filesystem::path directory = path_.has_parent_path() ? path_.parent_path() : ".";
+  const std::string prefix = path_.filename().string() + ".compact-";
+  for (const auto& item : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = item.path().filename().string();
+    if (name.size() > prefix.size() + 4 && name.starts_with(prefix) && name.ends_with(".tmp")) {
+      std::error_code ignored;
+      if (std::filesystem::remove(item.path(), ignored)) {
+        engine::log_warning("Removed '" + item.path().string() + "', left by a compaction that did not finish.");
+      }
+    }
   }
 }
 
@@ -269,8 +354,13 @@ std::size_t DataStore::Impl::live_count() const noexcept {
 // Writes
 
 std::uint64_t DataStore::Impl::append(std::span<const PendingEntry> entries) {
-  std::lock_guard lock(write_mutex_);
-  return append_locked(entries);
+  std::unique_lock lock(write_mutex_);
+  require_writable_locked();
+  const std::uint64_t tail = append_locked(entries);
+  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
+  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
+  make_durable(sequence);
+  return tail;
 }
 
 void DataStore::Impl::reserve_locked(std::uint64_t needed_tail) {
@@ -406,13 +496,14 @@ std::uint64_t DataStore::Impl::append_locked(std::span<const PendingEntry> entri
   for (std::size_t i = 0; i < entries.size(); ++i) {
     index_locked(entries[i].key_hash, entry_tails[i], entries[i].tombstone);
   }
-  generation.tail.store(new_tail, std::memory_order_release);
+  publish_tail_locked(new_tail);
   reclaim_locked();
   return new_tail;
 }
 
 std::uint64_t DataStore::Impl::append_stream(std::uint64_t key_hash, const StreamReader& source) {
-  std::lock_guard lock(write_mutex_);
+  std::unique_lock lock(write_mutex_);
+  require_writable_locked();
   Generation& generation = *current_;
   const std::uint64_t old_tail = generation.tail.load(std::memory_order_relaxed);
   const std::uint64_t start = old_tail + format::prepad(old_tail);
@@ -452,13 +543,17 @@ std::uint64_t DataStore::Impl::append_stream(std::uint64_t key_hash, const Strea
     throw;
   }
   index_locked(key_hash, position, false);
-  generation.tail.store(position, std::memory_order_release);
+  publish_tail_locked(position);
   reclaim_locked();
+  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
+  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
+  make_durable(sequence);
   return position;
 }
 
 std::uint64_t DataStore::Impl::remove_hashes(std::span<const std::uint64_t> key_hashes) {
-  std::lock_guard lock(write_mutex_);
+  std::unique_lock lock(write_mutex_);
+  require_writable_locked();
   std::vector<PendingEntry> tombstones;
   const IndexTable* table = current_->table_owner.get();
   for (std::uint64_t key_hash : key_hashes) {
@@ -466,11 +561,17 @@ std::uint64_t DataStore::Impl::remove_hashes(std::span<const std::uint64_t> key_
                                        [&](const PendingEntry& entry) { return entry.key_hash == key_hash; });
     if (!duplicate && table->find(key_hash) != 0) tombstones.push_back({key_hash, {}, true});
   }
-  return append_locked(tombstones);
+  if (tombstones.empty()) return current_->tail.load(std::memory_order_relaxed);
+  const std::uint64_t tail = append_locked(tombstones);
+  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
+  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
+  make_durable(sequence);
+  return tail;
 }
 
 std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_hash) {
-  std::lock_guard lock(write_mutex_);
+  std::unique_lock lock(write_mutex_);
+  require_writable_locked();
   const std::uint64_t tail = current_->table_owner->find(old_hash);
   std::optional<EntryHandle> old_entry;
   if (tail != 0) old_entry = handle_at(*current_->mapping.load(std::memory_order_relaxed), tail, false);
@@ -479,7 +580,11 @@ std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_
   // but in one append, so a crash cannot leave the value under both keys or neither.
   const PendingEntry entries[] = {{new_hash, ByteView(old_entry->data(), old_entry->size()), false},
                                   {old_hash, {}, true}};
-  return append_locked(entries);
+  const std::uint64_t new_tail = append_locked(entries);
+  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
+  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
+  make_durable(sequence);
+  return new_tail;
 }
 
 void DataStore::Impl::ensure_live_bits() const {
@@ -675,5 +780,8 @@ void DataStore::par_iter_entries(const std::function<void(const EntryHandle&)>& 
 void DataStore::compact() { impl_->compact(); }
 std::uint64_t DataStore::estimate_compaction_savings() const { return impl_->compaction_savings(); }
 VerifyReport DataStore::verify() const { return impl_->verify(); }
+void DataStore::sync() { impl_->sync(); }
+std::uint64_t DataStore::refresh() { return impl_->refresh(); }
+bool DataStore::is_read_only() const noexcept { return impl_->read_only(); }
 
 }  // namespace simd_r_drive

@@ -6,15 +6,19 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "engine/lock_file.h"
 #include "engine/reader_registry.h"
 #include "engine/store_state.h"
 #include "io/file_handle.h"
@@ -41,7 +45,7 @@ class DataStore::Impl {
   std::uint64_t tail() const noexcept;
   std::size_t live_count() const noexcept;
 
-  // ---- writes (take the write mutex) ----
+  // ---- writes (take the write mutex; then make the write durable as the mode says) ----
   std::uint64_t append(std::span<const PendingEntry> entries);
   std::uint64_t append_stream(std::uint64_t key_hash, const StreamReader& source);
   std::uint64_t remove_hashes(std::span<const std::uint64_t> key_hashes);
@@ -56,6 +60,11 @@ class DataStore::Impl {
   void compact();
   std::uint64_t compaction_savings() const;
   VerifyReport verify() const;
+
+  // ---- durability and followers (durability.cc, follower.cc) ----
+  void sync();
+  std::uint64_t refresh();
+  bool read_only() const noexcept { return options_.read_only; }
 
   const std::filesystem::path& path() const noexcept { return path_; }
   bool loaded_from_snapshot() const noexcept { return loaded_from_snapshot_; }
@@ -81,8 +90,32 @@ class DataStore::Impl {
                                                               std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first);
 
  private:
+  // Loads the store from file_ (whose first `file_len` bytes are the candidate
+  // store) into current_. `previous` is what the last writer left in the lock file.
+  void load_locked(std::uint64_t file_len, const std::optional<engine::LockFile::State>& previous);
   bool open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len);
-  void open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len);
+  void open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len,
+                        const std::optional<engine::LockFile::State>& previous);
+  void remove_stale_compaction_files() const noexcept;
+  void close_locked();
+
+  // Durability (durability.cc).
+  void require_writable_locked() const;
+  // After a write that ended write number `sequence`: what the mode requires before
+  // the write may return. kSyncEachWrite calls it with the write mutex held.
+  void make_durable(std::uint64_t sequence);
+  // Returns once a sync that began after write `sequence` finished (or failed: throws).
+  void sync_through(std::uint64_t sequence);
+  void start_periodic_sync();
+  void stop_periodic_sync() noexcept;
+  // Compaction: the new file is synced and replaces the old one (write mutex held).
+  void replace_file_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file, std::uint64_t physical_size);
+  // Publishes a completed write's tail to readers here and in other processes.
+  void publish_tail_locked(std::uint64_t tail) noexcept;
+
+  // Followers (follower.cc).
+  std::uint64_t follower_candidate_tail(std::uint64_t file_len, const io::FileIdentity& identity) const;
+  void reopen_follower_locked();
 
   // Writer helpers (write_mutex_ held).
   std::uint64_t append_locked(std::span<const PendingEntry> entries);
@@ -112,6 +145,22 @@ class DataStore::Impl {
   std::vector<std::uint64_t> scratch_tails_;
 
   std::atomic<engine::Generation*> published_{nullptr};
+
+  // The writer's lock (writable stores), or the writer's published state as observed
+  // by a read-only store (if the store has a lock file).
+  std::optional<engine::LockFile> lock_;
+
+  // Durability. Writes are numbered (under the write mutex); synced_sequence_ is the
+  // number of the last write a finished sync covered.
+  std::atomic<std::uint64_t> write_sequence_{0};
+  std::mutex sync_mutex_;
+  std::condition_variable sync_finished_;
+  bool sync_running_ = false;                  // sync_mutex_
+  std::uint64_t synced_sequence_ = 0;          // sync_mutex_
+  std::string sync_failure_;                   // sync_mutex_: why the first failed sync failed
+  std::atomic<bool> sync_failed_{false};       // once true, writes are refused
+  bool stop_periodic_ = false;                 // sync_mutex_
+  std::thread periodic_sync_;
   std::shared_ptr<engine::ReaderRegistry> readers_ = std::make_shared<engine::ReaderRegistry>();
 
   friend class detail::IterationState;

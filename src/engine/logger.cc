@@ -21,6 +21,7 @@ spdlog::logger& library_logger() {
 
 }  // namespace
 
+void log_error(std::string_view message) { library_logger().error("{}", message); }
 void log_warning(std::string_view message) { library_logger().warn("{}", message); }
 void log_info(std::string_view message) { library_logger().info("{}", message); }
 

@@ -6,6 +6,7 @@
 
 namespace simd_r_drive::engine {
 
+void log_error(std::string_view message);
 void log_warning(std::string_view message);
 void log_info(std::string_view message);
 

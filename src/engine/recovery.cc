@@ -194,4 +194,18 @@ std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std
   return tails;
 }
 
+std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, std::uint64_t durable_tail) {
+  RecoveryStats stats;
+  ChainScanner scanner(file, result.valid_tail, stats);
+  std::size_t cut = 0;  // entries chain_tails[0, cut) are to go
+  for (std::size_t i = 0; i < result.chain_tails.size() && result.chain_tails[i] > durable_tail; ++i) {
+    const auto record = scanner.record_ending_at(result.chain_tails[i]);
+    if (!record || scanner.checksum_of(record->range) != record->metadata.checksum) cut = i + 1;
+  }
+  if (cut == 0) return 0;
+  result.chain_tails.erase(result.chain_tails.begin(), result.chain_tails.begin() + static_cast<std::ptrdiff_t>(cut));
+  result.valid_tail = result.chain_tails.empty() ? 0 : result.chain_tails.front();
+  return cut;
+}
+
 }  // namespace simd_r_drive::engine

@@ -54,4 +54,12 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len);
 std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std::uint64_t file_len,
                                                       std::uint64_t trusted_tail);
 
+// After a crash of the last writer: checks the checksum of every entry on `result`'s
+// chain that ends above `durable_tail` (what its last sync covered), and cuts the
+// chain just below the oldest one that fails, since a power loss may have written
+// back only some of those pages. Entries at or below `durable_tail` are left alone
+// (damage there is bit rot, which verify() reports). Returns how many entries were
+// cut (0: nothing changed).
+std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, std::uint64_t durable_tail);
+
 }  // namespace simd_r_drive::engine

@@ -5,23 +5,41 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "io/fault_injection.h"
 #include "simd_r_drive/error.h"
 
 namespace simd_r_drive::io {
 
 namespace {
 
+std::atomic<FaultInjector*> installed_injector{nullptr};
+
 std::string os_reason(int error) { return std::strerror(error); }
+
+// The injector's verdict on an operation: 0 to go ahead, else the errno to fail with.
+int injected_error(FileOperation operation, const std::filesystem::path& path, std::uint64_t offset = 0,
+                   std::uint64_t bytes = 0, std::uint64_t* write_limit = nullptr) {
+  FaultInjector* injector = installed_injector.load(std::memory_order_acquire);
+  if (injector == nullptr) return 0;
+  std::uint64_t unused = bytes;
+  return injector->before(operation, path, offset, bytes, write_limit != nullptr ? write_limit : &unused);
+}
 
 }  // namespace
 
+FaultInjector* install_fault_injector(FaultInjector* injector) noexcept {
+  return installed_injector.exchange(injector, std::memory_order_acq_rel);
+}
+FaultInjector* fault_injector() noexcept { return installed_injector.load(std::memory_order_acquire); }
+
 FileHandle::FileHandle(const std::filesystem::path& path, Mode mode) : path_(path) {
-  int flags = O_RDWR | O_CLOEXEC;
+  int flags = (mode == Mode::kReadOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   if (mode == Mode::kOpenOrCreate) flags |= O_CREAT;
   if (mode == Mode::kCreateExclusive) flags |= O_CREAT | O_EXCL;
   do {
@@ -29,7 +47,7 @@ FileHandle::FileHandle(const std::filesystem::path& path, Mode mode) : path_(pat
   } while (fd_ < 0 && errno == EINTR);
   if (fd_ < 0) {
     const int error = errno;
-    if (error == ENOENT && mode == Mode::kOpenExisting) {
+    if (error == ENOENT && (mode == Mode::kOpenExisting || mode == Mode::kReadOnly)) {
       throw Error(ErrorCode::kNotFound, "Storage file '" + path.string() + "' does not exist.");
     }
     throw Error(ErrorCode::kIo, "cannot open '" + path.string() + "': " + os_reason(error));
@@ -90,8 +108,30 @@ void FileHandle::pwrite_all(std::uint64_t offset, std::span<const std::span<cons
   }
   std::size_t first = 0;
   while (first < vectors.size()) {
-    const int count = static_cast<int>(std::min<std::size_t>(vectors.size() - first, IOV_MAX));
-    const ssize_t written = ::pwritev(fd_, vectors.data() + first, count, static_cast<off_t>(offset));
+    int count = static_cast<int>(std::min<std::size_t>(vectors.size() - first, IOV_MAX));
+    ssize_t written;
+    std::uint64_t total = 0;
+    for (int i = 0; i < count; ++i) total += vectors[first + static_cast<std::size_t>(i)].iov_len;
+    std::uint64_t limit = total;
+    if (const int error = injected_error(FileOperation::kWrite, path_, offset, total, &limit)) {
+      errno = error;
+      written = -1;
+    } else if (limit < total) {
+      // A short write, as the kernel may do: write only the first `limit` bytes.
+      std::vector<iovec> shortened(vectors.begin() + static_cast<std::ptrdiff_t>(first),
+                                   vectors.begin() + static_cast<std::ptrdiff_t>(first) + count);
+      std::uint64_t left = limit;
+      int kept = 0;
+      for (iovec& piece : shortened) {
+        if (left == 0) break;
+        piece.iov_len = static_cast<std::size_t>(std::min<std::uint64_t>(piece.iov_len, left));
+        left -= piece.iov_len;
+        ++kept;
+      }
+      written = kept == 0 ? 0 : ::pwritev(fd_, shortened.data(), kept, static_cast<off_t>(offset));
+    } else {
+      written = ::pwritev(fd_, vectors.data() + first, count, static_cast<off_t>(offset));
+    }
     if (written < 0) {
       if (errno == EINTR) continue;
       fail("write");
@@ -116,6 +156,10 @@ void FileHandle::pwrite_all(std::uint64_t offset, std::span<const std::span<cons
 void FileHandle::allocate(std::uint64_t new_size) {
   const std::uint64_t current = size();
   if (new_size <= current) return;
+  if (const int error = injected_error(FileOperation::kAllocate, path_, current, new_size - current)) {
+    errno = error;
+    fail("fallocate");
+  }
   int result;
   do {
     result = ::fallocate(fd_, 0, static_cast<off_t>(current), static_cast<off_t>(new_size - current));
@@ -129,6 +173,10 @@ void FileHandle::allocate(std::uint64_t new_size) {
 }
 
 void FileHandle::truncate(std::uint64_t new_size) {
+  if (const int error = injected_error(FileOperation::kTruncate, path_, new_size)) {
+    errno = error;
+    fail("ftruncate");
+  }
   int result;
   do {
     result = ::ftruncate(fd_, static_cast<off_t>(new_size));
@@ -137,10 +185,18 @@ void FileHandle::truncate(std::uint64_t new_size) {
 }
 
 void FileHandle::sync_data() {
+  if (const int error = injected_error(FileOperation::kSync, path_)) {
+    errno = error;
+    fail("fdatasync");
+  }
   if (::fdatasync(fd_) != 0) fail("fdatasync");
+  if (FaultInjector* injector = installed_injector.load(std::memory_order_acquire)) injector->synced(path_);
 }
 
 void sync_directory(const std::filesystem::path& directory) {
+  if (const int error = injected_error(FileOperation::kSyncDirectory, directory)) {
+    throw Error(ErrorCode::kIo, "fsync of directory '" + directory.string() + "' failed: " + os_reason(error));
+  }
   const int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     throw Error(ErrorCode::kIo, "cannot open directory '" + directory.string() + "': " + os_reason(errno));
@@ -150,6 +206,14 @@ void sync_directory(const std::filesystem::path& directory) {
   ::close(fd);
   if (result != 0) {
     throw Error(ErrorCode::kIo, "fsync of directory '" + directory.string() + "' failed: " + os_reason(error));
+  }
+}
+
+void rename_file(const std::filesystem::path& from, const std::filesystem::path& to) {
+  int error = injected_error(FileOperation::kRename, from);
+  if (error == 0 && ::rename(from.c_str(), to.c_str()) != 0) error = errno;
+  if (error != 0) {
+    throw Error(ErrorCode::kIo, "renaming '" + from.string() + "' to '" + to.string() + "' failed: " + os_reason(error));
   }
 }
 

@@ -24,7 +24,7 @@ struct FileIdentity {
 
 class FileHandle {
  public:
-  enum class Mode { kOpenOrCreate, kOpenExisting, kCreateExclusive };
+  enum class Mode { kOpenOrCreate, kOpenExisting, kCreateExclusive, kReadOnly };
 
   FileHandle() = default;
   FileHandle(const std::filesystem::path& path, Mode mode);
@@ -59,5 +59,7 @@ class FileHandle {
 
 // fsync of a directory, so a rename inside it is durable.
 void sync_directory(const std::filesystem::path& directory);
+// rename(2): atomically replaces `to` with `from` (same file system).
+void rename_file(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace simd_r_drive::io
