@@ -92,6 +92,10 @@ void DataStore::Impl::compact() {
 
   const std::filesystem::path temporary = fresh_temporary_path(path_);
   io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
+  // Locked like the file it replaces, through a descriptor of its own (see Impl's
+  // constructor). Nobody else knows this brand-new file, so the lock is free.
+  io::FileHandle output_lock(temporary, io::FileHandle::Mode::kOpenExisting);
+  output_lock.try_lock_exclusive();
   std::vector<std::pair<std::uint64_t, std::uint64_t>> index_entries;  // (key hash, new tail)
   index_entries.reserve(entries.size());
   std::uint64_t position = 0;
@@ -127,7 +131,8 @@ void DataStore::Impl::compact() {
   const std::uint64_t old_tail = current_->tail.load(std::memory_order_relaxed);
   std::reverse(index_entries.begin(), index_entries.end());
   auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
-  replace_file_locked(build_generation(std::move(mapping), position, index_entries), std::move(output), position);
+  replace_file_locked(build_generation(std::move(mapping), position, index_entries), std::move(output),
+                      std::move(output_lock), position);
   engine::log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " +
                    std::to_string(position) + " bytes, " + std::to_string(entries.size()) + " live entries.");
 }

@@ -68,6 +68,15 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
     lock_ = engine::LockFile::acquire(path, &previous);
     file_ = io::FileHandle(path, options.must_exist ? io::FileHandle::Mode::kOpenExisting
                                                     : io::FileHandle::Mode::kOpenOrCreate);
+    // The store file is locked too, so that a second name for it (a hard link) does
+    // not let a second writer in. The lock is taken through a descriptor of its own:
+    // an OFD lock lives as long as its open file description, and mappings (which
+    // handles keep alive after close) hold the description they were made from.
+    file_lock_ = io::FileHandle(path, io::FileHandle::Mode::kOpenExisting);
+    if (!file_lock_.try_lock_exclusive()) {
+      throw Error(ErrorCode::kLocked, "'" + path.string() + "' is locked by another writer (through another "
+                                      "name of the same file); only one DataStore may write a store at a time.");
+    }
     identity_ = file_.identity();
     file_len = file_.size();
     remove_stale_compaction_files();

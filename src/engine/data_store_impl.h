@@ -109,7 +109,8 @@ class DataStore::Impl {
   void start_periodic_sync();
   void stop_periodic_sync() noexcept;
   // Compaction: the new file is synced and replaces the old one (write mutex held).
-  void replace_file_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file, std::uint64_t physical_size);
+  void replace_file_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file, io::FileHandle file_lock,
+                           std::uint64_t physical_size);
   // Publishes a completed write's tail to readers here and in other processes.
   void publish_tail_locked(std::uint64_t tail) noexcept;
 
@@ -136,6 +137,7 @@ class DataStore::Impl {
 
   mutable std::mutex write_mutex_;
   io::FileHandle file_;                              // writer
+  io::FileHandle file_lock_;                         // writer: holds the store file's OFD lock
   std::uint64_t physical_size_ = 0;                  // writer: file length incl. preallocation
   // writer; mutable because building LiveBits (a cache) is allowed from const reads.
   mutable std::shared_ptr<engine::Generation> current_;

@@ -125,11 +125,12 @@ void DataStore::Impl::stop_periodic_sync() noexcept {
 }
 
 void DataStore::Impl::replace_file_locked(std::shared_ptr<engine::Generation> next, io::FileHandle file,
-                                          std::uint64_t physical_size) {
+                                          io::FileHandle file_lock, std::uint64_t physical_size) {
   const std::uint64_t tail = next->tail.load(std::memory_order_relaxed);
   std::unique_lock lock(sync_mutex_);
   sync_finished_.wait(lock, [this] { return !sync_running_; });
   swap_generation_locked(std::move(next), std::move(file), physical_size);
+  file_lock_ = std::move(file_lock);
   // Compaction synced the new file before renaming it into place: every write so
   // far is durable in it.
   synced_sequence_ = write_sequence_.load(std::memory_order_acquire);

@@ -193,6 +193,15 @@ void FileHandle::sync_data() {
   if (FaultInjector* injector = installed_injector.load(std::memory_order_acquire)) injector->synced(path_);
 }
 
+bool FileHandle::try_lock_exclusive() {
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  if (::fcntl(fd_, F_OFD_SETLK, &request) == 0) return true;
+  if (errno == EAGAIN || errno == EACCES) return false;
+  fail("fcntl(F_OFD_SETLK)");
+}
+
 void sync_directory(const std::filesystem::path& directory) {
   if (const int error = injected_error(FileOperation::kSyncDirectory, directory)) {
     throw Error(ErrorCode::kIo, "fsync of directory '" + directory.string() + "' failed: " + os_reason(error));

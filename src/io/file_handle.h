@@ -49,6 +49,9 @@ class FileHandle {
   void allocate(std::uint64_t new_size);
   void truncate(std::uint64_t new_size);
   void sync_data();
+  // Takes an exclusive open-file-description lock on the whole file without waiting;
+  // false if another open of the file (in any process) holds one.
+  bool try_lock_exclusive();
   void close() noexcept;
 
  private:

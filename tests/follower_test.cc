@@ -1,0 +1,184 @@
+// Read-only stores and refresh() within one process (multi_process_test.cc follows a
+// writer from another process).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "simd_r_drive/data_store.h"
+#include "test_support.h"
+
+namespace {
+
+using simd_r_drive::DataStore;
+using simd_r_drive::EntryHandle;
+using simd_r_drive::OpenOptions;
+using srd_test::TempDir;
+
+OpenOptions read_only() {
+  OpenOptions options;
+  options.read_only = true;
+  return options;
+}
+
+std::string value_for(int i) { return "v" + std::to_string(i) + std::string(static_cast<std::size_t>(i * 37 % 500), 'a' + i % 26); }
+
+TEST(Follower, RefreshPicksUpWhatTheWriterAppended) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  auto writer = DataStore::open(path);
+  writer.write("k0", value_for(0));
+  auto reader = DataStore::open(path, read_only());
+  EXPECT_TRUE(reader.is_read_only());
+  EXPECT_FALSE(writer.is_read_only());
+  EXPECT_EQ(reader.file_size(), writer.file_size()) << "the published tail, not the preallocated length";
+  EXPECT_EQ(reader.len(), 1u);
+  for (int i = 1; i < 200; ++i) writer.write("k" + std::to_string(i), value_for(i));
+  EXPECT_FALSE(reader.read("k150")) << "nothing changes before refresh()";
+  EXPECT_EQ(reader.refresh(), writer.file_size());
+  EXPECT_EQ(reader.len(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    auto entry = reader.read("k" + std::to_string(i));
+    ASSERT_TRUE(entry) << i;
+    EXPECT_EQ(entry->as_string_view(), value_for(i));
+    EXPECT_TRUE(entry->is_valid_checksum());
+  }
+  writer.remove("k5");
+  writer.rename("k6", "k6b");
+  writer.write(std::string("big"), std::string(400 * 1024, 'b'));  // the pwritev path
+  reader.refresh();
+  EXPECT_FALSE(reader.read("k5"));
+  EXPECT_FALSE(reader.read("k6"));
+  EXPECT_EQ(reader.read("k6b")->as_string_view(), value_for(6));
+  EXPECT_EQ(reader.read("big")->size(), 400u * 1024);
+  EXPECT_EQ(reader.len(), writer.len());
+  // Nothing new: refresh is a no-op.
+  EXPECT_EQ(reader.refresh(), writer.file_size());
+}
+
+TEST(Follower, FollowsTheWriterThroughCompactionAndKeepsOldHandles) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  auto writer = DataStore::open(path);
+  for (int i = 0; i < 100; ++i) writer.write("k" + std::to_string(i % 10), value_for(i));
+  auto reader = DataStore::open(path, read_only());
+  std::optional<EntryHandle> old_handle = reader.read("k3");
+  ASSERT_TRUE(old_handle);
+  const std::string old_value(old_handle->as_string_view());
+  writer.compact();
+  writer.write("after", std::string("compaction"));
+  reader.refresh();
+  EXPECT_EQ(reader.file_size(), writer.file_size());
+  EXPECT_EQ(reader.len(), 11u);
+  EXPECT_EQ(reader.read("after")->as_string_view(), "compaction");
+  for (int i = 90; i < 100; ++i) EXPECT_EQ(reader.read("k" + std::to_string(i % 10))->as_string_view(), value_for(i));
+  // The handle taken before still reads the old file's bytes.
+  EXPECT_EQ(old_handle->as_string_view(), old_value);
+}
+
+TEST(Follower, GrowsItsMappingWhenTheFileOutgrowsIt) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  auto writer = DataStore::open(path);
+  writer.write("first", std::string("1"));
+  auto reader = DataStore::open(path, read_only());
+  std::optional<EntryHandle> first = reader.read("first");
+  // Past the 256 MiB reservation the reader mapped at open.
+  const std::string chunk(8 << 20, 'c');
+  for (int i = 0; i < 40; ++i) writer.write("chunk" + std::to_string(i), chunk);
+  reader.refresh();
+  EXPECT_GT(reader.file_size(), 256ull << 20);
+  ASSERT_TRUE(reader.read("chunk39"));
+  EXPECT_TRUE(reader.read("chunk39")->is_valid_checksum());
+  EXPECT_EQ(first->as_string_view(), "1");
+}
+
+TEST(Follower, WritesAreRefused) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  { DataStore::open(path).write("k", std::string("v")); }
+  auto reader = DataStore::open(path, read_only());
+  EXPECT_EQ(srd_test::code_of([&] { reader.write("k2", std::string("v")); }), srd_test::kInvalidArgument);
+  EXPECT_EQ(srd_test::code_of([&] { reader.remove("k"); }), srd_test::kInvalidArgument);
+  EXPECT_EQ(srd_test::code_of([&] { reader.rename("k", "k3"); }), srd_test::kInvalidArgument);
+  EXPECT_EQ(srd_test::code_of([&] { reader.compact(); }), srd_test::kInvalidArgument);
+  std::istringstream source("abc");
+  EXPECT_EQ(srd_test::code_of([&] { reader.write_stream("s", source); }), srd_test::kInvalidArgument);
+  const std::string message = srd_test::message_of([&] { reader.write("k2", std::string("v")); });
+  EXPECT_NE(message.find("read-only"), std::string::npos) << message;
+  reader.sync();  // nothing to sync: allowed
+  EXPECT_TRUE(reader.read("k"));
+}
+
+TEST(Follower, NeedsAnExistingFileAndNeverChangesIt) {
+  TempDir dir;
+  EXPECT_EQ(srd_test::code_of([&] { DataStore::open(dir.file("missing.bin"), read_only()); }), srd_test::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("missing.bin")));
+
+  const auto path = dir.file("s.bin");
+  {
+    auto writer = DataStore::open(path);
+    writer.write("a", std::string("1"));
+    writer.write("b", std::string("2"));
+  }
+  // A torn write at the end: half of an entry's bytes.
+  auto bytes = srd_test::read_file(path);
+  const std::size_t complete = bytes.size();
+  bytes.insert(bytes.end(), {std::byte{'x'}, std::byte{'y'}, std::byte{'z'}});
+  srd_test::write_file(path, bytes);
+  const std::string before = srd_test::sha256_hex(path);
+  {
+    srd_test::StderrCapture quiet;
+    auto reader = DataStore::open(path, read_only());
+    EXPECT_EQ(reader.file_size(), complete);
+    EXPECT_EQ(reader.len(), 2u);
+    reader.refresh();
+    EXPECT_EQ(reader.file_size(), complete);
+    (void)reader.verify();
+    for (const auto& entry : reader.iter_entries()) EXPECT_TRUE(entry.is_valid_checksum());
+  }
+  EXPECT_EQ(srd_test::sha256_hex(path), before);
+  EXPECT_EQ(std::filesystem::file_size(path), complete + 3);
+}
+
+TEST(Follower, AForeignWritersTornAppendIsTakenOnlyOnceComplete) {
+  // Without our lock file (a store written by the original), the candidate end is
+  // the file's length; a half-written append must wait for the rest.
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  const auto source = dir.file("source.bin");
+  {
+    auto writer = DataStore::open(source);
+    writer.write("a", std::string("1"));
+  }
+  const auto one_entry = srd_test::read_file(source);
+  {
+    auto writer = DataStore::open(source);
+    writer.write("b", std::string(1000, 'b'));
+  }
+  const auto two_entries = srd_test::read_file(source);
+  srd_test::write_file(path, one_entry);
+  auto reader = DataStore::open(path, read_only());
+  ASSERT_EQ(reader.len(), 1u);
+  // Append the second entry in two steps, the way a foreign writer's write lands.
+  const std::size_t half = one_entry.size() + (two_entries.size() - one_entry.size()) / 2;
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, two_entries.data() + one_entry.size(), half - one_entry.size()),
+              static_cast<ssize_t>(half - one_entry.size()));
+    EXPECT_EQ(reader.refresh(), one_entry.size());
+    EXPECT_FALSE(reader.read("b"));
+    ASSERT_EQ(::write(fd, two_entries.data() + half, two_entries.size() - half),
+              static_cast<ssize_t>(two_entries.size() - half));
+    ::close(fd);
+  }
+  EXPECT_EQ(reader.refresh(), two_entries.size());
+  EXPECT_EQ(reader.read("b")->as_string_view(), std::string(1000, 'b'));
+}
+
+}  // namespace
