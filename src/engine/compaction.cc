@@ -17,6 +17,7 @@
 #include "engine/iteration_state.h"
 #include "engine/logger.h"
 #include "format/entry_layout.h"
+#include "simd_r_drive/error.h"
 
 namespace simd_r_drive {
 
@@ -117,22 +118,35 @@ void DataStore::Impl::compact() {
     }
     writer.flush();
     output.sync_data();
-    // The snapshot describes the old layout; it must not outlive it.
-    engine::remove_snapshot(path_);
-    snapshot_covers_.reset();
-    io::rename_file(temporary, path_);
-    io::sync_directory(path_.parent_path());
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
     throw;
   }
-
+  // Everything that can fail for want of memory or address space happens before the
+  // rename: once the new file has the store's name, the store must switch to it.
   const std::uint64_t old_tail = current_->tail.load(std::memory_order_relaxed);
-  std::reverse(index_entries.begin(), index_entries.end());
-  auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
-  replace_file_locked(build_generation(std::move(mapping), position, index_entries), std::move(output),
-                      std::move(output_lock), position);
+  std::shared_ptr<engine::Generation> next;
+  try {
+    std::reverse(index_entries.begin(), index_entries.end());
+    auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
+    next = build_generation(std::move(mapping), position, index_entries);
+    // The snapshot describes the old layout; it must not outlive it.
+    engine::remove_snapshot(path_);
+    snapshot_covers_.reset();
+    io::rename_file(temporary, path_);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
+  replace_file_locked(std::move(next), std::move(output), std::move(output_lock), position);
+  try {
+    io::sync_directory(path_.parent_path());
+  } catch (const Error& error) {
+    throw Error(ErrorCode::kIo, std::string("compaction finished and the store uses the new file, but ") +
+                                    error.what() + ": after a power loss the old file may be back in its place.");
+  }
   engine::log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " +
                    std::to_string(position) + " bytes, " + std::to_string(entries.size()) + " live entries.");
 }
