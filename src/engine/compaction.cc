@@ -140,6 +140,8 @@ void DataStore::Impl::compact() {
     std::filesystem::remove(temporary, ignored);
     throw;
   }
+  output.renamed_to(path_);
+  output_lock.renamed_to(path_);
   replace_file_locked(std::move(next), std::move(output), std::move(output_lock), position);
   try {
     io::sync_directory(path_.parent_path());

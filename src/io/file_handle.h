@@ -36,6 +36,8 @@ class FileHandle {
 
   int fd() const noexcept { return fd_; }
   const std::filesystem::path& path() const noexcept { return path_; }
+  // After the file was renamed: the name error messages (and fault injection) use.
+  void renamed_to(std::filesystem::path path) { path_ = std::move(path); }
   bool is_open() const noexcept { return fd_ >= 0; }
 
   std::uint64_t size() const;

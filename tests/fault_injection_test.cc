@@ -1,0 +1,415 @@
+// Fault injection (issue 4): writes that fail or come up short, fallocate and ftruncate
+// failures, failed fdatasyncs, renames and directory syncs, and power losses that
+// drop every byte not yet synced.
+//
+// Each run forks a child that applies a fixed operation sequence to a fresh store with
+// one fault injected (the n-th call of one kind fails), reports after each operation
+// whether it returned or threw, copies the store file at every successful sync (the
+// "durable image"), and then exits without closing, like a crash. The parent then
+// checks two views of the result:
+//  * the process crash: the file as the page cache holds it, reopened;
+//  * the power loss: the durable image plus a torn remainder of the unsynced bytes
+//    (a random prefix, with random 4 KiB pages zeroed), reopened with the lock file
+//    the crashed writer left (so open knows which bytes were synced).
+// In every view the store must hold each acknowledged operation's effect; the one
+// operation that hit the fault may be applied or not, but never in part. In flush
+// mode, where a power loss may lose acknowledged writes, the store must equal the
+// model after some prefix of the operations, with every checksum intact.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/lock_file.h"
+#include "scripted_injector.h"
+#include "simd_r_drive/data_store.h"
+#include "test_support.h"
+
+namespace {
+
+using simd_r_drive::DataStore;
+using simd_r_drive::Durability;
+using simd_r_drive::Error;
+using simd_r_drive::ErrorCode;
+using simd_r_drive::OpenOptions;
+using srd_test::ScriptedInjector;
+using srd_test::TempDir;
+using Operation = ScriptedInjector::Operation;
+using Model = std::map<std::string, std::string>;
+
+// ---- the operation sequence ------------------------------------------------
+
+enum class Kind { kWriteSmall, kWriteLarge, kBatch, kStream, kRemove, kRename, kCompact };
+
+struct Op {
+  Kind kind;
+  std::vector<std::pair<std::string, std::string>> items;  // writes: key, value
+  std::string key, new_key;                                // remove, rename
+};
+
+std::string key_name(std::uint32_t n) { return "key-" + std::to_string(n % 10); }
+
+std::string value_of(std::size_t op_index, std::size_t item, std::size_t size) {
+  std::string value(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>('A' + (op_index * 7 + item * 3 + i) % 26);
+  return value;
+}
+
+std::vector<Op> make_operations(std::uint32_t seed) {
+  std::mt19937 random(seed);
+  std::vector<Op> ops;
+  const Kind pattern[] = {Kind::kWriteSmall, Kind::kWriteLarge, Kind::kBatch,  Kind::kStream, Kind::kRemove,
+                          Kind::kWriteSmall, Kind::kRename,     Kind::kCompact, Kind::kWriteLarge, Kind::kBatch,
+                          Kind::kStream,     Kind::kWriteSmall, Kind::kRemove, Kind::kCompact, Kind::kWriteSmall,
+                          Kind::kRename,     Kind::kWriteLarge, Kind::kBatch,  Kind::kStream, Kind::kWriteSmall};
+  for (Kind kind : pattern) {
+    Op op{kind, {}, {}, {}};
+    const std::size_t index = ops.size();
+    switch (kind) {
+      case Kind::kWriteSmall: op.items.emplace_back(key_name(random()), value_of(index, 0, 1 + random() % 300)); break;
+      case Kind::kWriteLarge: op.items.emplace_back(key_name(random()), value_of(index, 0, 300 * 1024 + random() % 1000)); break;
+      case Kind::kBatch:
+        for (std::size_t i = 0; i < 3; ++i) op.items.emplace_back(key_name(random()), value_of(index, i, 1 + random() % 2000));
+        break;
+      case Kind::kStream: op.items.emplace_back(key_name(random()), value_of(index, 0, 150 * 1024 + random() % 1000)); break;
+      case Kind::kRemove: op.key = key_name(random()); break;
+      case Kind::kRename: op.key = key_name(random()); op.new_key = "renamed-" + std::to_string(index); break;
+      case Kind::kCompact: break;
+    }
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+void apply(const Op& op, Model& model) {
+  switch (op.kind) {
+    case Kind::kWriteSmall: case Kind::kWriteLarge: case Kind::kBatch: case Kind::kStream:
+      for (const auto& [key, value] : op.items) model[key] = value;
+      break;
+    case Kind::kRemove: model.erase(op.key); break;
+    case Kind::kRename: {
+      auto it = model.find(op.key);
+      if (it == model.end()) break;
+      std::string value = it->second;
+      model.erase(it);
+      model[op.new_key] = value;
+      break;
+    }
+    case Kind::kCompact: break;
+  }
+}
+
+void run(const Op& op, DataStore& store) {
+  switch (op.kind) {
+    case Kind::kWriteSmall: case Kind::kWriteLarge: store.write(op.items[0].first, op.items[0].second); break;
+    case Kind::kBatch: store.batch_write(op.items); break;
+    case Kind::kStream: {
+      std::istringstream source(op.items[0].second);
+      store.write_stream(op.items[0].first, source);
+      break;
+    }
+    case Kind::kRemove: store.remove(op.key); break;
+    case Kind::kRename: store.rename(op.key, op.new_key); break;
+    case Kind::kCompact: store.compact(); break;
+  }
+}
+
+// ---- one run in a child ------------------------------------------------------
+
+struct Fault {
+  Operation operation;
+  int nth;          // the n-th call of that operation fails (1-based)
+  int error;        // errno to fail with; 0 with short_write
+  bool short_write = false;
+  const char* name;
+};
+
+// What the child reports for each operation.
+enum Outcome : char { kReturned = 'R', kFailedMaybeApplied = 'F', kFailedNoEffect = 'N' };
+
+struct RunResult {
+  std::vector<Outcome> outcomes;
+  bool fault_fired = false;
+};
+
+// Runs the sequence in a child process; returns what it reported.
+RunResult run_child(const std::filesystem::path& store_path, const std::filesystem::path& durable_path,
+                    Durability mode, const Fault& fault, const std::vector<Op>& ops) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    int calls = 0;
+    bool fired = false;
+    std::optional<std::vector<std::byte>> pending_compaction;
+    ScriptedInjector injector(
+        [&](Operation operation, const std::filesystem::path& path, std::uint64_t, std::uint64_t bytes,
+            std::uint64_t* limit) -> int {
+          if (operation == Operation::kRename) {
+            const bool fails = fault.operation == Operation::kRename && ++calls == fault.nth;
+            // A rename that goes through makes the synced compacted file the store.
+            if (!fails && pending_compaction) srd_test::write_file(durable_path, *pending_compaction);
+            pending_compaction.reset();
+            if (fails) fired = true;
+            return fails ? fault.error : 0;
+          }
+          if (path.string().ends_with(".lock")) return 0;
+          if (operation != fault.operation || ++calls != fault.nth) return 0;
+          fired = true;
+          if (fault.short_write) {
+            *limit = bytes / 3;
+            return 0;
+          }
+          return fault.error;
+        },
+        [&](const std::filesystem::path& path) {
+          if (path == store_path) {
+            srd_test::write_file(durable_path, srd_test::read_file(path));
+          } else if (path.string().ends_with(".tmp")) {
+            pending_compaction = srd_test::read_file(path);
+          }
+        });
+    std::string report;
+    try {
+      OpenOptions options;
+      options.durability = mode;
+      auto store = DataStore::open(store_path, options);
+      for (const Op& op : ops) {
+        Outcome outcome = kReturned;
+        try {
+          run(op, store);
+        } catch (const Error& error) {
+          outcome = error.code() == ErrorCode::kNotFound ? kFailedNoEffect : kFailedMaybeApplied;
+          if (std::getenv("SRD_FAULT_DEBUG")) std::fprintf(stderr, "op failed: %s\n", error.what());
+        }
+        report.push_back(static_cast<char>(outcome));
+      }
+      report.push_back(fired ? '!' : '.');
+      (void)!::write(pipe_fds[1], report.data(), report.size());
+      // Leak the store: a crash does not close anything.
+      new DataStore(std::move(store));
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string report;
+  char buffer[256];
+  for (;;) {
+    const ssize_t got = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (got <= 0) break;
+    report.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || report.size() != ops.size() + 1) {
+    throw std::runtime_error(std::string("child failed (") + fault.name + "), status " + std::to_string(status));
+  }
+  RunResult result;
+  for (std::size_t i = 0; i < ops.size(); ++i) result.outcomes.push_back(static_cast<Outcome>(report[i]));
+  result.fault_fired = report.back() == '!';
+  return result;
+}
+
+// ---- checks ------------------------------------------------------------------
+
+Model read_all(const DataStore& store, const Model& expected_keys_a, const Model& expected_keys_b) {
+  Model found;
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : expected_keys_a) keys.push_back(key);
+  for (const auto& [key, value] : expected_keys_b) keys.push_back(key);
+  for (int i = 0; i < 10; ++i) keys.push_back(key_name(static_cast<std::uint32_t>(i)));
+  for (const std::string& key : keys) {
+    if (auto entry = store.read(key)) found[key] = std::string(entry->as_string_view());
+  }
+  return found;
+}
+
+// Every key holds its value under `a` (acknowledged only) or under `b` (with the
+// faulted operation applied), and the whole state is one of the two for the keys the
+// faulted operation touched.
+std::string compare_either(const DataStore& store, const Model& a, const Model& b) {
+  const Model found = read_all(store, a, b);
+  if (found == a || found == b) {
+    if (store.len() != found.size()) return "len() " + std::to_string(store.len()) + " != " + std::to_string(found.size());
+    return "";
+  }
+  std::ostringstream out;
+  out << "state matches neither model (" << found.size() << " keys; acknowledged model " << a.size()
+      << ", with the faulted op " << b.size() << ")";
+  for (const auto& [key, value] : a) {
+    auto it = found.find(key);
+    if (it == found.end()) out << "; lost " << key;
+    else if (it->second != value && (!b.count(key) || b.at(key) != it->second)) out << "; wrong " << key;
+  }
+  return out.str();
+}
+
+std::string check_integrity(const DataStore& store) {
+  const auto report = store.verify();
+  if (!report.chain_intact) return "chain broken: " + report.chain_error;
+  if (!report.corrupt_entries.empty()) return std::to_string(report.corrupt_entries.size()) + " corrupt entries";
+  return "";
+}
+
+// Builds the power-loss image in `directory`: the durable image, then a torn part of
+// the bytes written after it, and the lock file the crashed writer left.
+std::filesystem::path power_loss_image(const std::filesystem::path& directory, const std::filesystem::path& store_path,
+                                       const std::filesystem::path& durable_path, std::mt19937& random) {
+  std::vector<std::byte> image =
+      std::filesystem::exists(durable_path) ? srd_test::read_file(durable_path) : std::vector<std::byte>{};
+  const std::vector<std::byte> current = srd_test::read_file(store_path);
+  if (current.size() > image.size() && std::equal(image.begin(), image.end(), current.begin())) {
+    const std::size_t extra = random() % (current.size() - image.size() + 1);
+    const std::size_t start = image.size();
+    image.insert(image.end(), current.begin() + static_cast<std::ptrdiff_t>(start),
+                 current.begin() + static_cast<std::ptrdiff_t>(start + extra));
+    // Pages written back in no particular order: some never made it.
+    for (std::size_t page = start / 4096 * 4096; page < image.size(); page += 4096) {
+      if (page >= start && random() % 3 == 0) {
+        std::memset(image.data() + page, 0, std::min<std::size_t>(4096, image.size() - page));
+      }
+    }
+  }
+  const std::filesystem::path path = directory / "image.bin";
+  srd_test::write_file(path, image);
+  // The crashed writer's lock state, carried over to the image's inode: not clean,
+  // and durable up to what its last sync covered.
+  const auto crashed = simd_r_drive::engine::LockFile::observe(store_path);
+  const std::uint64_t durable_tail = crashed ? crashed->snapshot().durable_tail : 0;
+  {
+    auto lock = simd_r_drive::engine::LockFile::acquire(path, nullptr);
+    simd_r_drive::io::FileHandle file(path, simd_r_drive::io::FileHandle::Mode::kOpenExisting);
+    lock.publish_file(file.identity(), image.size());
+    lock.publish_durable_tail(std::min<std::uint64_t>(durable_tail, image.size()));
+  }
+  return path;
+}
+
+struct Tally {
+  int runs = 0, faults_fired = 0, crash_views = 0, power_loss_views = 0;
+  int acknowledged_ops = 0, failed_ops = 0;
+};
+
+void check_run(Durability mode, const Fault& fault, std::uint32_t seed, Tally& tally) {
+  SCOPED_TRACE(std::string("fault ") + fault.name + " #" + std::to_string(fault.nth) + ", mode " +
+               std::to_string(static_cast<int>(mode)) + ", seed " + std::to_string(seed));
+  TempDir dir;
+  const auto store_path = dir.file("s.bin");
+  const auto durable_path = dir.file("durable.bin");
+  const std::vector<Op> ops = make_operations(seed);
+  const RunResult result = run_child(store_path, durable_path, mode, fault, ops);
+  SCOPED_TRACE("outcomes " + std::string(result.outcomes.begin(), result.outcomes.end()));
+  ++tally.runs;
+  if (result.fault_fired) ++tally.faults_fired;
+
+  // Models: acknowledged operations only, and with the first failed one applied.
+  // For flush mode's power loss: the states after every prefix of the operations
+  // that took effect, with and without the faulted one.
+  Model acknowledged, with_faulted;
+  std::vector<Model> prefixes{Model{}};
+  bool faulted_seen = false;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Outcome outcome = result.outcomes[i];
+    if (outcome == kReturned) {
+      ++tally.acknowledged_ops;
+      apply(ops[i], acknowledged);
+      apply(ops[i], with_faulted);
+      prefixes.push_back(acknowledged);
+      if (faulted_seen) prefixes.push_back(with_faulted);
+    } else if (outcome == kFailedMaybeApplied) {
+      ++tally.failed_ops;
+      if (!faulted_seen) {
+        apply(ops[i], with_faulted);
+        prefixes.push_back(with_faulted);
+      }
+      faulted_seen = true;
+    }
+  }
+  if (fault.short_write) {
+    EXPECT_FALSE(faulted_seen) << "a short write is retried, not an error";
+  }
+
+  std::mt19937 random(seed * 7919u + static_cast<std::uint32_t>(fault.nth));
+  const bool acknowledged_is_durable = mode != Durability::kFlush;
+  {
+    const auto image = power_loss_image(dir.path() / "", store_path, durable_path, random);
+    srd_test::StderrCapture quiet;
+    auto store = DataStore::open(image);
+    ++tally.power_loss_views;
+    EXPECT_EQ(check_integrity(store), "");
+    if (acknowledged_is_durable) {
+      EXPECT_EQ(compare_either(store, acknowledged, with_faulted), "") << "power loss";
+    } else {
+      const Model found = read_all(store, prefixes.back(), with_faulted);
+      bool is_prefix = false;
+      for (const Model& prefix : prefixes) is_prefix = is_prefix || found == prefix;
+      EXPECT_TRUE(is_prefix) << "power loss in flush mode: not the state after any prefix of the operations";
+    }
+  }
+  {
+    srd_test::StderrCapture quiet;
+    auto store = DataStore::open(store_path);
+    ++tally.crash_views;
+    EXPECT_EQ(check_integrity(store), "");
+    EXPECT_EQ(compare_either(store, acknowledged, with_faulted), "") << "process crash";
+  }
+}
+
+class FaultInjection : public ::testing::TestWithParam<Durability> {};
+
+TEST_P(FaultInjection, EveryAcknowledgedWriteSurvivesEachFault) {
+  const Fault kinds[] = {
+      {Operation::kWrite, 0, EIO, false, "write EIO"},
+      {Operation::kWrite, 0, ENOSPC, false, "write ENOSPC"},
+      {Operation::kWrite, 0, 0, true, "short write"},
+      {Operation::kAllocate, 0, ENOSPC, false, "fallocate ENOSPC"},
+      {Operation::kTruncate, 0, EIO, false, "ftruncate EIO"},
+      {Operation::kSync, 0, EIO, false, "fdatasync EIO"},
+      {Operation::kRename, 0, EIO, false, "rename EIO"},
+      {Operation::kSyncDirectory, 0, EIO, false, "directory fsync EIO"},
+  };
+  Tally tally;
+  std::uint32_t seed = 1;
+  for (Fault fault : kinds) {
+    const int max_nth = fault.operation == Operation::kRename || fault.operation == Operation::kSyncDirectory ? 2 : 9;
+    for (int nth = 1; nth <= max_nth; ++nth) {
+      fault.nth = nth;
+      check_run(GetParam(), fault, seed++, tally);
+      if (HasFatalFailure()) return;
+    }
+  }
+  // A run with no fault at all, as the baseline.
+  check_run(GetParam(), {Operation::kWrite, 1 << 30, EIO, false, "none"}, seed++, tally);
+  std::cout << "[ faults ] mode " << static_cast<int>(GetParam()) << ": " << tally.runs << " runs, "
+            << tally.faults_fired << " faults injected, " << tally.acknowledged_ops << " acknowledged ops checked in "
+            << tally.crash_views << " crash and " << tally.power_loss_views << " power-loss views, "
+            << tally.failed_ops << " ops failed; " << (HasFailure() ? "SOME CHECKS FAILED" : "none lost") << "\n";
+  // Flush mode syncs only in compaction, so fewer of its sync faults find a call.
+  EXPECT_GE(tally.faults_fired, GetParam() == Durability::kFlush ? 30 : 40);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, FaultInjection,
+                         ::testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Durability::kFlush: return std::string("Flush");
+                             case Durability::kSyncEachWrite: return std::string("SyncEachWrite");
+                             case Durability::kGroupCommit: return std::string("GroupCommit");
+                             default: return std::string("Other");
+                           }
+                         });
+
+}  // namespace
