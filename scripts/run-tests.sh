@@ -52,7 +52,7 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -D
   run_gtest asan-ubsan build-asan/bin/srd_tests
 fi
 if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
-  run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:LiveBits*:Iteration*:Compaction*'
+  run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:LiveBits*:Iteration*:Compaction*:Durability*:Follower*:Locking*'
 fi
 
 echo "== install check"
