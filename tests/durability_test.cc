@@ -199,4 +199,33 @@ TEST(Durability, CompactionCountsAsASync) {
   EXPECT_EQ(injector.syncs(), before + 2);
 }
 
+TEST(Durability, GroupCommitWritersRunAlongsideCompaction) {
+  // Compaction swaps the file the group-commit leader syncs; it waits for a running
+  // sync first (TSan runs this suite).
+  TempDir dir;
+  auto store = DataStore::open(dir.file("s.bin"), with_durability(Durability::kGroupCommit));
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 120; ++i) store.write("t" + std::to_string(t) + "-" + std::to_string(i % 20), value_for(i));
+    });
+  }
+  std::thread compactor([&] {
+    while (writing.load()) {
+      store.compact();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  for (auto& writer : writers) writer.join();
+  writing = false;
+  compactor.join();
+  EXPECT_EQ(store.len(), 60u);
+  for (int t = 0; t < 3; ++t) {
+    for (int i = 100; i < 120; ++i) {
+      EXPECT_EQ(store.read("t" + std::to_string(t) + "-" + std::to_string(i % 20))->as_string_view(), value_for(i));
+    }
+  }
+}
+
 }  // namespace

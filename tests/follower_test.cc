@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "simd_r_drive/data_store.h"
@@ -179,6 +181,38 @@ TEST(Follower, AForeignWritersTornAppendIsTakenOnlyOnceComplete) {
   }
   EXPECT_EQ(reader.refresh(), two_entries.size());
   EXPECT_EQ(reader.read("b")->as_string_view(), std::string(1000, 'b'));
+}
+
+TEST(Follower, ReadersOfAFollowerRunWhileItRefreshes) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  auto writer = DataStore::open(path);
+  writer.write("k0", value_for(0));
+  auto reader = DataStore::open(path, read_only());
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        const std::size_t visible = reader.len();
+        for (std::size_t i = 0; i < visible; ++i) {
+          auto entry = reader.read("k" + std::to_string(i));
+          if (!entry || entry->as_string_view() != value_for(static_cast<int>(i))) ++wrong;
+        }
+      }
+    });
+  }
+  for (int i = 1; i < 400; ++i) {
+    writer.write("k" + std::to_string(i), value_for(i));
+    if (i % 7 == 0) reader.refresh();
+    if (i == 200) writer.compact();
+  }
+  reader.refresh();
+  done = true;
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(reader.len(), 400u);
 }
 
 }  // namespace
