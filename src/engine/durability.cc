@@ -33,7 +33,8 @@ void DataStore::Impl::require_writable_locked() const {
 void DataStore::Impl::publish_tail_locked(std::uint64_t tail) noexcept {
   current_->tail.store(tail, std::memory_order_release);
   if (lock_) lock_->publish_tail(tail);
-  write_sequence_.fetch_add(1, std::memory_order_release);
+  // Only the writer (under the write mutex) bumps it: a plain store, no locked add.
+  write_sequence_.store(write_sequence_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 void DataStore::Impl::make_durable(std::uint64_t sequence) {
