@@ -1,0 +1,266 @@
+// export: live entries out as files, named by the keys the command is told.
+//
+// The store holds key hashes, not keys, so export cannot name an entry by itself.
+// It takes candidate keys from a key list (--keys, e.g. what `import --list`
+// printed) and/or by walking a directory as import would (--from-dir, e.g. the
+// directory that was imported), hashes them, and writes each live entry whose hash
+// matches to DIR/<key>. What happens to the live entries no candidate names is
+// --unnamed: skip them (the default; they are counted), write them under their
+// hashes (DIR/_by_hash/<hash>), or fail before writing anything.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <simd_r_drive/data_store.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "byte_size.h"
+#include "commands/commands.h"
+#include "console.h"
+#include "directory_keys.h"
+#include "key_arguments.h"
+#include "progress_bar.h"
+#include "store_access.h"
+#include "value_output.h"
+
+namespace srd_cli {
+
+namespace {
+
+constexpr std::size_t kWriteChunk = 1 << 20;
+constexpr std::string_view kByHashDirectory = "_by_hash";
+
+struct ExportOptions {
+  std::filesystem::path directory;
+  std::vector<std::string> key_files;
+  std::vector<std::filesystem::path> from_dirs;
+  bool null_separated = false;
+  std::optional<std::string> name_space;
+  std::string unnamed = "skip";
+  bool overwrite = false;
+};
+
+struct Planned {
+  std::uint64_t key_hash;
+  std::string relative;  // path below the export directory
+  std::uint64_t size;
+};
+
+std::string read_all(int fd, const std::string& name) {
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      content.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      return content;
+    } else if (errno != EINTR) {
+      throw CliError(ExitCode::kError, "reading " + name + " failed: " + std::strerror(errno));
+    }
+  }
+}
+
+// One key per line (or per NUL with -0); empty lines are ignored.
+void read_key_list(const std::string& file, bool null_separated, std::vector<std::string>& keys) {
+  std::string content;
+  if (file == "-") {
+    content = read_all(STDIN_FILENO, "stdin");
+  } else {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw CliError(ExitCode::kError, "cannot open " + quote_bytes(file) + ": " + std::strerror(errno));
+    try {
+      content = read_all(fd, quote_bytes(file));
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  }
+  const char separator = null_separated ? '\0' : '\n';
+  std::size_t start = 0;
+  while (start < content.size()) {
+    std::size_t end = content.find(separator, start);
+    if (end == std::string::npos) end = content.size();
+    if (end > start) keys.emplace_back(content, start, end - start);
+    start = end + 1;
+  }
+}
+
+// A key can name a file below the export directory only if it is a relative path
+// that stays inside it.
+bool safe_relative_path(std::string_view key) {
+  if (key.empty() || key.front() == '/' || key.find('\0') != std::string_view::npos) return false;
+  std::size_t start = 0;
+  while (start <= key.size()) {
+    std::size_t end = key.find('/', start);
+    if (end == std::string_view::npos) end = key.size();
+    const std::string_view part = key.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+// Writes one value to `target` through a temporary file renamed into place, so a
+// failed export never leaves a half-written file under the real name.
+void write_file(const std::filesystem::path& target, const simd_r_drive::EntryHandle& value, ProgressBar& progress) {
+  std::error_code error;
+  std::filesystem::create_directories(target.parent_path(), error);
+  if (error) {
+    throw CliError(ExitCode::kError, "cannot create " + quote_bytes(target.parent_path().string()) + ": " + error.message());
+  }
+  const std::filesystem::path temporary = target.string() + ".srd-export.tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw CliError(ExitCode::kError, "cannot create " + quote_bytes(target.string()) + ": " + std::strerror(errno));
+  try {
+    write_mapped(fd, value.as_slice(), kWriteChunk, quote_bytes(target.string()), &progress);
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  if (::close(fd) != 0 || ::rename(temporary.c_str(), target.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(temporary.c_str());
+    throw CliError(ExitCode::kError, "cannot write " + quote_bytes(target.string()) + ": " + std::strerror(saved));
+  }
+}
+
+ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
+  if (options.unnamed != "skip" && options.unnamed != "hash" && options.unnamed != "fail") {
+    throw CliError(ExitCode::kUsage, "--unnamed wants skip, hash or fail");
+  }
+  if (options.key_files.empty() && options.from_dirs.empty() && options.unnamed != "hash") {
+    throw CliError(ExitCode::kUsage,
+                   "the store holds key hashes, not keys: tell export the keys with --keys FILE or --from-dir DIR "
+                   "(or use --unnamed=hash to write every entry under its hash)");
+  }
+  std::vector<std::string> candidates;
+  for (const std::string& file : options.key_files) read_key_list(file, options.null_separated, candidates);
+  for (const std::filesystem::path& from : options.from_dirs) {
+    for (DirectoryFile& file : list_directory(from, global.storage).files) candidates.push_back(std::move(file.key));
+  }
+  std::unordered_map<std::uint64_t, std::string> names;  // key hash -> key
+  for (std::string& candidate : candidates) {
+    const Key key = Key::from_bytes(candidate, options.name_space);
+    names.emplace(key.hash(), std::move(candidate));
+  }
+
+  simd_r_drive::DataStore store = open_for_reading(global.storage);
+  std::vector<Planned> plan;
+  std::vector<Planned> unnamed;
+  std::size_t found = 0;
+  for (const simd_r_drive::EntryHandle& entry : store.iter_entries()) {
+    const auto name = names.find(entry.key_hash());
+    if (name == names.end()) {
+      unnamed.push_back({entry.key_hash(), {}, entry.size()});
+      continue;
+    }
+    ++found;
+    if (!safe_relative_path(name->second)) {
+      warning("key " + quote_bytes(name->second) + " is not a relative path inside the export directory; "
+              "treating its entry as unnamed");
+      unnamed.push_back({entry.key_hash(), {}, entry.size()});
+      continue;
+    }
+    plan.push_back({entry.key_hash(), name->second, entry.size()});
+  }
+  const std::size_t not_in_store = names.size() - found;
+
+  if (!unnamed.empty() && options.unnamed == "fail") {
+    throw CliError(ExitCode::kError, std::to_string(unnamed.size()) +
+                                         " live entries have keys this export was not told (--keys, --from-dir); "
+                                         "nothing was exported (--unnamed=fail)");
+  }
+  if (options.unnamed == "hash") {
+    for (Planned& entry : unnamed) {
+      entry.relative = std::string(kByHashDirectory) + "/" + hex_u64(entry.key_hash).substr(2);
+      plan.push_back(entry);
+    }
+  }
+  // In file order of the store, newest first as iteration yields them; sort by
+  // path so that the output is the same every time.
+  std::sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.relative < b.relative; });
+  std::uint64_t total = 0;
+  for (const Planned& entry : plan) {
+    total += entry.size;
+    if (!options.overwrite) {
+      std::error_code error;
+      const std::filesystem::path target = options.directory / entry.relative;
+      if (std::filesystem::symlink_status(target, error).type() != std::filesystem::file_type::not_found) {
+        throw CliError(ExitCode::kError, quote_bytes(target.string()) +
+                                             " already exists; nothing was exported (--overwrite replaces files)");
+      }
+    }
+  }
+
+  ProgressBar progress("exporting", total);
+  std::uint64_t written = 0;
+  for (const Planned& entry : plan) {
+    const auto value = store.read_with_key_hash(entry.key_hash);
+    if (!value) continue;  // cannot happen: the store is read-only and unchanged
+    write_file(options.directory / entry.relative, *value, progress);
+    written += value->size();
+  }
+  progress.finish();
+
+  std::string summary = "Exported " + std::to_string(plan.size()) + " files (" + format_bytes(written) + ") to " +
+                        quote_bytes(options.directory.string());
+  if (options.unnamed == "hash" && !unnamed.empty()) {
+    summary += ", " + std::to_string(unnamed.size()) + " of them under their key hashes in " +
+               std::string(kByHashDirectory) + "/";
+  } else if (!unnamed.empty()) {
+    summary += "; skipped " + std::to_string(unnamed.size()) +
+               " live entries whose keys it was not told (see --unnamed)";
+  }
+  if (not_in_store != 0) summary += "; " + std::to_string(not_in_store) + " of the given keys are not in the store";
+  notice(summary);
+  return ExitCode::kOk;
+}
+
+}  // namespace
+
+Command add_export_command(CLI::App& app, const GlobalOptions& global) {
+  auto options = std::make_shared<ExportOptions>();
+  CLI::App* command = app.add_subcommand("export", "Write live entries out as files under a directory");
+  command->add_option("directory", options->directory, "Where to write the files (created if needed)")->required();
+  command->add_option("--keys", options->key_files, "A file of keys, one per line ('-' for stdin); repeatable");
+  command->add_option("--from-dir", options->from_dirs,
+                      "Take the keys from this directory's files, as import derives them; repeatable");
+  command->add_flag("-0,--null", options->null_separated, "Keys in --keys files end with NUL, not newline");
+  command->add_option("--namespace", options->name_space, "The keys live in this namespace (as given to import)");
+  command->add_option("--unnamed", options->unnamed,
+                      "Live entries whose keys were not given: skip (default), hash (write them to "
+                      "_by_hash/<key hash>), or fail (export nothing)");
+  command->add_flag("--overwrite", options->overwrite, "Replace files that exist (otherwise export refuses)");
+  command->footer(R"(The store keeps only a hash of each key, so export cannot name entries on its
+own. Give it the keys: a list (what `import --list` printed), or a directory to
+walk as import would (the directory that was imported; files added since are
+simply not in the store). Each live entry whose key matches is written to
+DIRECTORY/<key>. The other live entries are skipped and counted (--unnamed=skip),
+written as DIRECTORY/_by_hash/<16 hex digits> (--unnamed=hash), or make export
+fail before writing anything (--unnamed=fail). Keys that are not safe relative
+paths ("/etc/x", "a/../b") are treated as unnamed.
+
+Nothing is overwritten unless --overwrite; each file is written under a
+temporary name and renamed into place.
+
+Examples:
+  simd-r-drive store.bin import ./site --list > site.keys
+  simd-r-drive store.bin export ./restored --keys site.keys
+  simd-r-drive store.bin export ./restored --from-dir ./site
+  simd-r-drive store.bin export ./everything --unnamed=hash)");
+  return {command, [options, &global] { return run_export(*options, global); }};
+}
+
+}  // namespace srd_cli

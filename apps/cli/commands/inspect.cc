@@ -1,0 +1,139 @@
+// inspect (alias dump): every record in the file, with offsets, sizes, hashes, state.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <simd_r_drive/data_store.h>
+#include <simd_r_drive/hashing.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chain_walker.h"
+#include "commands/commands.h"
+#include "console.h"
+#include "key_arguments.h"
+
+namespace srd_cli {
+
+namespace {
+
+struct InspectOptions {
+  bool json = false;
+  bool checksums = false;
+};
+
+// Whether a record is its key's current version, an older one, or a delete marker.
+const char* state_of(const ChainRecord& record, const simd_r_drive::DataStore& store) {
+  if (record.tombstone) return "tombstone";
+  const auto current = store.read_with_key_hash(record.metadata.key_hash);
+  if (!current) return "deleted";
+  return current->end_offset() == record.metadata_offset ? "live" : "superseded";
+}
+
+// Output is collected in pieces of about this size, so a large store streams out.
+constexpr std::size_t kFlushSize = 1 << 16;
+
+ExitCode run_inspect(const InspectOptions& options, const GlobalOptions& global) {
+  StoreView view(global.storage);
+  std::vector<std::uint64_t> tails = chain_tails(view.bytes(), view.tail());
+
+  std::string out;
+  std::size_t live = 0, superseded = 0, deleted = 0, tombstones = 0, bad_checksums = 0;
+  if (options.json) {
+    nlohmann::ordered_json header;
+    header["path"] = global.storage.string();
+    header["file_size"] = view.tail();
+    std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text.pop_back();  // the closing brace: the entries follow
+    out = text + ",\"entries\":[";
+  } else {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-14s %-12s %-14s %-18s %-10s %s\n", "OFFSET", "SIZE", "TAIL", "KEY HASH",
+                  "CHECKSUM", options.checksums ? "STATE      CRC" : "STATE");
+    out = line;
+  }
+  // Oldest first, as the bytes lie in the file.
+  for (auto it = tails.rbegin(); it != tails.rend(); ++it) {
+    const ChainRecord record = decode_record(view.bytes(), *it);
+    const char* state = state_of(record, view.store());
+    const std::string_view state_text(state);
+    live += state_text == "live";
+    superseded += state_text == "superseded";
+    deleted += state_text == "deleted";
+    tombstones += state_text == "tombstone";
+    bool crc_ok = true;
+    if (options.checksums) {
+      crc_ok = simd_r_drive::compute_checksum(simd_r_drive::ByteView(
+                   view.bytes().data() + record.payload_offset, record.payload_size)) == record.metadata.checksum;
+      bad_checksums += !crc_ok;
+    }
+    if (options.json) {
+      nlohmann::ordered_json entry;
+      entry["offset"] = record.payload_offset;
+      entry["size"] = record.payload_size;
+      entry["metadata_offset"] = record.metadata_offset;
+      entry["tail"] = record.tail;
+      entry["prev_offset"] = record.metadata.prev_offset;
+      entry["key_hash"] = hex_u64(record.metadata.key_hash);
+      entry["checksum"] = record.metadata.checksum;
+      if (options.checksums) entry["checksum_valid"] = crc_ok;
+      entry["tombstone"] = record.tombstone;
+      entry["state"] = state;
+      if (it != tails.rbegin()) out += ",";
+      out += "\n" + entry.dump();
+    } else {
+      char line[200];
+      std::snprintf(line, sizeof line, "%-14llu %-12llu %-14llu %-18s 0x%08x %-*s%s\n",
+                    static_cast<unsigned long long>(record.payload_offset),
+                    static_cast<unsigned long long>(record.payload_size),
+                    static_cast<unsigned long long>(record.tail), hex_u64(record.metadata.key_hash).c_str(),
+                    record.metadata.checksum, options.checksums ? 10 : 0, state,
+                    !options.checksums ? "" : crc_ok ? " ok" : " BAD");
+      out += line;
+    }
+    if (out.size() >= kFlushSize) {
+      print(out);
+      out.clear();
+    }
+  }
+  if (options.json) {
+    out += "\n]}\n";
+  } else {
+    out += std::to_string(tails.size()) + " entries: " + std::to_string(live) + " live, " +
+           std::to_string(superseded) + " superseded, " + std::to_string(deleted) + " deleted, " +
+           std::to_string(tombstones) + " tombstones";
+    if (options.checksums) out += ", " + std::to_string(bad_checksums) + " bad checksums";
+    out += "\n";
+  }
+  print(out);
+  return ExitCode::kOk;
+}
+
+}  // namespace
+
+Command add_inspect_command(CLI::App& app, const GlobalOptions& global) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* command = app.add_subcommand("inspect", "List every entry in the file: offsets, sizes, key hashes, state");
+  command->alias("dump");
+  command->add_flag("--json", options->json, "Print one JSON object (the entries as an array)");
+  command->add_flag("--checksums", options->checksums, "Also recompute each payload's CRC-32 (reads every payload)");
+  command->footer(R"(One line per entry, oldest first: OFFSET is where the payload starts, SIZE its
+length, TAIL where the entry's 20-byte record ends. STATE is live (the key's
+current value), superseded (an older version), deleted (a version of a key that
+is deleted now) or tombstone (a delete marker). Keys are not stored, only their
+hashes; `read --key-hash` reads a live entry by its hash. `dump` is the same
+command.
+
+JSON: {"path", "file_size", "entries": [{"offset", "size", "metadata_offset",
+"tail", "prev_offset", "key_hash", "checksum", "checksum_valid" (with
+--checksums), "tombstone", "state"}]}.
+
+Examples:
+  simd-r-drive store.bin inspect
+  simd-r-drive store.bin dump --json | jq '.entries[] | select(.state == "live")'
+  simd-r-drive store.bin inspect --checksums | grep BAD)");
+  return {command, [options, &global] { return run_inspect(*options, global); }};
+}
+
+}  // namespace srd_cli

@@ -1,0 +1,170 @@
+// verify: check every checksum and the chain; report damage with offsets. Read-only.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <simd_r_drive/data_store.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "byte_size.h"
+#include "commands/commands.h"
+#include "console.h"
+#include "key_arguments.h"
+#include "progress_bar.h"
+#include "report_format.h"
+#include "store_access.h"
+
+namespace srd_cli {
+
+namespace {
+
+struct VerifyOptions {
+  bool json = false;
+};
+
+// What lies in the file after the store's tail.
+struct Trailing {
+  std::uint64_t bytes = 0;
+  bool nonzero = false;  // anything but zeros: a torn write or garbage
+  bool writer_active = false;
+};
+
+std::string hex_u32(std::uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", value);
+  return text;
+}
+
+Trailing inspect_trailing(const std::filesystem::path& path, std::uint64_t tail) {
+  Trailing trailing;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info {};
+  if (fd < 0) return trailing;
+  if (::fstat(fd, &info) == 0 && static_cast<std::uint64_t>(info.st_size) > tail) {
+    trailing.bytes = static_cast<std::uint64_t>(info.st_size) - tail;
+    // A writer preallocates beyond its tail (zeros) and may be mid-append: those
+    // bytes are not damage, and are not judged while it runs.
+    trailing.writer_active = writer_active(path);
+    if (!trailing.writer_active) {
+      std::vector<char> buffer(1 << 20);
+      for (std::uint64_t offset = tail; offset < tail + trailing.bytes && !trailing.nonzero;) {
+        const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        if (n <= 0) break;
+        trailing.nonzero = std::any_of(buffer.begin(), buffer.begin() + n, [](char c) { return c != 0; });
+        offset += static_cast<std::uint64_t>(n);
+      }
+    }
+  }
+  ::close(fd);
+  return trailing;
+}
+
+ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
+  simd_r_drive::DataStore store = open_for_reading(global.storage);
+  simd_r_drive::VerifyReport report;
+  {
+    // The library reports no progress from inside verify(); show that it is alive.
+    ProgressSpinner spinner("verifying " + format_bytes(store.file_size()));
+    report = store.verify();
+  }
+  const Trailing trailing = inspect_trailing(global.storage, report.file_size);
+  const bool ok = report.ok() && !trailing.nonzero;
+  const std::size_t problems = report.corrupt_entries.size() + (report.chain_intact ? 0 : 1) + (trailing.nonzero ? 1 : 0);
+
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["path"] = global.storage.string();
+    out["ok"] = ok;
+    out["file_size"] = report.file_size;
+    out["entries"] = report.entries;
+    out["tombstones"] = report.tombstones;
+    out["live_keys"] = report.live_keys;
+    out["bytes_checked"] = report.bytes_checked;
+    out["chain_intact"] = report.chain_intact;
+    if (!report.chain_intact) out["chain_error"] = report.chain_error;
+    out["corrupt_entries"] = nlohmann::ordered_json::array();
+    for (const auto& corrupt : report.corrupt_entries) {
+      nlohmann::ordered_json entry;
+      entry["payload_offset"] = corrupt.payload_offset;
+      entry["payload_size"] = corrupt.payload_size;
+      entry["metadata_offset"] = corrupt.metadata_offset;
+      entry["key_hash"] = hex_u64(corrupt.key_hash);
+      entry["stored_checksum"] = corrupt.stored_checksum;
+      entry["computed_checksum"] = corrupt.computed_checksum;
+      out["corrupt_entries"].push_back(std::move(entry));
+    }
+    out["trailing_bytes"] = trailing.bytes;
+    out["trailing_bytes_damaged"] = trailing.nonzero;
+    out["writer_active"] = trailing.writer_active;
+    print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  } else {
+    std::string text = report_line("STORE:", "\"" + global.storage.string() + "\"");
+    text += report_line("ENTRIES:", std::to_string(report.entries) + " on the chain (" +
+                                        std::to_string(report.tombstones) + " tombstones), " +
+                                        std::to_string(report.live_keys) + " live keys");
+    text += report_line("CHECKED:", format_bytes(report.bytes_checked) + " of payload, " +
+                                        format_bytes(report.file_size) + " of file");
+    text += report_line("CHAIN:", report.chain_intact ? "intact" : "BROKEN: " + report.chain_error);
+    for (const auto& corrupt : report.corrupt_entries) {
+      text += report_line("CORRUPT ENTRY:", "payload at offset " + std::to_string(corrupt.payload_offset) + " (" +
+                                                std::to_string(corrupt.payload_size) + " bytes), record at " +
+                                                std::to_string(corrupt.metadata_offset) + ", key hash " +
+                                                hex_u64(corrupt.key_hash) + ", stored checksum " +
+                                                hex_u32(corrupt.stored_checksum) + ", computed " +
+                                                hex_u32(corrupt.computed_checksum));
+    }
+    if (trailing.bytes != 0) {
+      const std::string where = std::to_string(trailing.bytes) + " bytes at offsets " +
+                                std::to_string(report.file_size) + ".." +
+                                std::to_string(report.file_size + trailing.bytes);
+      if (trailing.writer_active) {
+        text += report_line("TRAILING BYTES:", where + ": a writer has the store open (its preallocated space or "
+                                                       "a write in progress); not checked");
+      } else if (trailing.nonzero) {
+        text += report_line("TRAILING BYTES:", where + " are not a complete entry (a torn write or garbage); "
+                                                       "opening the store for writing cuts them off");
+      } else {
+        text += report_line("TRAILING BYTES:", where + " are zeros (space a writer preallocated); harmless");
+      }
+    }
+    text += report_line("RESULT:", ok ? "OK" : "DAMAGED (" + std::to_string(problems) + " problems)");
+    print(text);
+  }
+  if (ok) return ExitCode::kOk;
+  throw CliError(ExitCode::kDamaged, "store " + quote_bytes(global.storage.string()) + " is damaged: " +
+                                         std::to_string(problems) + " problems (see the report above)");
+}
+
+}  // namespace
+
+Command add_verify_command(CLI::App& app, const GlobalOptions& global) {
+  auto options = std::make_shared<VerifyOptions>();
+  CLI::App* command =
+      app.add_subcommand("verify", "Check every entry's checksum and the chain; report damage with offsets");
+  command->add_flag("--json", options->json, "Print one JSON object instead of the report");
+  command->footer(R"(verify opens the store read-only and changes nothing, not even a torn tail. It
+works while another process writes the store. It checks the whole chain, every
+payload's CRC-32, and that nothing but zeros follows the last complete entry.
+
+Exit status: 0 the store is sound, 4 it is damaged or is not a store, 1 other
+errors (such as a missing file).
+
+JSON fields: path, ok, file_size, entries, tombstones, live_keys, bytes_checked,
+chain_intact, chain_error, corrupt_entries (payload_offset, payload_size,
+metadata_offset, key_hash, stored_checksum, computed_checksum), trailing_bytes,
+trailing_bytes_damaged, writer_active.
+
+Examples:
+  simd-r-drive store.bin verify
+  simd-r-drive store.bin verify --json | jq '.corrupt_entries[].payload_offset')");
+  return {command, [options, &global] { return run_verify(*options, global); }};
+}
+
+}  // namespace srd_cli

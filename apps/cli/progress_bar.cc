@@ -1,0 +1,129 @@
+#include "progress_bar.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "byte_size.h"
+#include "console.h"
+
+namespace srd_cli {
+
+namespace {
+
+constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
+
+std::size_t terminal_width() noexcept {
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 20) return size.ws_col;
+  return 80;
+}
+
+// Writes `line` over the current terminal line (\r, text, erase to end of line).
+void draw_line(const std::string& line) {
+  const std::string out = "\r" + line + "\x1b[K";
+  ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
+  (void)ignored;
+  set_progress_line_active(!line.empty());
+}
+
+// Leaves the cursor at the start of an empty line.
+void erase_line() { draw_line(""); }
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fs", seconds);
+  return text;
+}
+
+}  // namespace
+
+bool progress_wanted() noexcept { return !quiet() && is_terminal(STDERR_FILENO); }
+
+ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled),
+      start_(std::chrono::steady_clock::now()),
+      // The first draw comes after 300 ms, so that quick work draws nothing at all.
+      last_draw_(start_ + std::chrono::milliseconds(200)) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::set(std::uint64_t done) {
+  done_ = done;
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < kRedrawInterval) return;
+  last_draw_ = now;
+  draw();
+}
+
+void ProgressBar::set_label(std::string label) { label_ = std::move(label); }
+
+void ProgressBar::finish() {
+  if (!enabled_) return;
+  enabled_ = false;
+  if (drawn_) erase_line();
+}
+
+void ProgressBar::draw() {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::string counts = format_bytes(done_);
+  if (total_ != 0) counts += " / " + format_bytes(total_);
+  if (elapsed > 0.2) counts += "  " + format_bytes(static_cast<std::uint64_t>(static_cast<double>(done_) / elapsed)) + "/s";
+
+  const std::size_t width = terminal_width();
+  std::string line = label_;
+  if (total_ != 0) {
+    const double fraction = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
+    char percent[16];
+    std::snprintf(percent, sizeof percent, " %3d%% ", static_cast<int>(fraction * 100.0));
+    // The bar takes what the label, the percentage and the counts leave, 10..40 cells.
+    const std::size_t used = label_.size() + 2 + std::string_view(percent).size() + counts.size() + 1;
+    const std::size_t cells = width > used + 10 ? std::min<std::size_t>(40, width - used) : 10;
+    const auto filled = static_cast<std::size_t>(fraction * static_cast<double>(cells));
+    line += " [" + std::string(filled, '#') + std::string(cells - filled, '.') + "]" + percent + counts;
+  } else {
+    line += "  " + counts;
+  }
+  if (line.size() >= width) line.resize(width - 1);
+  draw_line(line);
+  drawn_ = true;
+}
+
+ProgressSpinner::ProgressSpinner(std::string label, bool enabled) : label_(std::move(label)) {
+  if (enabled) thread_ = std::thread([this] { run(); });
+}
+
+ProgressSpinner::~ProgressSpinner() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  if (drawn_) erase_line();
+}
+
+void ProgressSpinner::run() {
+  static constexpr char kFrames[] = {'|', '/', '-', '\\'};
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t frame = 0;
+  std::unique_lock lock(mutex_);
+  // The first frame waits a moment, so that quick work draws nothing at all.
+  while (!wake_.wait_for(lock, std::chrono::milliseconds(frame == 0 ? 300 : 125), [this] { return stop_; })) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::string line = label_ + " " + kFrames[frame % 4] + " " + seconds_text(elapsed);
+    const std::size_t width = terminal_width();
+    if (line.size() >= width) line.resize(width - 1);
+    draw_line(line);
+    drawn_ = true;
+    ++frame;
+  }
+}
+
+}  // namespace srd_cli
