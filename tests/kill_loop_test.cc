@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "io/fault_injection.h"
 #include "simd_r_drive/simd_r_drive.h"
 #include "test_support.h"
 
@@ -540,6 +542,107 @@ TEST(KillLoop, KilledWriterReleasesTheLockAtOnce) {
   EXPECT_EQ(value->as_string_view(), "before the kill");
   store.write("after", "the kill");
   EXPECT_EQ(store.len(), 2u);
+}
+
+// A kill in the middle of a large append (one pwritev, which a SIGKILL cuts short
+// between pages) leaves the first items of a multi-entry append complete in the page
+// cache and the rest missing. The injector makes that happen at a chosen point: it lets
+// the kernel write only the first `keep` bytes of the append at `offset`, then kills the
+// process when the engine goes on to write the rest.
+class KillAfterPartialAppend : public simd_r_drive::io::FaultInjector {
+ public:
+  KillAfterPartialAppend(std::filesystem::path store, std::uint64_t offset, std::uint64_t keep)
+      : store_(std::move(store)), offset_(offset), keep_(keep) {}
+  int before(simd_r_drive::io::FileOperation operation, const std::filesystem::path& path, std::uint64_t offset,
+             std::uint64_t bytes, std::uint64_t* write_limit) override {
+    if (operation != simd_r_drive::io::FileOperation::kWrite || path != store_) return 0;
+    if (shortened_) ::raise(SIGKILL);  // the rest of the append: die before it lands
+    if (offset == offset_ && bytes > keep_) {
+      *write_limit = keep_;
+      shortened_ = true;
+    }
+    return 0;
+  }
+  void synced(const std::filesystem::path&) override {}
+
+ private:
+  std::filesystem::path store_;
+  std::uint64_t offset_;
+  std::uint64_t keep_;
+  bool shortened_ = false;
+};
+
+// Bytes from `tail` to the end of an entry of `size` payload bytes appended there.
+std::uint64_t entry_span(std::uint64_t tail, std::uint64_t size) {
+  const std::uint64_t pad = (simd_r_drive::kPayloadAlignment - tail % simd_r_drive::kPayloadAlignment) %
+                            simd_r_drive::kPayloadAlignment;
+  return pad + size + simd_r_drive::kMetadataSize;
+}
+
+// Runs `append` in a child that is killed after the first entry of it reached the
+// file. `prepare` runs first (acknowledged writes) and returns the tail the append
+// starts at.
+void kill_after_first_entry(const std::filesystem::path& path, std::uint64_t first_payload_size,
+                                   const std::function<std::uint64_t(DataStore&)>& prepare,
+                                   const std::function<void(DataStore&)>& append) {
+  ChildProcess child([&](const ChildChannel& channel) {
+    DataStore store = DataStore::open(path);
+    const std::uint64_t tail = prepare(store);
+    channel.send(tail);
+    KillAfterPartialAppend injector(path, tail, entry_span(tail, first_payload_size));
+    simd_r_drive::io::install_fault_injector(&injector);
+    append(store);
+    ::_exit(kChildFinished);  // not reached: the injector kills the process
+    return kChildFinished;
+  });
+  const std::optional<std::uint64_t> tail = child.receive(std::chrono::seconds(60));
+  const srd_test::ChildExit exit = child.wait();
+  EXPECT_TRUE(tail.has_value()) << "the child did not get to the append";
+  EXPECT_TRUE(exit.signalled && exit.signal == SIGKILL) << "the child " << exit.describe();
+}
+
+// issue 4: "the in-flight op is either fully applied or not at all". batch_write
+// appends its items in one write; a kill that cuts it short must not leave the first
+// items visible without the others.
+TEST(KillLoop, BatchCutShortByAKillIsAllOrNothing) {
+  TempDir dir;
+  const std::filesystem::path path = dir.file("store.bin");
+  const std::vector<std::byte> first = srd_test::pattern_bytes(200 * 1024);
+  const std::vector<std::byte> second = srd_test::pattern_bytes(100 * 1024);  // together above the pwritev threshold
+  kill_after_first_entry(
+      path, first.size(), [](DataStore& store) { return store.write("base", "acknowledged"); },
+      [&](DataStore& store) {
+        const std::vector<std::pair<std::string, std::vector<std::byte>>> items = {{"first", first},
+                                                                                   {"second", second}};
+        store.batch_write(items);
+      });
+
+  srd_test::StderrCapture log;
+  DataStore store = DataStore::open(path);
+  const std::string recovery = log.take();
+  ASSERT_TRUE(store.exists("base"));
+  EXPECT_EQ(store.exists("first"), store.exists("second"))
+      << "a batch cut short by a kill is visible in part; recovery said: " << recovery;
+  EXPECT_EQ(store.len(), store.exists("first") ? 3u : 1u);
+}
+
+// rename appends the new key's entry and the old key's tombstone in one write, so
+// that "a crash cannot leave the value under both keys or neither" (data_store.cc).
+TEST(KillLoop, RenameCutShortByAKillIsAllOrNothing) {
+  TempDir dir;
+  const std::filesystem::path path = dir.file("store.bin");
+  const std::vector<std::byte> value = srd_test::pattern_bytes(300 * 1024);  // a rename of it takes the pwritev path
+  kill_after_first_entry(
+      path, value.size(), [&](DataStore& store) { return store.write("old", value); },
+      [](DataStore& store) { store.rename("old", "new"); });
+
+  srd_test::StderrCapture log;
+  DataStore store = DataStore::open(path);
+  const std::string recovery = log.take();
+  EXPECT_NE(store.exists("old"), store.exists("new"))
+      << "old " << store.exists("old") << ", new " << store.exists("new")
+      << ": a rename cut short by a kill left the value under both keys (or neither); recovery said: " << recovery;
+  EXPECT_EQ(store.len(), 1u);
 }
 
 }  // namespace
