@@ -65,6 +65,12 @@ ExitCode run_write(const WriteOptions& options, const GlobalOptions& global) {
       if (!decoded) throw CliError(ExitCode::kUsage, "--value-hex wants an even number of hex digits");
       value = std::move(*decoded);
     }
+    // Refused before the store is opened (or created) at all.
+    if (value.empty()) throw CliError(ExitCode::kError, "cannot store an empty value (a value cannot be empty)");
+    if (value == std::string_view("\0", 1)) {
+      throw CliError(ExitCode::kError, "cannot store the value: it holds only 0x00 bytes, which the format "
+                                       "reserves for deletes");
+    }
     simd_r_drive::DataStore store = open_for_writing(global.storage, true);
     try {
       store.write(key.bytes(), value);

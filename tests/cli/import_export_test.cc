@@ -1,0 +1,170 @@
+// import and export: files in and out, keyed by their path relative to the
+// directory, and what export does with entries whose keys it is not told.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <simd_r_drive/simd_r_drive.h>
+
+#include "cli_runner.h"
+
+namespace srd_cli_test {
+namespace {
+
+using simd_r_drive::DataStore;
+
+class ImportExport : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    source_ = path("site");
+    std::filesystem::create_directories(source_ / "css");
+    std::filesystem::create_directories(source_ / "img" / "icons");
+    write_file(source_ / "index.html", "<html>hello</html>");
+    write_file(source_ / "css" / "main.css", "body { color: red }");
+    binary_ = std::string("\x89PNG\0\0\x01\x02", 8) + std::string(200000, '\x7f') + std::string(1, '\0');
+    write_file(source_ / "img" / "icons" / "logo.png", binary_);
+  }
+
+  std::filesystem::path source_;
+  std::string binary_;
+};
+
+TEST_F(ImportExport, ImportKeysEachFileByItsRelativePath) {
+  const CliRun run = cli({"import", source_.string(), "--list"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // --list prints the keys, in key order, on stdout.
+  EXPECT_EQ(run.out, "css/main.css\nimg/icons/logo.png\nindex.html\n");
+  EXPECT_NE(run.err.find("Imported 3 files"), std::string::npos) << run.err;
+
+  EXPECT_EQ(cli({"read", "index.html"}).out, "<html>hello</html>");
+  EXPECT_EQ(cli({"read", "css/main.css"}).out, "body { color: red }");
+  EXPECT_TRUE(cli({"read", "img/icons/logo.png"}).out == binary_);
+  // Through the library too, with the key the original's extension would use.
+  const DataStore library = DataStore::open(store());
+  EXPECT_EQ(library.len(), 3u);
+  EXPECT_TRUE(*library.read("img/icons/logo.png") == simd_r_drive::ByteView(binary_));
+}
+
+TEST_F(ImportExport, NullSeparatedListAndNamespace) {
+  const CliRun run = cli({"import", source_.string(), "--list", "-0", "--namespace", "files"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, std::string("css/main.css\0img/icons/logo.png\0index.html\0", 43));
+  EXPECT_EQ(cli({"read", "index.html"}).exit_code, 3);
+  EXPECT_EQ(cli({"read", "--namespace", "files", "index.html"}).out, "<html>hello</html>");
+}
+
+TEST_F(ImportExport, FilesThatCannotBeStoredAreReportedAndTheRestImported) {
+  write_file(source_ / "empty.txt", "");
+  write_file(source_ / "zeros.bin", std::string(1000, '\0'));
+  const CliRun run = cli({"import", source_.string()});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("warning: not imported '" + (source_ / "empty.txt").string() + "': it is empty"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("zeros.bin': it holds only 0x00 bytes"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("error: 2 of 5 files were not imported"), std::string::npos) << run.err;
+  EXPECT_EQ(cli({"read", "index.html"}).out, "<html>hello</html>");
+  EXPECT_EQ(cli({"read", "zeros.bin"}).exit_code, 3);
+  // Nothing of the refused stream is left in the file.
+  EXPECT_EQ(cli({"verify"}).exit_code, 0);
+  EXPECT_EQ(DataStore::open(store()).len(), 3u);
+
+  EXPECT_EQ(cli({"import", source_.string(), "--skip-empty"}).exit_code, 0);
+}
+
+TEST_F(ImportExport, ImportNeverFeedsTheStoreIntoItself) {
+  const std::string inner_store = (source_ / "store.bin").string();
+  ASSERT_EQ(run_cli({inner_store, "write", "seed", "x"}).exit_code, 0);
+  const CliRun run = run_cli({inner_store, "import", source_.string(), "--list"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.find("store.bin"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("it is the store's own file"), std::string::npos) << run.err;
+}
+
+TEST_F(ImportExport, ImportOfAMissingDirectoryFails) {
+  expect_failure(cli({"import", path("nope").string()}), 1, "is not a directory");
+  write_file(path("file"), "x");
+  expect_failure(cli({"import", path("file").string()}), 1, "is not a directory");
+}
+
+TEST_F(ImportExport, ExportWithTheImportsKeyListRestoresTheTree) {
+  const CliRun imported = cli({"import", source_.string(), "--list"});
+  ASSERT_EQ(imported.exit_code, 0);
+  write_file(path("site.keys"), imported.out);
+  const auto out = path("restored");
+  const CliRun run = cli({"export", out.string(), "--keys", path("site.keys").string()});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("Exported 3 files"), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(out / "index.html"), "<html>hello</html>");
+  EXPECT_EQ(read_file(out / "css" / "main.css"), "body { color: red }");
+  EXPECT_TRUE(read_file(out / "img" / "icons" / "logo.png") == binary_);
+
+  // Keys from stdin, NUL-separated, work the same.
+  const auto out2 = path("restored2");
+  EXPECT_EQ(cli({"export", out2.string(), "--keys", "-", "-0"}, {.data = std::string("index.html\0", 11)}).exit_code,
+            0);
+  EXPECT_EQ(read_file(out2 / "index.html"), "<html>hello</html>");
+}
+
+TEST_F(ImportExport, ExportFromTheImportedDirectorySkipsWhatItCannotName) {
+  ASSERT_EQ(cli({"import", source_.string()}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "not-a-file", "value"}).exit_code, 0);
+  write_file(source_ / "new-since.txt", "not in the store");
+  const auto out = path("restored");
+  const CliRun run = cli({"export", out.string(), "--from-dir", source_.string()});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("skipped 1 live entries whose keys it was not told"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("1 of the given keys are not in the store"), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(out / "css" / "main.css"), "body { color: red }");
+  EXPECT_FALSE(std::filesystem::exists(out / "new-since.txt"));
+  EXPECT_FALSE(std::filesystem::exists(out / "not-a-file"));
+}
+
+TEST_F(ImportExport, UnnamedEntriesCanBeWrittenUnderTheirHashesOrFailTheExport) {
+  ASSERT_EQ(cli({"write", "alice", "hello"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "index.html", "page"}).exit_code, 0);
+  write_file(path("keys"), "index.html\n");
+
+  const auto failed = path("failed");
+  expect_failure(cli({"export", failed.string(), "--keys", path("keys").string(), "--unnamed", "fail"}), 1,
+                 "1 live entries have keys this export was not told");
+  EXPECT_FALSE(std::filesystem::exists(failed));
+
+  const auto out = path("out");
+  const CliRun run = cli({"export", out.string(), "--keys", path("keys").string(), "--unnamed=hash"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(read_file(out / "index.html"), "page");
+  EXPECT_EQ(read_file(out / "_by_hash" / "4da10dd61a0116b0"), "hello");  // hash of "alice"
+
+  // Without any key source, --unnamed=hash exports everything by hash.
+  const auto all = path("all");
+  EXPECT_EQ(cli({"export", all.string(), "--unnamed=hash"}).exit_code, 0);
+  EXPECT_EQ(read_file(all / "_by_hash" / "4da10dd61a0116b0"), "hello");
+}
+
+TEST_F(ImportExport, ExportRefusesToOverwriteUnlessAsked) {
+  ASSERT_EQ(cli({"write", "a.txt", "new"}).exit_code, 0);
+  const auto out = path("out");
+  std::filesystem::create_directories(out);
+  write_file(out / "a.txt", "old");
+  expect_failure(cli({"export", out.string(), "--keys", "-"}, {.data = "a.txt\n"}), 1, "already exists");
+  EXPECT_EQ(read_file(out / "a.txt"), "old");
+  EXPECT_EQ(cli({"export", out.string(), "--keys", "-", "--overwrite"}, {.data = "a.txt\n"}).exit_code, 0);
+  EXPECT_EQ(read_file(out / "a.txt"), "new");
+}
+
+TEST_F(ImportExport, KeysThatAreNotSafePathsAreNeverWrittenOutsideTheDirectory) {
+  ASSERT_EQ(cli({"write", "../escape", "x"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "/etc/abs", "y"}).exit_code, 0);
+  const auto out = path("out");
+  const CliRun run = cli({"export", out.string(), "--keys", "-"}, {.data = "../escape\n/etc/abs\n"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("'../escape' is not a relative path inside the export directory"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(path("escape")));
+  EXPECT_NE(run.err.find("skipped 2 live entries"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace srd_cli_test
