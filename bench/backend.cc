@@ -5,6 +5,26 @@
 
 namespace srd_bench {
 
+namespace {
+
+class ForwardingWriter final : public Writer {
+ public:
+  explicit ForwardingWriter(Backend& backend) : backend_(backend) {}
+  void put(std::string_view key, Bytes value) override { backend_.put(key, value); }
+
+ private:
+  Backend& backend_;
+};
+
+}  // namespace
+
+void Backend::set_durability(Durability durability) {
+  if (!supports(durability)) throw std::logic_error(std::string(name()) + " has no such durability mode");
+  durability_ = durability;
+}
+
+std::unique_ptr<Writer> Backend::writer() { return std::make_unique<ForwardingWriter>(*this); }
+
 IterationSum Backend::iterate_sum_parallel() {
   throw std::logic_error(std::string(name()) + " has no parallel iteration");
 }

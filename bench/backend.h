@@ -46,6 +46,19 @@ struct IterationSum {
   std::uint64_t count = 0;
 };
 
+// When a put or put_batch has to be on stable storage: W1..W10 run every store
+// in kNone, the D rows (durability_workloads.h) in the others. A store is told its
+// mode before open(), since most fix it there (LMDB's flags, SQLite's pragma).
+enum class Durability {
+  kNone,           // the store's documented non-synced mode (the peers' baseline)
+  kSyncEachWrite,  // every put and put_batch is durable when it returns
+  // kSyncEachWrite through a setting that lets concurrent writers share a sync.
+  // Only stores with such a setting of their own claim it (ours); D3 runs the
+  // others in kSyncEachWrite, which RocksDB and LevelDB group natively anyway.
+  kGroupCommit,
+  kSyncPeriodically,  // a background sync every 100 ms (ours only)
+};
+
 enum class OpenMode {
   kCreate,    // a new database in an empty directory
   kExisting,  // reopen what an earlier process closed
@@ -64,6 +77,15 @@ class Reader {
   virtual void multi_get(std::span<const std::string_view> keys, BatchVisitor visit) = 0;
 };
 
+// A put handle for the calling thread (D3's writers). Most stores take puts from
+// any thread, and the default writer just forwards to Backend::put; SQLite gives
+// each writer its own connection, as it does each Reader.
+class Writer {
+ public:
+  virtual ~Writer() = default;
+  virtual void put(std::string_view key, Bytes value) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -77,6 +99,12 @@ class Backend {
   // Closes the database: afterwards its files are complete, as at a normal exit.
   virtual void close() = 0;
 
+  // Whether the store can run in `durability`, and the mode the next open() uses
+  // (kNone until set). Stores whose mode is not fixed at open apply it per write.
+  virtual bool supports(Durability durability) const { return durability == Durability::kNone; }
+  void set_durability(Durability durability);
+  Durability durability() const { return durability_; }
+
   // One put in its own write transaction, or the store's equivalent.
   virtual void put(std::string_view key, Bytes value) = 0;
   // All items in one write (one transaction, write batch or atomic append), or a
@@ -85,6 +113,10 @@ class Backend {
 
   // A read handle for the calling thread. Destroy it before close().
   virtual std::unique_ptr<Reader> reader() = 0;
+  // A put handle for the calling thread, for several threads writing at once.
+  // Destroy it before close(). The default forwards to put(), which must then be
+  // safe to call from several threads.
+  virtual std::unique_ptr<Writer> writer();
 
   // Iterates every live entry on this thread.
   virtual IterationSum iterate_sum() = 0;
@@ -104,6 +136,9 @@ class Backend {
   // those are a saved index (0 for stores without one). Called after close().
   virtual std::uint64_t bytes_on_disk(const std::filesystem::path& dir) const;
   virtual std::uint64_t index_cache_bytes(const std::filesystem::path& /*dir*/) const { return 0; }
+
+ private:
+  Durability durability_ = Durability::kNone;
 };
 
 }  // namespace srd_bench

@@ -1,5 +1,9 @@
 // LevelDB as baseline-peers.md measured it: default options, the log on,
 // WriteOptions::sync = false.
+// Synced (the D rows): WriteOptions::sync = true, LevelDB's documented durable
+// write: the log is synced before Write returns. Concurrent writers queue, and the
+// one at the front appends the others' batches with its own under one sync (group
+// commit, built in).
 //   put: DB::Put; put_batch: one WriteBatch.
 //   get: DB::Get (copies into a reused string); multi_get: LevelDB has none, so a
 //        loop of Get under one snapshot.
@@ -57,12 +61,17 @@ class LevelBackend final : public Backend {
  public:
   std::string_view name() const override { return "leveldb"; }
 
+  bool supports(Durability durability) const override {
+    return durability == Durability::kNone || durability == Durability::kSyncEachWrite;
+  }
+
   void open(const std::filesystem::path& dir, OpenMode /*mode*/) override {
     leveldb::Options options;
     options.create_if_missing = true;
     leveldb::DB* db = nullptr;
     check(leveldb::DB::Open(options, dir.string(), &db), "open");
     db_.reset(db);
+    write_.sync = durability() != Durability::kNone;
   }
 
   void close() override { db_.reset(); }
@@ -92,7 +101,7 @@ class LevelBackend final : public Backend {
 
  private:
   std::unique_ptr<leveldb::DB> db_;
-  leveldb::WriteOptions write_;  // sync = false
+  leveldb::WriteOptions write_;  // sync = false (D rows: true)
 };
 
 }  // namespace
