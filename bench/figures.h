@@ -11,7 +11,8 @@
 
 namespace srd_bench {
 
-enum class Unit { kMillionOpsPerSecond, kMiBPerSecond, kMilliseconds, kSeconds };
+// Thousands of ops/s are for the synced D rows, which run at a few thousand.
+enum class Unit { kMillionOpsPerSecond, kThousandOpsPerSecond, kMiBPerSecond, kMilliseconds, kSeconds };
 
 std::string_view unit_name(Unit unit);
 // Rates are better high, times low.
@@ -22,7 +23,7 @@ struct FigureSpec {
   std::string_view workload;  // the process that produces it: "W8"
   std::string_view label;     // the table's first column
   Unit unit;
-  double original;  // the original engine's figure in `unit`
+  double original;  // the original engine's figure in `unit`; 0 = none (it has no sync modes)
   double goal;      // the goal in `unit`; 0 = none (W7 parallel: see report)
 };
 
@@ -37,7 +38,7 @@ struct Figure {
   bool verified = true; // every value read matched the expected one
   nlohmann::json extra = nlohmann::json::object();  // sizes, sums, close time
 
-  // The figure in its row's unit (ops/s in millions, MiB/s, ms or s).
+  // The figure in its row's unit (ops/s in millions or thousands, MiB/s, ms or s).
   double value(Unit unit) const;
 };
 

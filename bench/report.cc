@@ -189,8 +189,9 @@ void comparison_table(std::ostringstream& out, const ReportInput& input, const A
       if (ours_one_thread) goal = 1.8 * *ours_one_thread;
     }
 
-    out << "| " << spec.label << " | " << unit_name(spec.unit) << " | " << number(spec.original) << " | " << goal_text
-        << " |";
+    const bool has_original = spec.original > 0;
+    out << "| " << spec.label << " | " << unit_name(spec.unit) << " | " << (has_original ? number(spec.original) : "-")
+        << " | " << goal_text << " |";
     if (ours_selected) {
       out << ' ' << cell_text(ours) << " |";
       if (have_ours) {
@@ -198,8 +199,8 @@ void comparison_table(std::ostringstream& out, const ReportInput& input, const A
         const double value = ours.middle();
         const bool met = higher_is_better(spec.unit) ? value >= goal.value_or(0) : value <= goal.value_or(0);
         out << ' ' << number(*low) << " - " << number(*high) << " | "
-            << ratio(speedup(value, spec.original, spec.unit)) << " | " << (goal ? (met ? "yes" : "no") : "-")
-            << " |";
+            << (has_original ? ratio(speedup(value, spec.original, spec.unit)) : "-") << " | "
+            << (goal ? (met ? "yes" : "no") : "-") << " |";
       } else {
         out << " | | |";
       }
@@ -297,6 +298,9 @@ std::string render_report(const ReportInput& input) {
          "  peer/ours for times. Above 1x ours is faster, below 1x the peer is. Same for \"ours vs original\"\n"
          "  and for \"ours vs best peer\", which compares with the fastest verified peer of the row (named).\n"
          "- original = the Rust original on this machine (baseline-original.md); goal = the issue's goal.\n"
+         "- D1..D3: every put or batch is durable (synced) when it returns, each store in its documented synced\n"
+         "  mode; D4 syncs every 100 ms (bench/durability_workloads.h). The original has no sync modes, and the\n"
+         "  issue sets no goals there.\n"
          "- n/a = store not built into this binary; - = not applicable to the store; FAIL = the run failed\n"
          "  (error above); BAD = a value read back did not match (the figure is then meaningless).\n";
   out << "\n### Peak RSS per process, MiB (median)\n\n";
@@ -336,7 +340,7 @@ nlohmann::json report_json(const ReportInput& input) {
     nlohmann::json row = {{"figure", spec.id},
                           {"label", spec.label},
                           {"unit", unit_name(spec.unit)},
-                          {"original", spec.original},
+                          {"original", spec.original > 0 ? nlohmann::json(spec.original) : nlohmann::json(nullptr)},
                           {"goal", spec.goal > 0 ? nlohmann::json(spec.goal) : nlohmann::json(nullptr)},
                           {"higher_is_better", higher_is_better(spec.unit)}};
     for (const std::string& store : input.stores) {

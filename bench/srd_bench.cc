@@ -1,11 +1,12 @@
-// srd-bench: the named workloads W1..W10 over our store and the peer stores, in
-// the style of leveldb's db_bench. Every (store, workload, run) runs in a fresh
+// srd-bench: the named workloads W1..W10 and the durability rows D1..D4
+// (durability_workloads.h) over our store and the peer stores, in the style of
+// leveldb's db_bench. Every (store, workload, run) runs in a fresh
 // child process (this binary re-executed with --child), so no run inherits
 // another's caches, heap or mappings, and each one's peak RSS is its own. The
 // report (Markdown on stdout, JSON in a file) gives the medians beside the
 // original engine's figures and the goals. See bench/README.md.
 //
-//   srd-bench [--stores=srd,lmdb,...] [--workloads=W1,W5,...] [--runs=3]
+//   srd-bench [--stores=srd,lmdb,...] [--workloads=W1,W5,D1,...|W|D] [--runs=3]
 //             [--n=1000000] [--dir=<build>/bench-data] [--json=<build>/bench-results.json]
 //             [--pause-ms=200] [--keep-data] [--no-warmup]
 //   srd-bench --quick      N = 100,000 and one run: a smoke test
@@ -88,9 +89,16 @@ Options parse(int argc, char** argv) {
         }
       }
     } else if (name == "--workloads") {
-      options.workloads = split(value);
-      for (const std::string& workload : options.workloads) {
-        if (!is_workload(workload)) usage_error("unknown workload '" + workload + "'");
+      options.workloads.clear();
+      for (const std::string& workload : split(value)) {
+        // "W" and "D" name a whole group: --workloads=D runs the durability rows.
+        if (const auto group = workload_group(workload); !group.empty()) {
+          options.workloads.insert(options.workloads.end(), group.begin(), group.end());
+        } else if (is_workload(workload)) {
+          options.workloads.push_back(workload);
+        } else {
+          usage_error("unknown workload '" + workload + "'");
+        }
       }
     } else if (name == "--runs") {
       options.runs = std::max(1, std::atoi(value.c_str()));

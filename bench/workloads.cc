@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "durability_workloads.h"
 #include "memory_warmup.h"
+#include "scratch_dir.h"
 #include "workload_spec.h"
 
 namespace srd_bench {
@@ -30,34 +32,6 @@ constexpr std::uint64_t kMiB = 1 << 20;
 Bytes u64_bytes(const std::uint64_t& value) { return {reinterpret_cast<const std::byte*>(&value), 8}; }
 
 bool is_u64(Bytes value, std::uint64_t expected) { return value.size() == 8 && load_u64(value.data()) == expected; }
-
-// A workload's scratch database: created empty (or as a copy of a prepared one)
-// and removed at the end, so W8's gigabyte is gone before the next process; an
-// unlinked file's dirty pages are dropped rather than written back.
-class ScratchDir {
- public:
-  ScratchDir(const fs::path& store_dir, std::string_view workload) : path_(store_dir / workload) {
-    fs::remove_all(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const fs::path& empty() const {
-    fs::create_directories(path_);
-    return path_;
-  }
-  const fs::path& copy_of(const fs::path& source) const {
-    fs::copy(source, path_, fs::copy_options::recursive);
-    return path_;
-  }
-
- private:
-  fs::path path_;
-};
 
 // Sizes of a closed database, for the report.
 void note_sizes(Figure& figure, const Backend& backend, const fs::path& dir, const char* prefix = "") {
@@ -108,28 +82,6 @@ bool spot_check(Backend& backend, std::uint64_t n, ValueOf value_of) {
     reader->get(key.format(i), [&](Bytes value) { good += is_u64(value, value_of(i)); });
   }
   return good == 3;
-}
-
-Figure write_fresh(std::string_view id, Backend& backend, const fs::path& store_dir, std::uint64_t n, bool batched) {
-  ScratchDir scratch(store_dir, id);
-  MemoryReserve reserve(store_dir, 320 * kMiB);  // ours needs ~250 MiB: file, index, snapshot
-  backend.open(scratch.empty(), OpenMode::kCreate);
-  KeyBuffer key("key");
-  reserve.release();
-  const Stopwatch timer;
-  if (batched) {
-    batch_fill(backend, n, 1, 0);
-  } else {
-    for (std::uint64_t i = 0; i < n; ++i) backend.put(key.format(i), u64_bytes(i));
-  }
-  const double puts = timer.seconds();
-  // The peers' W1/W2 include close (baseline-peers.md: "puts+close"): it is where a
-  // store finishes what it deferred.
-  backend.close();
-  Figure figure{std::string(id), timer.seconds(), double(n)};
-  figure.extra["close_seconds"] = figure.seconds - puts;
-  note_sizes(figure, backend, scratch.empty());
-  return figure;
 }
 
 Figure reopen(Backend& backend, const fs::path& store_dir, std::uint64_t n, bool rebuild) {
@@ -316,9 +268,43 @@ std::vector<Figure> overwrite_and_compact(Backend& backend, const fs::path& stor
 
 }  // namespace
 
+Figure write_fresh(std::string_view id, Backend& backend, const fs::path& store_dir, std::uint64_t n, bool batched) {
+  ScratchDir scratch(store_dir, id);
+  MemoryReserve reserve(store_dir, 320 * kMiB);  // ours needs ~250 MiB: file, index, snapshot
+  backend.open(scratch.empty(), OpenMode::kCreate);
+  KeyBuffer key("key");
+  reserve.release();
+  const Stopwatch timer;
+  if (batched) {
+    batch_fill(backend, n, 1, 0);
+  } else {
+    for (std::uint64_t i = 0; i < n; ++i) backend.put(key.format(i), u64_bytes(i));
+  }
+  const double puts = timer.seconds();
+  // The peers' W1/W2 include close (baseline-peers.md: "puts+close"): it is where a
+  // store finishes what it deferred.
+  backend.close();
+  Figure figure{std::string(id), timer.seconds(), double(n)};
+  figure.extra["close_seconds"] = figure.seconds - puts;
+  note_sizes(figure, backend, scratch.empty());
+  return figure;
+}
+
 const std::vector<std::string>& all_workloads() {
-  static const std::vector<std::string> ids = {"W1", "W2", "W3", "W3-rebuild", "W4", "W5",
-                                               "W6", "W7", "W8", "W9", "W10"};
+  static const std::vector<std::string> ids = [] {
+    std::vector<std::string> all = {"W1", "W2", "W3", "W3-rebuild", "W4", "W5", "W6", "W7", "W8", "W9", "W10"};
+    for (const std::string& id : durability_workloads()) all.push_back(id);
+    return all;
+  }();
+  return ids;
+}
+
+std::vector<std::string> workload_group(std::string_view prefix) {
+  std::vector<std::string> ids;
+  if (prefix != "W" && prefix != "D") return ids;
+  for (const std::string& id : all_workloads()) {
+    if (id.starts_with(prefix)) ids.push_back(id);
+  }
   return ids;
 }
 
@@ -328,10 +314,13 @@ bool is_workload(std::string_view id) {
 }
 
 bool workload_applies(std::string_view id, const Backend& backend) {
+  if (is_durability_workload(id)) return durability_workload_applies(id, backend);
   return id != "W3-rebuild" || backend.has_index_cache();
 }
 
-bool needs_prepared_store(std::string_view id) { return id != "W1" && id != "W2" && id != "W8"; }
+bool needs_prepared_store(std::string_view id) {
+  return id != "W1" && id != "W2" && id != "W8" && !is_durability_workload(id);
+}
 
 double prepare_store(Backend& backend, const fs::path& store_dir, std::uint64_t n) {
   const Stopwatch timer;
@@ -357,6 +346,7 @@ std::vector<Figure> run_workload(std::string_view id, Backend& backend, const fs
   if (id == "W3-rebuild") return {reopen(backend, store_dir, n, true)};
   if (id == "W8") return blobs(backend, store_dir, n);
   if (id == "W10") return overwrite_and_compact(backend, store_dir, n);
+  if (is_durability_workload(id)) return run_durability_workload(id, backend, store_dir, n);
 
   backend.open(store_dir / "w2", OpenMode::kExisting);
   std::vector<Figure> figures;

@@ -20,16 +20,25 @@
 
 namespace srd_bench {
 
-// Every workload id in table order: W1 W2 W3 W3-rebuild W4 ... W10.
+// Every workload id in table order: W1 W2 W3 W3-rebuild W4 ... W10, then the
+// durability rows D1 ... (durability_workloads.h).
 const std::vector<std::string>& all_workloads();
 bool is_workload(std::string_view id);
-// Whether `id` means anything for this store (W3-rebuild needs an index cache).
+// "W" or "D": every workload of that group, in table order (empty for anything else).
+std::vector<std::string> workload_group(std::string_view prefix);
+// Whether `id` means anything for this store (W3-rebuild needs an index cache, and
+// some D rows a durability mode).
 bool workload_applies(std::string_view id, const Backend& backend);
 // Whether `id` reads the prepared w2 stores.
 bool needs_prepared_store(std::string_view id);
 
 // Builds w2-pristine and w2 under `store_dir` (untimed). Returns the seconds taken.
 double prepare_store(Backend& backend, const std::filesystem::path& store_dir, std::uint64_t n);
+
+// W1 (or, batched, W2): n puts into a fresh database in the store's current
+// durability mode, plus close. Also D4's measured region.
+Figure write_fresh(std::string_view id, Backend& backend, const std::filesystem::path& store_dir, std::uint64_t n,
+                   bool batched);
 
 // Runs one workload in this process. Throws on a store error; a wrong value read
 // is not an error but a Figure with verified = false.
