@@ -20,6 +20,7 @@ PACKAGES=(
   "libgmock-dev=1.12.1-0.2"
   "libbenchmark-dev=1.7.1-1"
   "nlohmann-json3-dev=3.11.2-2"
+  "libcli11-dev=2.1.2+ds-1"
   # The peer stores srd-bench compares against (bench/backends/); each is optional
   # at build time, but `make bench` installs them all.
   "liblmdb-dev=0.9.24-1"

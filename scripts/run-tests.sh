@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every test suite, then prints one summary line:
 #   "N passed, N failed"
-# Suites: the GoogleTest binary in release and under ASan+UBSan, the concurrency
-# tests under TSan, and an install check (find_package from a separate project).
+# Suites: the GoogleTest binary in release and under ASan+UBSan, the CLI suite
+# (the real binary), the concurrency tests under TSan, and an install check
+# (find_package from a separate project).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -47,6 +48,8 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest release build/bin/srd_tests
+  # The command-line tool, run as a user would (tests/cli/).
+  run_gtest cli build/bin/srd_cli_tests
 fi
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest asan-ubsan build-asan/bin/srd_tests
