@@ -2,7 +2,7 @@
 # (scripts/install-deps.sh), so they work on a fresh machine.
 #
 #   make build   release build of everything into build/ (binaries in build/bin/)
-#   make run     build, then run the quickstart over data/store.bin
+#   make run     build, then use the CLI on data/store.bin (write, read, info)
 #   make test    every test: release, ASan+UBSan, TSan (concurrency), install check;
 #                ends with one line "N passed, N failed"
 #   make bench   the benchmarks (see docs/performance.md)
@@ -22,9 +22,16 @@ build: deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
+# The CLI over the default store (created on first run): write, read back, info.
+CLI = build/bin/simd-r-drive data/store.bin
 run: build
 	@mkdir -p data
-	@build/bin/srd-quickstart data/store.bin
+	@echo '$$ simd-r-drive data/store.bin write greeting "hello, world"'
+	@$(CLI) write greeting "hello, world"
+	@echo '$$ simd-r-drive data/store.bin read greeting'
+	@$(CLI) read greeting | cat; echo
+	@echo '$$ simd-r-drive data/store.bin info'
+	@$(CLI) info
 
 test: deps
 	@scripts/run-tests.sh
