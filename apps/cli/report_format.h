@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,10 @@ inline std::string report_line(std::string_view label, std::string_view value) {
 }
 
 inline std::string report_rule(char c) { return std::string(kReportWidth, c) + "\n"; }
+
+// "1 entry", "2 entries".
+inline std::string counted(std::uint64_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
 
 }  // namespace srd_cli

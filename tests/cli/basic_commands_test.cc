@@ -138,7 +138,7 @@ TEST_F(BasicCommands, InfoCountsLiveKeysAfterDeletesAndReopens) {
   EXPECT_EQ(info["live_keys"], 1);
   EXPECT_EQ(info["entries"], 4);
   EXPECT_EQ(info["tombstones"], 1);
-  EXPECT_EQ(info["superseded"], 2);
+  EXPECT_EQ(info["stale_entries"], 2);  // b's first value and a's
   EXPECT_EQ(info["live_payload_bytes"], 2);
   EXPECT_EQ(info["file_size"], std::filesystem::file_size(store()));
   const DataStore library = DataStore::open(store());

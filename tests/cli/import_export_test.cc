@@ -115,8 +115,8 @@ TEST_F(ImportExport, ExportFromTheImportedDirectorySkipsWhatItCannotName) {
   const auto out = path("restored");
   const CliRun run = cli({"export", out.string(), "--from-dir", source_.string()});
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.err.find("skipped 1 live entries whose keys it was not told"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("1 of the given keys are not in the store"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("skipped 1 live entry whose key it was not told"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("1 given key is not in the store"), std::string::npos) << run.err;
   EXPECT_EQ(read_file(out / "css" / "main.css"), "body { color: red }");
   EXPECT_FALSE(std::filesystem::exists(out / "new-since.txt"));
   EXPECT_FALSE(std::filesystem::exists(out / "not-a-file"));
@@ -129,7 +129,7 @@ TEST_F(ImportExport, UnnamedEntriesCanBeWrittenUnderTheirHashesOrFailTheExport) 
 
   const auto failed = path("failed");
   expect_failure(cli({"export", failed.string(), "--keys", path("keys").string(), "--unnamed", "fail"}), 1,
-                 "1 live entries have keys this export was not told");
+                 "1 live entry has a key this export was not told");
   EXPECT_FALSE(std::filesystem::exists(failed));
 
   const auto out = path("out");

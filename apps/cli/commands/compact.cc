@@ -10,6 +10,7 @@
 #include "console.h"
 #include "key_arguments.h"
 #include "progress_bar.h"
+#include "report_format.h"
 #include "store_access.h"
 
 namespace srd_cli {
@@ -29,7 +30,7 @@ ExitCode run_compact(const GlobalOptions& global) {
   const std::uint64_t after = store.file_size();
   notice("Compacted " + quote_bytes(global.storage.string()) + ": " + format_bytes(before) + " -> " +
          format_bytes(after) + " (" + format_bytes(before > after ? before - after : 0) + " freed, " +
-         std::to_string(store.len()) + " live keys)");
+         counted(store.len(), "live key", "live keys") + ")");
   return ExitCode::kOk;
 }
 

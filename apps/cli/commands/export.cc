@@ -29,6 +29,7 @@
 #include "directory_keys.h"
 #include "key_arguments.h"
 #include "progress_bar.h"
+#include "report_format.h"
 #include "store_access.h"
 #include "value_output.h"
 
@@ -178,8 +179,8 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   const std::size_t not_in_store = names.size() - found;
 
   if (!unnamed.empty() && options.unnamed == "fail") {
-    throw CliError(ExitCode::kError, std::to_string(unnamed.size()) +
-                                         " live entries have keys this export was not told (--keys, --from-dir); "
+    throw CliError(ExitCode::kError, counted(unnamed.size(), "live entry has a key", "live entries have keys") +
+                                         " this export was not told (--keys, --from-dir); "
                                          "nothing was exported (--unnamed=fail)");
   }
   if (options.unnamed == "hash") {
@@ -214,16 +215,18 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   }
   progress.finish();
 
-  std::string summary = "Exported " + std::to_string(plan.size()) + " files (" + format_bytes(written) + ") to " +
+  std::string summary = "Exported " + counted(plan.size(), "file", "files") + " (" + format_bytes(written) + ") to " +
                         quote_bytes(options.directory.string());
   if (options.unnamed == "hash" && !unnamed.empty()) {
     summary += ", " + std::to_string(unnamed.size()) + " of them under their key hashes in " +
                std::string(kByHashDirectory) + "/";
   } else if (!unnamed.empty()) {
-    summary += "; skipped " + std::to_string(unnamed.size()) +
-               " live entries whose keys it was not told (see --unnamed)";
+    summary += "; skipped " + counted(unnamed.size(), "live entry", "live entries") +
+               " whose key it was not told (see --unnamed)";
   }
-  if (not_in_store != 0) summary += "; " + std::to_string(not_in_store) + " of the given keys are not in the store";
+  if (not_in_store != 0) {
+    summary += "; " + counted(not_in_store, "given key is", "given keys are") + " not in the store";
+  }
   notice(summary);
   return ExitCode::kOk;
 }

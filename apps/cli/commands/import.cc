@@ -19,6 +19,7 @@
 #include "directory_keys.h"
 #include "key_arguments.h"
 #include "progress_bar.h"
+#include "report_format.h"
 #include "store_access.h"
 
 namespace srd_cli {
@@ -108,7 +109,7 @@ ExitCode run_import(const ImportOptions& options, const GlobalOptions& global) {
     progress.set(done);
   }
   progress.finish();
-  notice("Imported " + std::to_string(imported) + " files (" + format_bytes(imported_bytes) + ") from " +
+  notice("Imported " + counted(imported, "file", "files") + " (" + format_bytes(imported_bytes) + ") from " +
          quote_bytes(options.directory.string()) + " into " + quote_bytes(global.storage.string()) +
          (failed != 0 ? ", " + std::to_string(failed) + " not imported" : std::string()));
   if (failed != 0) {

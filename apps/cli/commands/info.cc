@@ -39,7 +39,8 @@ ExitCode run_info(const InfoOptions& options, const GlobalOptions& global) {
   std::uint64_t live_payload = 0;
   for (const simd_r_drive::EntryHandle& entry : store.iter_entries()) live_payload += entry.size();
   const std::uint64_t live = store.len();
-  const std::uint64_t superseded = entries >= tombstones + live ? entries - tombstones - live : 0;
+  // Older versions of keys written again, and the values of deleted keys.
+  const std::uint64_t stale = entries >= tombstones + live ? entries - tombstones - live : 0;
   const std::uint64_t reclaimable = store.estimate_compaction_savings();
 
   if (options.json) {
@@ -49,7 +50,7 @@ ExitCode run_info(const InfoOptions& options, const GlobalOptions& global) {
     report["live_keys"] = live;
     report["entries"] = entries;
     report["tombstones"] = tombstones;
-    report["superseded"] = superseded;
+    report["stale_entries"] = stale;
     report["live_payload_bytes"] = live_payload;
     report["reclaimable_bytes"] = reclaimable;
     print(report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -62,7 +63,7 @@ ExitCode run_info(const InfoOptions& options, const GlobalOptions& global) {
   text += report_line("ACTIVE ENTRIES:", std::to_string(live));
   text += report_line("LIVE PAYLOAD:", bytes_text(live_payload));
   text += report_line("TOMBSTONES:", std::to_string(tombstones));
-  text += report_line("SUPERSEDED ENTRIES:", std::to_string(superseded));
+  text += report_line("STALE ENTRIES:", std::to_string(stale));
   text += report_line("COMPACTION SAVINGS:", bytes_text(reclaimable));
   text += report_rule('=');
   print(text);
@@ -77,11 +78,12 @@ Command add_info_command(CLI::App& app, const GlobalOptions& global) {
   command->alias("stats");
   command->add_flag("--json", options->json, "Print one JSON object instead of the table");
   command->footer(R"(ACTIVE ENTRIES counts live keys (deleted keys are not counted, also after a
-reopen). SUPERSEDED ENTRIES are older versions of keys written again or deleted.
+reopen). STALE ENTRIES are older versions of keys written again, and the values
+of deleted keys (inspect lists them as superseded and deleted).
 `stats` is the same command.
 
 JSON fields: path, file_size, live_keys, entries (records on the chain),
-tombstones, superseded, live_payload_bytes, reclaimable_bytes.
+tombstones, stale_entries, live_payload_bytes, reclaimable_bytes.
 
 Examples:
   simd-r-drive store.bin info

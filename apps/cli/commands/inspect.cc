@@ -13,6 +13,7 @@
 #include "commands/commands.h"
 #include "console.h"
 #include "key_arguments.h"
+#include "report_format.h"
 
 namespace srd_cli {
 
@@ -100,10 +101,10 @@ ExitCode run_inspect(const InspectOptions& options, const GlobalOptions& global)
   if (options.json) {
     out += "\n]}\n";
   } else {
-    out += std::to_string(tails.size()) + " entries: " + std::to_string(live) + " live, " +
+    out += counted(tails.size(), "entry", "entries") + ": " + std::to_string(live) + " live, " +
            std::to_string(superseded) + " superseded, " + std::to_string(deleted) + " deleted, " +
-           std::to_string(tombstones) + " tombstones";
-    if (options.checksums) out += ", " + std::to_string(bad_checksums) + " bad checksums";
+           counted(tombstones, "tombstone", "tombstones");
+    if (options.checksums) out += ", " + counted(bad_checksums, "bad checksum", "bad checksums");
     out += "\n";
   }
   print(out);

@@ -106,9 +106,9 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
     print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   } else {
     std::string text = report_line("STORE:", "\"" + global.storage.string() + "\"");
-    text += report_line("ENTRIES:", std::to_string(report.entries) + " on the chain (" +
-                                        std::to_string(report.tombstones) + " tombstones), " +
-                                        std::to_string(report.live_keys) + " live keys");
+    text += report_line("ENTRIES:", counted(report.entries, "entry", "entries") + " on the chain (" +
+                                        counted(report.tombstones, "tombstone", "tombstones") + "), " +
+                                        counted(report.live_keys, "live key", "live keys"));
     text += report_line("CHECKED:", format_bytes(report.bytes_checked) + " of payload, " +
                                         format_bytes(report.file_size) + " of file");
     text += report_line("CHAIN:", report.chain_intact ? "intact" : "BROKEN: " + report.chain_error);
@@ -134,12 +134,12 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
         text += report_line("TRAILING BYTES:", where + " are zeros (space a writer preallocated); harmless");
       }
     }
-    text += report_line("RESULT:", ok ? "OK" : "DAMAGED (" + std::to_string(problems) + " problems)");
+    text += report_line("RESULT:", ok ? "OK" : "DAMAGED (" + counted(problems, "problem", "problems") + ")");
     print(text);
   }
   if (ok) return ExitCode::kOk;
   throw CliError(ExitCode::kDamaged, "store " + quote_bytes(global.storage.string()) + " is damaged: " +
-                                         std::to_string(problems) + " problems (see the report above)");
+                                         counted(problems, "problem", "problems") + " (see the report above)");
 }
 
 }  // namespace
