@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/lock_file.h"
-#include "io/file_handle.h"
+#include "crashed_lock.h"
 #include "simd_r_drive/data_store.h"
 #include "test_support.h"
 
@@ -17,13 +16,9 @@ using simd_r_drive::DataStore;
 using simd_r_drive::OpenOptions;
 using srd_test::TempDir;
 
-// Leaves the lock file as a writer that crashed would: not clean, with its last sync
-// having covered [0, durable_tail).
+// A machine crash under a writer whose last sync covered [0, durable_tail).
 void mark_crashed(const std::filesystem::path& store, std::uint64_t durable_tail) {
-  auto lock = simd_r_drive::engine::LockFile::acquire(store, nullptr);
-  simd_r_drive::io::FileHandle file(store, simd_r_drive::io::FileHandle::Mode::kOpenExisting);
-  lock.publish_file(file.identity(), file.size());
-  lock.publish_durable_tail(durable_tail);
+  srd_test::mark_crashed(store, std::filesystem::file_size(store), durable_tail, /*machine_crashed=*/true);
 }
 
 struct FiveEntries {
@@ -131,6 +126,30 @@ TEST(CrashRecovery, LeftoversOfACrashedCompactionAreRemovedByTheNextWriter) {
   EXPECT_TRUE(std::filesystem::exists(unrelated));
   EXPECT_EQ(store.len(), 5u);
   EXPECT_NE(capture.take().find("compaction that did not finish"), std::string::npos);
+}
+
+TEST(CrashRecovery, AfterTheWritersProcessDiedOnlyCompleteWritesAreKept) {
+  // Same boot: the tail the writer published is exact, and entries past it (the
+  // start of a batch it never finished) are cut although each is complete.
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  const FiveEntries layout = write_five(path);
+  srd_test::mark_crashed(path, layout.tails[2], 0, /*machine_crashed=*/false);
+  srd_test::StderrCapture capture;
+  auto store = DataStore::open(path);
+  EXPECT_EQ(store.file_size(), layout.tails[2]);
+  EXPECT_EQ(store.len(), 3u);
+  EXPECT_FALSE(store.read("k3"));
+  EXPECT_NE(capture.take().find("write in progress"), std::string::npos);
+}
+
+TEST(CrashRecovery, APublishedTailOffTheChainIsIgnored) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  const FiveEntries layout = write_five(path);
+  srd_test::mark_crashed(path, layout.tails[2] + 3, 0, /*machine_crashed=*/false);
+  auto store = DataStore::open(path);
+  EXPECT_EQ(store.len(), 5u) << "a tail that is not an entry boundary proves nothing";
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "crashed_lock.h"
 #include "engine/lock_file.h"
 #include "scripted_injector.h"
 #include "simd_r_drive/data_store.h"
@@ -285,16 +286,11 @@ std::filesystem::path power_loss_image(const std::filesystem::path& directory, c
   }
   const std::filesystem::path path = directory / "image.bin";
   srd_test::write_file(path, image);
-  // The crashed writer's lock state, carried over to the image's inode: not clean,
-  // and durable up to what its last sync covered.
+  // The crashed writer's lock state, carried over to the image's inode, as after a
+  // power loss: not clean, durable up to what its last sync covered, and another boot.
   const auto crashed = simd_r_drive::engine::LockFile::observe(store_path);
   const std::uint64_t durable_tail = crashed ? crashed->snapshot().durable_tail : 0;
-  {
-    auto lock = simd_r_drive::engine::LockFile::acquire(path, nullptr);
-    simd_r_drive::io::FileHandle file(path, simd_r_drive::io::FileHandle::Mode::kOpenExisting);
-    lock.publish_file(file.identity(), image.size());
-    lock.publish_durable_tail(std::min<std::uint64_t>(durable_tail, image.size()));
-  }
+  srd_test::mark_crashed(path, image.size(), std::min<std::uint64_t>(durable_tail, image.size()), true);
   return path;
 }
 

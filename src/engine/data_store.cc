@@ -141,10 +141,20 @@ void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std
                                        const std::optional<engine::LockFile::State>& crashed_writer) {
   const std::filesystem::path& path = path_;
   engine::RecoveryResult recovery = engine::find_valid_tail(mapping->data(), file_len);
-  if (crashed_writer) {
-    // The last writer crashed. Entries past what its last sync covered may have
-    // reached the disk only in part (a power loss writes back pages in any order), so
-    // their checksums are checked here, not only the last one's.
+  if (crashed_writer && crashed_writer->boot_id != 0 && crashed_writer->boot_id == engine::current_boot_id() &&
+      engine::cut_to_tail(recovery, crashed_writer->tail)) {
+    // The last writer's process died, but the machine did not: the page cache, the
+    // lock file's page included, is intact, and the tail the writer published is the
+    // end of its last complete write. Entries past it are the first part of a batch
+    // or rename the writer never finished (recovery alone would keep them, since each
+    // is a complete entry), so they go.
+    engine::log_warning("Recovered '" + path.string() + "' after its writer died: kept offsets 0.." +
+                        std::to_string(recovery.valid_tail) +
+                        " (the end of its last complete write); the rest was a write in progress.");
+  } else if (crashed_writer) {
+    // The machine crashed (or lost power) under the last writer. Entries past what its
+    // last sync covered may have reached the disk only in part (pages are written back
+    // in any order), so their checksums are checked here, not only the last one's.
     const std::uint64_t cut = engine::cut_unsynced_damage(mapping->data(), recovery, crashed_writer->durable_tail);
     if (cut != 0) {
       engine::log_warning("Recovered '" + path.string() + "' after a crash: an entry written after the last sync "

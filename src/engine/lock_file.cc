@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "simd_r_drive/error.h"
+#include "simd_r_drive/hashing.h"
 
 namespace simd_r_drive::engine {
 
@@ -33,6 +35,20 @@ bool lock_is_held(int fd) {
 }  // namespace
 
 std::filesystem::path lock_path(const std::filesystem::path& store) { return store.string() + ".lock"; }
+
+std::uint64_t current_boot_id() noexcept {
+  static const std::uint64_t boot = [] {
+    std::FILE* file = std::fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (file == nullptr) return std::uint64_t{0};
+    char text[64] = {};
+    const std::size_t got = std::fread(text, 1, sizeof text - 1, file);
+    std::fclose(file);
+    if (got == 0) return std::uint64_t{0};
+    const std::uint64_t hash = compute_hash(ByteView(std::string_view(text, got)));
+    return hash == 0 ? std::uint64_t{1} : hash;
+  }();
+  return boot;
+}
 
 LockFile::LockFile(io::FileHandle file, bool writable) : file_(std::move(file)) {
   const int protection = writable ? (PROT_READ | PROT_WRITE) : PROT_READ;
@@ -129,6 +145,7 @@ void LockFile::publish_file(io::FileIdentity identity, std::uint64_t tail) noexc
   field(kTail).store(tail, std::memory_order_relaxed);
   field(kDurableTail).store(0, std::memory_order_relaxed);
   field(kClean).store(0, std::memory_order_relaxed);
+  field(kBootId).store(current_boot_id(), std::memory_order_relaxed);
   field(kSequence).store(sequence + 2, std::memory_order_release);
 }
 
@@ -141,6 +158,7 @@ LockFile::State LockFile::snapshot() const {
       state.tail = field(kTail).load(std::memory_order_acquire);
       state.durable_tail = field(kDurableTail).load(std::memory_order_acquire);
       state.clean = field(kClean).load(std::memory_order_acquire) == 1;
+      state.boot_id = field(kBootId).load(std::memory_order_acquire);
       std::atomic_thread_fence(std::memory_order_acquire);
       if (field(kSequence).load(std::memory_order_relaxed) == before) break;
     }

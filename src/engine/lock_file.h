@@ -16,6 +16,9 @@
 //  40  durable tail: the end of what the last fdatasync covered
 //  48  clean: 1 after a clean close, 0 while a writer has the store open
 //  56  the writer's process id (for error messages)
+//  64  the boot the writer ran in (a hash of /proc/sys/kernel/random/boot_id; 0 if
+//      unknown): the same boot after a crash means the page cache, and with it this
+//      page, survived, so the published tail is exact
 // All fields are native-endian: the file is only meaningful on the machine that
 // wrote it, and it is never part of the store's data.
 //
@@ -34,6 +37,9 @@ namespace simd_r_drive::engine {
 
 std::filesystem::path lock_path(const std::filesystem::path& store);
 
+// This boot of the machine (a hash of the kernel's boot_id), or 0 if unknown.
+std::uint64_t current_boot_id() noexcept;
+
 class LockFile {
  public:
   // What a reader sees, consistent across the fields.
@@ -43,6 +49,7 @@ class LockFile {
     std::uint64_t tail = 0;
     std::uint64_t durable_tail = 0;
     bool clean = false;
+    std::uint64_t boot_id = 0;
   };
 
   // Writer: takes the lock or throws Error(kLocked). `previous` receives the state the
@@ -69,7 +76,7 @@ class LockFile {
   State snapshot() const;
 
  private:
-  enum Field : std::size_t { kMagic, kSequence, kDevice, kInode, kTail, kDurableTail, kClean, kPid, kFieldCount };
+  enum Field : std::size_t { kMagic, kSequence, kDevice, kInode, kTail, kDurableTail, kClean, kPid, kBootId, kFieldCount };
   LockFile(io::FileHandle file, bool writable);
   std::atomic<std::uint64_t>& field(Field which) const noexcept { return words_[which]; }
   bool valid() const noexcept;

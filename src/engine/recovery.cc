@@ -208,4 +208,14 @@ std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, s
   return cut;
 }
 
+bool cut_to_tail(RecoveryResult& result, std::uint64_t tail) {
+  if (tail >= result.valid_tail) return false;
+  // chain_tails is newest first, so descending.
+  const auto keep = std::find(result.chain_tails.begin(), result.chain_tails.end(), tail);
+  if (keep == result.chain_tails.end() && tail != 0) return false;
+  result.chain_tails.erase(result.chain_tails.begin(), keep);
+  result.valid_tail = tail;
+  return true;
+}
+
 }  // namespace simd_r_drive::engine

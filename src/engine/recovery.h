@@ -62,4 +62,9 @@ std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std
 // cut (0: nothing changed).
 std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, std::uint64_t durable_tail);
 
+// If `tail` (0 included) is on `result`'s chain and below its end, cuts the chain to
+// end there and returns true. Otherwise (not on the chain, or nothing above it)
+// leaves `result` alone and returns false.
+bool cut_to_tail(RecoveryResult& result, std::uint64_t tail);
+
 }  // namespace simd_r_drive::engine
