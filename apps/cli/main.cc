@@ -67,6 +67,13 @@ std::vector<std::string> positional_words(int argc, char** argv) {
   return words;
 }
 
+bool names_command(const CLI::App& app, const std::string& word) {
+  for (const CLI::App* command : app.get_subcommands({})) {
+    if (command->check_name(word)) return true;
+  }
+  return false;
+}
+
 // The command whose help is asked for when the first word names a command and -h
 // or --help is given, or nullptr.
 const CLI::App* command_asking_for_help(const CLI::App& app, int argc, char** argv) {
@@ -128,7 +135,12 @@ int main(int argc, char** argv) {
     for (const CLI::App* command : app.get_subcommands()) hint = "simd-r-drive " + command->get_name() + " --help";
     std::string message = error.what();
     const auto words = positional_words(argc, argv);
-    if (app.get_subcommands().empty() && words.size() >= 2) message = "unknown command '" + words[1] + "'";
+    if (app.get_subcommands().empty() && !words.empty() && names_command(app, words[0])) {
+      message = "the storage file comes before the command: simd-r-drive <storage-file> " + words[0] +
+                " ... (a store named like a command is written ./" + words[0] + ")";
+    } else if (app.get_subcommands().empty() && words.size() >= 2) {
+      message = "unknown command '" + words[1] + "'";
+    }
     srd_cli::error_line(message + " (see '" + hint + "')");
     return static_cast<int>(ExitCode::kUsage);
   }

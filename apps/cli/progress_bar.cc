@@ -1,9 +1,13 @@
 #include "progress_bar.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 
 #include "byte_size.h"
@@ -22,9 +26,9 @@ std::size_t terminal_width() noexcept {
 }
 
 // Writes `line` over the current terminal line (\r, text, erase to end of line).
-void draw_line(const std::string& line) {
+void draw_line(const std::string& line, int fd = STDERR_FILENO) {
   const std::string out = "\r" + line + "\x1b[K";
-  ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
+  ssize_t ignored = ::write(fd, out.data(), out.size());
   (void)ignored;
   set_progress_line_active(!line.empty());
 }
@@ -95,34 +99,62 @@ void ProgressBar::draw() {
 }
 
 ProgressSpinner::ProgressSpinner(std::string label, bool enabled) : label_(std::move(label)) {
-  if (enabled) thread_ = std::thread([this] { run(); });
+  if (!enabled) return;
+  int capture[2];
+  terminal_fd_ = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (terminal_fd_ < 0 || ::pipe2(capture, O_CLOEXEC) != 0) {
+    if (terminal_fd_ >= 0) ::close(terminal_fd_);
+    terminal_fd_ = -1;
+    return;  // no spinner then; the work goes on
+  }
+  // stderr now goes into the pipe; the spinner draws on the terminal's own copy.
+  ::dup2(capture[1], STDERR_FILENO);
+  ::close(capture[1]);
+  capture_fd_ = capture[0];
+  thread_ = std::thread([this] { run(); });
 }
 
 ProgressSpinner::~ProgressSpinner() {
   if (!thread_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
+  // Giving stderr back closes the pipe's last write end: the thread sees the end of
+  // the pipe, takes what is left in it, and returns.
+  ::dup2(terminal_fd_, STDERR_FILENO);
   thread_.join();
   if (drawn_) erase_line();
+  if (!captured_.empty()) {
+    ssize_t ignored = ::write(STDERR_FILENO, captured_.data(), captured_.size());
+    (void)ignored;
+  }
+  ::close(capture_fd_);
+  ::close(terminal_fd_);
 }
 
 void ProgressSpinner::run() {
   static constexpr char kFrames[] = {'|', '/', '-', '\\'};
   const auto start = std::chrono::steady_clock::now();
-  std::size_t frame = 0;
-  std::unique_lock lock(mutex_);
   // The first frame waits a moment, so that quick work draws nothing at all.
-  while (!wake_.wait_for(lock, std::chrono::milliseconds(frame == 0 ? 300 : 125), [this] { return stop_; })) {
+  auto next_frame = start + std::chrono::milliseconds(300);
+  std::size_t frame = 0;
+  for (;;) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_frame - std::chrono::steady_clock::now());
+    pollfd capture{capture_fd_, POLLIN, 0};
+    const int ready = ::poll(&capture, 1, static_cast<int>(std::max<std::int64_t>(wait.count(), 0)));
+    if (ready > 0) {
+      char buffer[4096];
+      const ssize_t n = ::read(capture_fd_, buffer, sizeof buffer);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;  // stderr was given back
+      if (n > 0) captured_.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (std::chrono::steady_clock::now() < next_frame) continue;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::string line = label_ + " " + kFrames[frame % 4] + " " + seconds_text(elapsed);
     const std::size_t width = terminal_width();
     if (line.size() >= width) line.resize(width - 1);
-    draw_line(line);
+    draw_line(line, terminal_fd_);
     drawn_ = true;
     ++frame;
+    next_frame = std::chrono::steady_clock::now() + std::chrono::milliseconds(125);
   }
 }
 

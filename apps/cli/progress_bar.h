@@ -7,15 +7,15 @@
 // ProgressBar is for work that knows its size (bytes copied of a known total, or a
 // running count when the total is unknown). ProgressSpinner is for a single library
 // call that reports no progress (compact, verify): a thread redraws the elapsed time.
+// Being drawn by a thread, the spinner could be interrupted by anything else written
+// to stderr, so it holds back other stderr output until it ends.
 //
 // Thread-safety: a ProgressBar belongs to one thread. A ProgressSpinner owns its
 // drawing thread; construct and destroy it on one thread.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -56,17 +56,20 @@ class ProgressSpinner {
   explicit ProgressSpinner(std::string label, bool enabled = progress_wanted());
   ProgressSpinner(const ProgressSpinner&) = delete;
   ProgressSpinner& operator=(const ProgressSpinner&) = delete;
-  // Stops the thread and erases the line.
+  // Stops the thread, erases the line, and prints what was written to stderr meanwhile.
   ~ProgressSpinner();
 
  private:
   void run();
 
   std::string label_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  bool drawn_ = false;  // written by the thread, read after join
+  // While the spinner runs, stderr (fd 2) is a pipe that the thread drains into
+  // captured_, so that the library's log lines cannot land in the middle of the
+  // spinner's line; they are printed, whole, once it is erased.
+  int terminal_fd_ = -1;
+  int capture_fd_ = -1;
+  std::string captured_;  // written by the thread, read after join
+  bool drawn_ = false;    // likewise
   std::thread thread_;
 };
 

@@ -29,6 +29,15 @@ TEST_F(BasicCommands, WriteThenReadGivesTheExactValueOnStdout) {
   EXPECT_EQ(read.err, "");
 }
 
+TEST_F(BasicCommands, SyncWritesAreAcknowledgedLikeOthers) {
+  // --sync asks for an fdatasync per write; the outcome seen from outside is the same.
+  const CliRun write = cli({"--sync", "write", "k", "durable"});
+  EXPECT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_EQ(cli({"write", "k2", "also", "--sync"}, {}).exit_code, 0);
+  EXPECT_EQ(cli({"read", "k"}).out, "durable");
+  EXPECT_EQ(cli({"read", "k2"}).out, "also");
+}
+
 TEST_F(BasicCommands, QuietSilencesNoticesButNotTheValue) {
   EXPECT_EQ(cli({"-q", "write", "k", "v"}).err, "");
   const CliRun read = cli({"read", "k", "--quiet"});  // global options may follow the command

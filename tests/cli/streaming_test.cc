@@ -141,6 +141,26 @@ TEST_F(Streaming, ProgressIsDrawnOnATerminalOnly) {
   EXPECT_EQ(quiet.err, "");
 }
 
+TEST_F(Streaming, TheCompactionSpinnerKeepsLogLinesOffItsLine) {
+  // Enough data that compaction outlasts the spinner's first 0.3 s.
+  for (int i = 0; i < 2; ++i) {
+    ByteStream source(256u << 20);
+    ASSERT_EQ(cli({"-q", "write", "v"}, {.producer = [&](std::span<char> b) { return source.fill(b); }}).exit_code,
+              0);
+  }
+  const CliRun run = cli({"compact"}, {.stderr_terminal = true});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("\rcompacting "), std::string::npos) << run.err;
+  // The engine logs its own line about the compaction; it must start on a line of
+  // its own, after the spinner was erased, not after a spinner frame.
+  const std::size_t log = run.err.find("[simd_r_drive]");
+  ASSERT_NE(log, std::string::npos) << run.err;
+  const std::size_t line_start = run.err.rfind('[', log - 1);
+  ASSERT_NE(line_start, std::string::npos);
+  EXPECT_EQ(run.err.substr(line_start - 4, 4), "\r\x1b[K") << run.err;
+  EXPECT_NE(run.err.find("simd-r-drive: Compacted"), std::string::npos);
+}
+
 TEST_F(Streaming, OneGibValueIsWrittenAndReadBackInBoundedMemory) {
   constexpr std::uint64_t kSize = 1ull << 30;
   // Well below the value: the streams need a few 64 KiB buffers, the process its

@@ -59,6 +59,7 @@ TEST_F(Usage, BadArgumentsExitTwoAndTouchNothing) {
       {{}, "storage-file is required"},
       {{store()}, "A subcommand is required"},
       {{store(), "frobnicate"}, "unknown command 'frobnicate'"},
+      {{"read", "greeting"}, "the storage file comes before the command"},
       {{store(), "read"}, "key is required"},
       {{store(), "read", "a", "b"}, "not expected"},
       {{store(), "read", "--no-such-flag", "a"}, "no-such-flag"},
