@@ -1,0 +1,150 @@
+// libFuzzer target: arbitrary bytes as a store file, through open and recovery.
+//
+// The input is the whole file (so golden files are seeds as they are). It is opened
+// read-only, then for writing, and, if that refuses it as holding no store, with
+// repair_unrecoverable. Every store that opens must be consistent in itself
+// (fuzz_support.h: iteration, reads, verify() and the last entry agree) and must be a
+// prefix of the input; the read-only and the writable open must find the same store.
+// Then the store must take a write, and keep the same values through a reopen from
+// its index snapshot, a compaction, and a reopen by recovery alone.
+//
+// An Error(kCorruption) from open is the right answer to a file that holds no entry.
+// A crash, a sanitizer report, a hang or a failed check is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+#include "fuzz_support.h"
+#include "simd_r_drive/simd_r_drive.h"
+
+namespace {
+
+using simd_r_drive::ByteView;
+using simd_r_drive::DataStore;
+using simd_r_drive::Error;
+using simd_r_drive::ErrorCode;
+using simd_r_drive::OpenOptions;
+using srd_fuzz::Bytes;
+using srd_fuzz::Model;
+
+Bytes read_back(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  Bytes bytes(std::filesystem::file_size(path));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  SRD_CHECK(in.gcount() == static_cast<std::streamsize>(bytes.size()), "short read of " + path.string());
+  return bytes;
+}
+
+bool is_prefix(const Bytes& file, const std::uint8_t* data, std::size_t size) {
+  return file.size() <= size && (file.empty() || std::memcmp(file.data(), data, file.size()) == 0);
+}
+
+// Every live value is the input's bytes at its offsets.
+void check_values_from_input(const DataStore& store, const std::uint8_t* data, std::size_t size) {
+  for (const simd_r_drive::EntryHandle& entry : store.iter_entries()) {
+    SRD_CHECK(entry.end_offset() <= size && std::memcmp(entry.data(), data + entry.start_offset(), entry.size()) == 0,
+              "value at " + std::to_string(entry.start_offset()) + " is not the input's bytes");
+  }
+}
+
+std::vector<std::uint64_t> hashes_of(const Model& model, std::uint64_t extra) {
+  std::vector<std::uint64_t> hashes{extra};
+  for (const auto& item : model) hashes.push_back(item.first);
+  return hashes;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  srd_fuzz::init_report_fd();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  srd_fuzz::Scratch::clear();
+  const std::filesystem::path path = srd_fuzz::Scratch::file("store.bin");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    SRD_CHECK(out.good(), "cannot write " + path.string());
+  }
+
+  // A reader: it must find what the writer finds below, and change nothing.
+  std::optional<std::uint64_t> read_only_tail;
+  std::size_t read_only_len = 0;
+  try {
+    OpenOptions options;
+    options.read_only = true;
+    const DataStore reader = DataStore::open_existing(path, options);
+    srd_fuzz::check_consistent(reader);
+    check_values_from_input(reader, data, size);
+    read_only_tail = reader.file_size();
+    read_only_len = reader.len();
+  } catch (const Error& error) {
+    SRD_CHECK(error.code() == ErrorCode::kCorruption, error.what());
+  }
+  SRD_CHECK(read_back(path).size() == size, "a read-only open changed the file's size");
+
+  OpenOptions options;
+  options.index_snapshot_min_keys = 0;  // closing saves a snapshot; the reopen below loads it
+  std::optional<DataStore> store;
+  try {
+    store.emplace(DataStore::open_existing(path, options));
+  } catch (const Error& error) {
+    SRD_CHECK(error.code() == ErrorCode::kCorruption, error.what());
+    SRD_CHECK(!read_only_tail, "the reader found a store of " + std::to_string(*read_only_tail) + " bytes");
+    const Bytes after = read_back(path);
+    SRD_CHECK(after.size() == size && is_prefix(after, data, size), "a refused open changed the file");
+    OpenOptions repair = options;
+    repair.repair_unrecoverable = true;
+    store.emplace(DataStore::open_existing(path, repair));
+    SRD_CHECK(store->file_size() == 0 && store->is_empty(), "repair_unrecoverable kept something");
+  }
+  const std::uint64_t tail = store->file_size();
+  if (read_only_tail) {
+    SRD_CHECK(*read_only_tail == tail && read_only_len == store->len(),
+              "reader: tail " + std::to_string(*read_only_tail) + ", writer: " + std::to_string(tail));
+  }
+  SRD_CHECK(tail <= size, "tail beyond the input");
+  const srd_fuzz::Contents contents = srd_fuzz::check_consistent(*store);
+  check_values_from_input(*store, data, size);
+
+  // The recovered store takes a write like any other, and the write reads back.
+  const std::string_view probe_key = "srd-fuzz-probe";
+  const std::string_view probe_value = "a value written after recovery";
+  const std::uint64_t probe_hash = DataStore::hash_key(probe_key);
+  const std::uint64_t new_tail = store->write(probe_key, probe_value);
+  SRD_CHECK(new_tail > tail && new_tail == store->file_size(), std::to_string(new_tail));
+  Model model = contents.values;
+  model[probe_hash] = srd_fuzz::bytes_of(probe_value);
+  std::set<std::uint64_t> bad = contents.bad_checksums;
+  bad.erase(probe_hash);
+  const std::vector<std::uint64_t> hashes = hashes_of(model, probe_hash);
+  srd_fuzz::check_equals(*store, model, hashes, "after a write", bad);
+  store.reset();
+  const Bytes closed = read_back(path);
+  SRD_CHECK(closed.size() == new_tail && is_prefix(Bytes(closed.begin(), closed.begin() + static_cast<std::ptrdiff_t>(tail)), data, size),
+            "the closed file is not the recovered prefix plus the write");
+
+  // Through the index snapshot saved on close, then a compaction. The probe is the
+  // newest entry, so the compacted file ends in an intact entry (a damaged one there
+  // would be cut off by the next open, as any damaged last entry is).
+  store.emplace(DataStore::open_existing(path, options));
+  SRD_CHECK(store->index_loaded_from_snapshot(), "the snapshot saved on close was not used");
+  srd_fuzz::check_equals(*store, model, hashes, "reopened", bad);
+  const std::uint64_t savings = store->estimate_compaction_savings();
+  store->compact();
+  SRD_CHECK(store->file_size() == new_tail - savings,
+            "compacted to " + std::to_string(store->file_size()) + ", estimated " + std::to_string(new_tail - savings));
+  srd_fuzz::check_equals(*store, model, hashes, "compacted", bad);
+  store.reset();
+
+  // By recovery alone.
+  options.index_snapshot_min_keys = SIZE_MAX;
+  store.emplace(DataStore::open_existing(path, options));
+  srd_fuzz::check_equals(*store, model, hashes, "reopened by recovery", bad);
+  store.reset();
+  return 0;
+}
