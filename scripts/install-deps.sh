@@ -21,6 +21,9 @@ PACKAGES=(
   "libbenchmark-dev=1.7.1-1"
   "nlohmann-json3-dev=3.11.2-2"
   "libcli11-dev=2.1.2+ds-1"
+  # libFuzzer and its sanitizer runtimes for the fuzz targets (scripts/run-fuzz.sh).
+  "clang-14=1:14.0.6-12"
+  "libclang-rt-14-dev=1:14.0.6-12"
   # The peer stores srd-bench compares against (bench/backends/); each is optional
   # at build time, but `make bench` installs them all.
   "liblmdb-dev=0.9.24-1"

@@ -2,8 +2,8 @@
 # Builds and runs every test suite, then prints one summary line:
 #   "N passed, N failed"
 # Suites: the GoogleTest binary in release and under ASan+UBSan, the CLI suite
-# (the real binary), the concurrency tests under TSan, and an install check
-# (find_package from a separate project).
+# (the real binary), the concurrency tests under TSan, a bounded libFuzzer pass
+# (scripts/run-fuzz.sh), and an install check (find_package from a separate project).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -57,6 +57,14 @@ fi
 if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:LiveBits*:Iteration*:Compaction*:Durability*:Follower*:Locking*'
 fi
+
+# libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.
+echo "== fuzz: ${FUZZ_SECONDS:=40}s per target"
+FUZZ_SECONDS=$FUZZ_SECONDS JOBS=$JOBS scripts/run-fuzz.sh >"$log_dir/fuzz.log" 2>&1
+fuzz_summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log_dir/fuzz.log" | tail -1)
+grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$log_dir/fuzz.log" | head -80
+echo "   ${fuzz_summary:=0 passed, 1 failed}"
+passed=$((passed + ${fuzz_summary%% *})); failed=$((failed + $(echo "$fuzz_summary" | cut -d' ' -f3)))
 
 echo "== install check"
 if scripts/check-install.sh >"$log_dir/install.log" 2>&1; then
