@@ -155,6 +155,15 @@ TEST_F(ImportExport, ExportRefusesToOverwriteUnlessAsked) {
   EXPECT_EQ(read_file(out / "a.txt"), "new");
 }
 
+TEST_F(ImportExport, KeysThatCannotAllBeFilesStopTheExportBeforeItWrites) {
+  ASSERT_EQ(cli({"write", "a", "file"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "a/b", "below it"}).exit_code, 0);
+  const auto out = path("out");
+  expect_failure(cli({"export", out.string(), "--keys", "-"}, {.data = "a\na/b\n"}), 1,
+                 "keys 'a' and 'a/b' cannot both be files");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST_F(ImportExport, KeysThatAreNotSafePathsAreNeverWrittenOutsideTheDirectory) {
   ASSERT_EQ(cli({"write", "../escape", "x"}).exit_code, 0);
   ASSERT_EQ(cli({"write", "/etc/abs", "y"}).exit_code, 0);

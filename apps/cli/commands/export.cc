@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "byte_size.h"
@@ -137,6 +138,29 @@ void write_file(const std::filesystem::path& target, const simd_r_drive::EntryHa
   }
 }
 
+// Two keys that need the same path, or one key that is a directory of another
+// ("a" and "a/b"), cannot both become files. Found before anything is written.
+void refuse_conflicts(const std::vector<Planned>& plan) {
+  std::unordered_set<std::string_view> paths;
+  for (const Planned& entry : plan) {
+    if (!paths.insert(entry.relative).second) {
+      throw CliError(ExitCode::kError, "two entries would both be written to " + quote_bytes(entry.relative) +
+                                           "; nothing was exported");
+    }
+  }
+  for (const Planned& entry : plan) {
+    for (std::size_t slash = entry.relative.find('/'); slash != std::string::npos;
+         slash = entry.relative.find('/', slash + 1)) {
+      const std::string_view parent = std::string_view(entry.relative).substr(0, slash);
+      if (paths.count(parent) != 0) {
+        throw CliError(ExitCode::kError, "keys " + quote_bytes(parent) + " and " + quote_bytes(entry.relative) +
+                                             " cannot both be files (one is the other's directory); nothing "
+                                             "was exported");
+      }
+    }
+  }
+}
+
 ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   if (options.unnamed != "skip" && options.unnamed != "hash" && options.unnamed != "fail") {
     throw CliError(ExitCode::kUsage, "--unnamed wants skip, hash or fail");
@@ -192,6 +216,7 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   // In file order of the store, newest first as iteration yields them; sort by
   // path so that the output is the same every time.
   std::sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.relative < b.relative; });
+  refuse_conflicts(plan);
   std::uint64_t total = 0;
   for (const Planned& entry : plan) {
     total += entry.size;
