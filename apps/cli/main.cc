@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   CLI::App app{"SIMD R Drive: an append-only key/value store in one file.", "simd-r-drive"};
   app.set_version_flag("-V,--version", kVersion);
   app.add_option("storage-file", global.storage, "The store file (created by write and import if missing)")
-      ->required();
+      ->required()
+      ->type_name("FILE");
   app.add_flag("-q,--quiet", global.quiet, "No notices or progress on stderr (errors are still printed)");
   app.add_flag("--sync", global.sync, "fdatasync each write before reporting success (survives power loss)");
   app.require_subcommand(1);

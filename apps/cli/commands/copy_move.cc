@@ -55,7 +55,7 @@ Command add(CLI::App& app, const GlobalOptions& global, bool move) {
       move ? app.add_subcommand("move", "Move a key's value into another store (created if needed)")
            : app.add_subcommand("copy", "Copy a key's value into another store (created if needed)");
   command->add_option("key", options->key, "The key (see --key-hex)")->required();
-  command->add_option("target", options->target, "The other store's file")->required();
+  command->add_option("target", options->target, "The other store's file")->required()->type_name("FILE");
   add_key_options(*command, options->key_options, false);
   if (move) {
     command->footer(R"(The value is written to the target first and deleted from this store after, so

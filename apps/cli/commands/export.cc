@@ -261,15 +261,20 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
 Command add_export_command(CLI::App& app, const GlobalOptions& global) {
   auto options = std::make_shared<ExportOptions>();
   CLI::App* command = app.add_subcommand("export", "Write live entries out as files under a directory");
-  command->add_option("directory", options->directory, "Where to write the files (created if needed)")->required();
-  command->add_option("--keys", options->key_files, "A file of keys, one per line ('-' for stdin); repeatable");
+  command->add_option("directory", options->directory, "Where to write the files (created if needed)")
+      ->required()
+      ->type_name("DIR");
+  command->add_option("--keys", options->key_files, "A file of keys, one per line ('-' for stdin); repeatable")
+      ->type_name("FILE");
   command->add_option("--from-dir", options->from_dirs,
-                      "Take the keys from this directory's files, as import derives them; repeatable");
+                      "Take the keys from this directory's files, as import derives them; repeatable")
+      ->type_name("DIR");
   command->add_flag("-0,--null", options->null_separated, "Keys in --keys files end with NUL, not newline");
   command->add_option("--namespace", options->name_space, "The keys live in this namespace (as given to import)");
   command->add_option("--unnamed", options->unnamed,
                       "Live entries whose keys were not given: skip (default), hash (write them to "
-                      "_by_hash/<key hash>), or fail (export nothing)");
+                      "_by_hash/<key hash>), or fail (export nothing)")
+      ->check(CLI::IsMember({"skip", "hash", "fail"}));
   command->add_flag("--overwrite", options->overwrite, "Replace files that exist (otherwise export refuses)");
   command->footer(R"(The store keeps only a hash of each key, so export cannot name entries on its
 own. Give it the keys: a list (what `import --list` printed), or a directory to

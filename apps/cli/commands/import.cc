@@ -126,7 +126,7 @@ Command add_import_command(CLI::App& app, const GlobalOptions& global) {
   auto options = std::make_shared<ImportOptions>();
   CLI::App* command = app.add_subcommand(
       "import", "Store every file under a directory, keyed by its path relative to it (creates the store)");
-  command->add_option("directory", options->directory, "The directory to import")->required();
+  command->add_option("directory", options->directory, "The directory to import")->required()->type_name("DIR");
   command->add_option("--namespace", options->name_space,
                       "Store the keys in this namespace (as the original's import does with one)");
   command->add_flag("--list", options->list, "Print each imported key on stdout (a key list for `export --keys`)");

@@ -60,7 +60,8 @@ Command add_read_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("key", options->key, "The key (see --key-hex, --key-hash)")->required();
   add_key_options(*command, options->key_options, true);
   command->add_option("-b,--buffer-size", options->buffer_size,
-                      "Bytes per write to stdout: digits with an optional K, M or G (default 64K)");
+                      "Bytes per write to stdout: digits with an optional K, M or G (default 64K)")
+      ->type_name("SIZE");
   command->footer(R"(Exit status: 0 ok, 3 the key is not in the store, 1 other errors.
 
 Examples:

@@ -147,6 +147,7 @@ Command add_write_command(CLI::App& app, const GlobalOptions& global) {
   command->add_option("key", options->key, "The key (see --key-hex)")->required();
   CLI::Option* value = command->add_option("value", options->value, "The value; omit it to read stdin");
   command->add_option("--value-file", options->value_file, "Stream the value from this file ('-' for stdin)")
+      ->type_name("FILE")
       ->excludes(value);
   command->add_flag("--value-hex", options->value_hex, "VALUE is hex-encoded bytes");
   add_key_options(*command, options->key_options, false);
