@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -124,6 +125,25 @@ void run(const Op& op, DataStore& store) {
   }
 }
 
+// The states a multi-entry operation leaves when a power loss keeps only its first
+// entries (docs/durability.md: the format has no batch marker, so an unacknowledged
+// batch or rename may come back in part after a machine crash).
+std::vector<Model> partial_effects(const Op& op, const Model& before) {
+  std::vector<Model> states;
+  if (op.kind == Kind::kBatch) {
+    for (std::size_t kept = 1; kept < op.items.size(); ++kept) {
+      Model state = before;
+      for (std::size_t i = 0; i < kept; ++i) state[op.items[i].first] = op.items[i].second;
+      states.push_back(std::move(state));
+    }
+  } else if (op.kind == Kind::kRename && before.count(op.key)) {
+    Model state = before;  // the new entry landed, the old key's tombstone did not
+    state[op.new_key] = before.at(op.key);
+    states.push_back(std::move(state));
+  }
+  return states;
+}
+
 // ---- one run in a child ------------------------------------------------------
 
 struct Fault {
@@ -159,7 +179,11 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
           if (operation == Operation::kRename) {
             const bool fails = fault.operation == Operation::kRename && ++calls == fault.nth;
             // A rename that goes through makes the synced compacted file the store.
-            if (!fails && pending_compaction) srd_test::write_file(durable_path, *pending_compaction);
+            if (!fails && pending_compaction) {
+              const std::filesystem::path partial = durable_path.string() + ".partial";
+              srd_test::write_file(partial, *pending_compaction);
+              std::filesystem::rename(partial, durable_path);
+            }
             pending_compaction.reset();
             if (fails) fired = true;
             return fails ? fault.error : 0;
@@ -175,7 +199,11 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
         },
         [&](const std::filesystem::path& path) {
           if (path == store_path) {
-            srd_test::write_file(durable_path, srd_test::read_file(path));
+            // Replaced atomically: the child may exit (kSyncPeriodically's thread is
+            // still syncing) in the middle of taking the copy.
+            const std::filesystem::path partial = durable_path.string() + ".partial";
+            srd_test::write_file(partial, srd_test::read_file(path));
+            std::filesystem::rename(partial, durable_path);
           } else if (path.string().ends_with(".tmp")) {
             pending_compaction = srd_test::read_file(path);
           }
@@ -184,6 +212,7 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
     try {
       OpenOptions options;
       options.durability = mode;
+      options.sync_interval = std::chrono::milliseconds(1);  // kSyncPeriodically: sync between operations
       auto store = DataStore::open(store_path, options);
       for (const Op& op : ops) {
         Outcome outcome = kReturned;
@@ -312,13 +341,15 @@ void check_run(Durability mode, const Fault& fault, std::uint32_t seed, Tally& t
   if (result.fault_fired) ++tally.faults_fired;
 
   // Models: acknowledged operations only, and with the first failed one applied.
-  // For flush mode's power loss: the states after every prefix of the operations
-  // that took effect, with and without the faulted one.
+  // For a power loss without a sync per write: the states after every prefix of the
+  // operations that took effect (with and without the faulted one), and those with
+  // the next multi-entry operation cut short.
   Model acknowledged, with_faulted;
   std::vector<Model> prefixes{Model{}};
   bool faulted_seen = false;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const Outcome outcome = result.outcomes[i];
+    for (Model& partial : partial_effects(ops[i], acknowledged)) prefixes.push_back(std::move(partial));
     if (outcome == kReturned) {
       ++tally.acknowledged_ops;
       apply(ops[i], acknowledged);
@@ -339,7 +370,9 @@ void check_run(Durability mode, const Fault& fault, std::uint32_t seed, Tally& t
   }
 
   std::mt19937 random(seed * 7919u + static_cast<std::uint32_t>(fault.nth));
-  const bool acknowledged_is_durable = mode != Durability::kFlush;
+  // kFlush and kSyncPeriodically promise no acknowledged write across a power loss
+  // (the latter: none of the last interval's), only a consistent prefix.
+  const bool acknowledged_is_durable = mode == Durability::kSyncEachWrite || mode == Durability::kGroupCommit;
   {
     const auto image = power_loss_image(dir.path() / "", store_path, durable_path, random);
     srd_test::StderrCapture quiet;
@@ -349,10 +382,18 @@ void check_run(Durability mode, const Fault& fault, std::uint32_t seed, Tally& t
     if (acknowledged_is_durable) {
       EXPECT_EQ(compare_either(store, acknowledged, with_faulted), "") << "power loss";
     } else {
-      const Model found = read_all(store, prefixes.back(), with_faulted);
+      const Model found = read_all(store, acknowledged, with_faulted);
       bool is_prefix = false;
       for (const Model& prefix : prefixes) is_prefix = is_prefix || found == prefix;
-      EXPECT_TRUE(is_prefix) << "power loss in flush mode: not the state after any prefix of the operations";
+      std::ostringstream found_text;
+      for (const auto& [key, value] : found) found_text << key << "=" << value.size() << "B:" << value.substr(0, 3) << " ";
+      std::ostringstream ops_text;
+      for (std::size_t i = 0; i < ops.size(); ++i) {
+        ops_text << "\n op " << i << " kind " << static_cast<int>(ops[i].kind) << " " << ops[i].key << "->" << ops[i].new_key;
+        for (const auto& [key, value] : ops[i].items) ops_text << " " << key << "=" << value.size() << "B:" << value.substr(0, 3);
+      }
+      EXPECT_TRUE(is_prefix) << "power loss without a sync per write: not the state after any prefix of the "
+                                "operations; found " << found_text.str() << ops_text.str();
     }
   }
   {
@@ -394,16 +435,18 @@ TEST_P(FaultInjection, EveryAcknowledgedWriteSurvivesEachFault) {
             << tally.crash_views << " crash and " << tally.power_loss_views << " power-loss views, "
             << tally.failed_ops << " ops failed; " << (HasFailure() ? "SOME CHECKS FAILED" : "none lost") << "\n";
   // Flush mode syncs only in compaction, so fewer of its sync faults find a call.
-  EXPECT_GE(tally.faults_fired, GetParam() == Durability::kFlush ? 30 : 40);
+  EXPECT_GE(tally.faults_fired, GetParam() == Durability::kFlush ? 30 : 35);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FaultInjection,
-                         ::testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit),
+                         ::testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit,
+                                           Durability::kSyncPeriodically),
                          [](const auto& info) {
                            switch (info.param) {
                              case Durability::kFlush: return std::string("Flush");
                              case Durability::kSyncEachWrite: return std::string("SyncEachWrite");
                              case Durability::kGroupCommit: return std::string("GroupCommit");
+                             case Durability::kSyncPeriodically: return std::string("SyncPeriodically");
                              default: return std::string("Other");
                            }
                          });
