@@ -10,5 +10,6 @@
 #include "simd_r_drive/error.h"
 #include "simd_r_drive/format.h"
 #include "simd_r_drive/hashing.h"
+#include "simd_r_drive/logging.h"
 #include "simd_r_drive/options.h"
 #include "simd_r_drive/verify_report.h"

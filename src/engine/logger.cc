@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "simd_r_drive/logging.h"
+
 namespace simd_r_drive::engine {
 
 namespace {
@@ -21,8 +23,25 @@ spdlog::logger& library_logger() {
 
 }  // namespace
 
+void library_logger_level(spdlog::level::level_enum level) noexcept { library_logger().set_level(level); }
+
 void log_error(std::string_view message) { library_logger().error("{}", message); }
 void log_warning(std::string_view message) { library_logger().warn("{}", message); }
 void log_info(std::string_view message) { library_logger().info("{}", message); }
 
 }  // namespace simd_r_drive::engine
+
+namespace simd_r_drive {
+
+void set_log_level(LogLevel level) noexcept {
+  spdlog::level::level_enum mapped = spdlog::level::info;
+  switch (level) {
+    case LogLevel::kOff: mapped = spdlog::level::off; break;
+    case LogLevel::kError: mapped = spdlog::level::err; break;
+    case LogLevel::kWarning: mapped = spdlog::level::warn; break;
+    case LogLevel::kInfo: mapped = spdlog::level::info; break;
+  }
+  engine::library_logger_level(mapped);
+}
+
+}  // namespace simd_r_drive

@@ -76,7 +76,7 @@ class ChainScanner {
 
   std::uint32_t checksum_of(const PayloadRange& range) noexcept {
     stats_.checksum_bytes += range.size();
-    return format::crc32_extend(0, file_ + range.start, range.size());
+    return format::crc32_of_mapped(file_ + range.start, range.size());
   }
 
   // Prefix CRCs every `spacing` bytes up to `limit`, for checksum_from_prefixes.

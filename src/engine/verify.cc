@@ -39,7 +39,7 @@ VerifyReport DataStore::Impl::verify() const {
     }
     ++report.entries;
     if (range->tombstone) ++report.tombstones;
-    const std::uint32_t computed = format::crc32_extend(0, base + range->start, range->size());
+    const std::uint32_t computed = format::crc32_of_mapped(base + range->start, range->size());
     report.bytes_checked += range->size();
     if (computed != metadata.checksum) {
       report.corrupt_entries.push_back(

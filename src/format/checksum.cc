@@ -1,7 +1,10 @@
 #include "format/checksum.h"
 
 #include <libdeflate.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 
 namespace simd_r_drive::format {
@@ -51,6 +54,24 @@ std::uint32_t crc32_shift(std::uint32_t crc, std::uint64_t length) noexcept {
     if (length & 1u) factor = multiply_mod_p(kPowers.x_to_2_to_k[i + 3], factor);
   }
   return multiply_mod_p(factor, crc);
+}
+
+std::uint32_t crc32_of_mapped(const std::byte* data, std::size_t size) noexcept {
+  constexpr std::size_t kPiece = 8u << 20;
+  constexpr std::size_t kWorthIt = 64u << 20;  // below this, keeping the pages is cheaper
+  if (size < kWorthIt) return crc32_extend(0, data, size);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  std::uint32_t crc = 0;
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t piece = std::min(kPiece, size - done);
+    crc = crc32_extend(crc, data + done, piece);
+    // Only whole pages inside the range: the neighbours may be in use.
+    const auto first = (reinterpret_cast<std::uintptr_t>(data + done) + page - 1) / page * page;
+    const auto last = reinterpret_cast<std::uintptr_t>(data + done + piece) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    done += piece;
+  }
+  return crc;
 }
 
 }  // namespace simd_r_drive::format

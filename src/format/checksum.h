@@ -15,4 +15,10 @@ std::uint32_t crc32_extend(std::uint32_t crc, const std::byte* data, std::size_t
 // uses this to check many candidate entries without re-reading their payloads.
 std::uint32_t crc32_shift(std::uint32_t crc, std::uint64_t length) noexcept;
 
+// The CRC of bytes that lie in a shared file mapping. For large ranges it hands each
+// piece's pages back to the page cache once read (madvise MADV_DONTNEED, which on a
+// shared file mapping only unmaps them: the data stays in the page cache), so that
+// checking a multi-GiB value does not raise the process's resident size by as much.
+std::uint32_t crc32_of_mapped(const std::byte* data, std::size_t size) noexcept;
+
 }  // namespace simd_r_drive::format
