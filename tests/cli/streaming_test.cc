@@ -174,11 +174,8 @@ TEST_F(Streaming, OneGibValueIsWrittenAndReadBackInBoundedMemory) {
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_LT(write.max_rss_kib, kMaxRssKib);
   EXPECT_GE(std::filesystem::file_size(store()), kSize);
-  // Opening a store checksums its last entry through the memory mapping, which
-  // makes every page of a 1 GiB last entry resident for a moment (an engine matter,
-  // reported there). A small entry after it keeps this test about the CLI's own
-  // streaming.
-  ASSERT_EQ(cli({"write", "trailer", "x"}).exit_code, 0);
+  // The 1 GiB value is the store's last entry: opening the store checksums it, and
+  // that check must not make the whole value resident either.
 
   StreamChecker checker(kSize);
   const auto read_start = std::chrono::steady_clock::now();
