@@ -603,17 +603,12 @@ TEST(BitFlipTombstone, OlderTombstoneFlipNeverCrashes) {
   }
 }
 
-// What it should be: a flipped bit in an older tombstone is reported by verify() and
-// costs nothing else, like a flip in any other payload. The record can only be a
-// tombstone (one byte, right after a previous tail that is not a multiple of 64, where
-// a value would have been pre-padded), so the key stays deleted.
-//
-// DISABLED: today such a record does not parse, the chain breaks there, and open keeps
-// only what lies below it: every entry written after the tombstone is lost (and keys
-// deleted after it come back). Reported to the engine's owner with the fix
-// (format::derive_payload_range: treat "one byte after an unaligned tail" as a
-// tombstone whatever the byte); enable this test with it.
-TEST(BitFlipTombstone, DISABLED_OlderTombstoneFlipIsReported) {
+// A flipped bit in an older tombstone is reported by verify() and costs nothing else,
+// like a flip in any other payload. After an unaligned tail the record can only be a
+// tombstone (a value there would have been pre-padded), so the key stays deleted.
+// (Before format::derive_payload_range knew this, the chain broke at such a record
+// and open kept only what lay below it.)
+TEST(BitFlipTombstone, OlderTombstoneFlipIsReported) {
   for (const char* name : {"alignment", "batch"}) {
     const Golden& g = golden(name);
     run_flips(g, older_tombstone_flips(g), [&](const Flip& flip) {

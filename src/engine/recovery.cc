@@ -20,6 +20,14 @@ struct Record {
   PayloadRange range;
 };
 
+// Whether an entry's payload matches its record: the computed checksum equals the
+// stored one, and a tombstone-shaped record carries the tombstone's checksum (its
+// byte may be damaged: see derive_payload_range).
+bool holds(const Record& record, std::uint32_t computed) noexcept {
+  return computed == record.metadata.checksum &&
+         (!record.range.tombstone || record.metadata.checksum == format::kTombstoneChecksum);
+}
+
 class ChainScanner {
  public:
   ChainScanner(const std::byte* file, std::uint64_t file_len, RecoveryStats& stats)
@@ -145,7 +153,7 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
   ++result.stats.candidates_examined;
   if (auto top = scanner.record_ending_at(file_len)) {
     std::vector<std::uint64_t> tails;
-    if (scanner.walk_to_start(file_len, &tails) && scanner.checksum_of(top->range) == top->metadata.checksum) {
+    if (scanner.walk_to_start(file_len, &tails) && holds(*top, scanner.checksum_of(top->range))) {
       result.valid_tail = file_len;
       result.chain_tails = std::move(tails);
       return result;
@@ -168,7 +176,7 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
     auto record = scanner.record_ending_at(tail);
     if (!record) continue;
     if (!scanner.reaches_start_memoised(record->metadata.prev_offset)) continue;
-    if (scanner.checksum_from_prefixes(record->range) != record->metadata.checksum) continue;
+    if (!holds(*record, scanner.checksum_from_prefixes(record->range))) continue;
     result.valid_tail = tail;
     scanner.walk_to_start(tail, &result.chain_tails);
     return result;
@@ -183,7 +191,7 @@ std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std
   RecoveryStats stats;
   ChainScanner scanner(file, file_len, stats);
   const auto top = scanner.record_ending_at(file_len);
-  if (!top || scanner.checksum_of(top->range) != top->metadata.checksum) return std::nullopt;
+  if (!top || !holds(*top, scanner.checksum_of(top->range))) return std::nullopt;
   for (std::uint64_t tail = file_len; tail > trusted_tail;) {
     auto record = scanner.record_ending_at(tail);
     if (!record) return std::nullopt;
@@ -200,7 +208,7 @@ std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, s
   std::size_t cut = 0;  // entries chain_tails[0, cut) are to go
   for (std::size_t i = 0; i < result.chain_tails.size() && result.chain_tails[i] > durable_tail; ++i) {
     const auto record = scanner.record_ending_at(result.chain_tails[i]);
-    if (!record || scanner.checksum_of(record->range) != record->metadata.checksum) cut = i + 1;
+    if (!record || !holds(*record, scanner.checksum_of(record->range))) cut = i + 1;
   }
   if (cut == 0) return 0;
   result.chain_tails.erase(result.chain_tails.begin(), result.chain_tails.begin() + static_cast<std::ptrdiff_t>(cut));

@@ -68,7 +68,11 @@ inline std::optional<PayloadRange> derive_payload_range(const std::byte* file, s
                                                         std::uint64_t metadata_offset,
                                                         std::uint64_t prev) noexcept {
   if (metadata_offset + kMetadataSize > file_len || prev >= metadata_offset) return std::nullopt;
-  if (metadata_offset - prev == 1 && file[prev] == kTombstoneByte) {
+  if (metadata_offset - prev == 1 && (file[prev] == kTombstoneByte || prepad(prev) != 0)) {
+    // One byte right after an unaligned tail can only be a tombstone: a value there
+    // would have been pre-padded. So it stays one even if that byte was damaged
+    // (its checksum then fails, and verify() reports it); otherwise the chain would
+    // break at it and cost every entry written after it.
     return PayloadRange{prev, metadata_offset, true};
   }
   const std::uint64_t start = prev + prepad(prev);  // prev < metadata_offset: no overflow
