@@ -1,11 +1,15 @@
 #include "durability_workloads.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <latch>
 #include <memory>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "scratch_dir.h"
@@ -29,6 +33,31 @@ constexpr std::uint64_t kPutsPerWriter = 1'000;     // D3: 4,000 puts in all
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 Bytes u64_bytes(const std::uint64_t& value) { return {reinterpret_cast<const std::byte*>(&value), 8}; }
+
+// The machine's own sync latency just before a run: the median of kProbeSyncs
+// appends of 8 bytes to a scratch file, each followed by fdatasync, in seconds. On
+// a shared VM other processes' I/O can slow every sync tenfold for tens of
+// seconds; the probe, shown beside the rows, tells a slow disk from a slow store.
+double probe_sync_latency(const fs::path& file) {
+  constexpr int kProbeSyncs = 32;
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "fsync probe: open " + file.string());
+  std::vector<double> latencies;
+  const std::uint64_t word = 0;
+  int error = 0;
+  for (int i = 0; i < kProbeSyncs && error == 0; ++i) {
+    const auto start = Clock::now();
+    if (::pwrite(fd, &word, sizeof(word), off_t(i) * off_t(sizeof(word))) != sizeof(word) || ::fdatasync(fd) != 0) {
+      error = errno;
+    }
+    latencies.push_back(seconds_since(start));
+  }
+  ::close(fd);
+  fs::remove(file);
+  if (error != 0) throw std::system_error(error, std::generic_category(), "fsync probe: " + file.string());
+  std::nth_element(latencies.begin(), latencies.begin() + kProbeSyncs / 2, latencies.end());
+  return latencies[kProbeSyncs / 2];
+}
 
 // The row's mode for this store. D3 asks for group commit where the store has a
 // setting of its own for it, and otherwise runs it synced as D1 does.
@@ -160,12 +189,17 @@ std::vector<Figure> run_durability_workload(std::string_view id, Backend& backen
   if (id == "D4") return {write_fresh("D4", backend, store_dir, n, false)};
   ScratchDir scratch(store_dir, id);
   const fs::path& dir = scratch.empty();
-  if (id == "D1") return {synced_puts("D1", backend, dir)};
-  if (id == "D1-group") return {synced_puts("D1 group", backend, dir)};
-  if (id == "D2") return {synced_batches(backend, dir)};
-  if (id == "D3") return {concurrent_synced_puts("D3", backend, dir)};
-  if (id == "D3-each") return {concurrent_synced_puts("D3 each", backend, dir)};
-  throw std::invalid_argument("unknown workload " + std::string(id));
+  // Beside the database rather than in it, where a store might object to it.
+  const double probe = probe_sync_latency(store_dir / (std::string(id) + ".fsync-probe"));
+  Figure figure;
+  if (id == "D1") figure = synced_puts("D1", backend, dir);
+  else if (id == "D1-group") figure = synced_puts("D1 group", backend, dir);
+  else if (id == "D2") figure = synced_batches(backend, dir);
+  else if (id == "D3") figure = concurrent_synced_puts("D3", backend, dir);
+  else if (id == "D3-each") figure = concurrent_synced_puts("D3 each", backend, dir);
+  else throw std::invalid_argument("unknown workload " + std::string(id));
+  figure.extra["fsync_probe_seconds"] = probe;
+  return {figure};
 }
 
 }  // namespace srd_bench

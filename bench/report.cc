@@ -240,22 +240,26 @@ void rss_table(std::ostringstream& out, const ReportInput& input, const Aggregat
   }
 }
 
-// Sizes and close times, from the workloads' extra figures.
+// Sizes, close times and the D rows' sync probe, from the workloads' extra figures.
 void details_table(std::ostringstream& out, const ReportInput& input, const Aggregate& aggregate) {
+  enum class Kind { kSize, kCloseMs, kProbeUs };
   struct Row {
     const char* label;
     const char* figure;
-    const char* prefix;  // of the extra keys
-    bool size;           // MiB on disk (else close time in ms)
+    const char* prefix;  // of the extra keys (sizes)
+    Kind kind;
   };
   const Row rows[] = {
-      {"W1 files after close, MiB", "W1", "", true},
-      {"W1 close, ms", "W1", "", false},
-      {"W2 files after close, MiB", "W2", "", true},
-      {"W2 close, ms", "W2", "", false},
-      {"W8 files after close, MiB", "W8 write", "", true},
-      {"W10 files before compact, MiB", "W10 compact", "before_", true},
-      {"W10 files after compact, MiB", "W10 compact", "after_", true},
+      {"W1 files after close, MiB", "W1", "", Kind::kSize},
+      {"W1 close, ms", "W1", "", Kind::kCloseMs},
+      {"W2 files after close, MiB", "W2", "", Kind::kSize},
+      {"W2 close, ms", "W2", "", Kind::kCloseMs},
+      {"W8 files after close, MiB", "W8 write", "", Kind::kSize},
+      {"W10 files before compact, MiB", "W10 compact", "before_", Kind::kSize},
+      {"W10 files after compact, MiB", "W10 compact", "after_", Kind::kSize},
+      {"D1 fsync probe before the run, us", "D1", "", Kind::kProbeUs},
+      {"D2 fsync probe before the run, us", "D2", "", Kind::kProbeUs},
+      {"D3 fsync probe before the run, us", "D3", "", Kind::kProbeUs},
   };
   out << "| |";
   for (const std::string& store : input.stores) out << ' ' << store << " |";
@@ -268,15 +272,17 @@ void details_table(std::ostringstream& out, const ReportInput& input, const Aggr
     out << "| " << row.label << " |";
     for (const std::string& store : input.stores) {
       std::string text = input.built.at(store) ? "-" : "n/a";
-      if (row.size) {
+      if (row.kind == Kind::kSize) {
         const auto total = aggregate.extra(store, row.figure, std::string(row.prefix) + "bytes_on_disk");
         const auto index = aggregate.extra(store, row.figure, std::string(row.prefix) + "index_cache_bytes");
         if (total) {
           text = mib(*total - index.value_or(0));
           if (index && *index > 0) text += " + " + mib(*index) + " index";
         }
-      } else if (const auto close = aggregate.extra(store, row.figure, "close_seconds")) {
-        text = number(*close * 1e3);
+      } else if (row.kind == Kind::kCloseMs) {
+        if (const auto close = aggregate.extra(store, row.figure, "close_seconds")) text = number(*close * 1e3);
+      } else if (const auto probe = aggregate.extra(store, row.figure, "fsync_probe_seconds")) {
+        text = number(*probe * 1e6);
       }
       out << ' ' << text << " |";
     }
@@ -305,9 +311,11 @@ std::string render_report(const ReportInput& input) {
          "  (error above); BAD = a value read back did not match (the figure is then meaningless).\n";
   out << "\n### Peak RSS per process, MiB (median)\n\n";
   rss_table(out, input, aggregate);
-  out << "\n### Files and close times (median)\n\n";
+  out << "\n### Files, close times and sync probes (median)\n\n";
   details_table(out, input, aggregate);
-  out << "\nindex = our saved index snapshot (a cache beside the store file, rebuilt if missing).\n";
+  out << "\nindex = our saved index snapshot (a cache beside the store file, rebuilt if missing).\n"
+         "fsync probe = the median of 32 appends + fdatasync to a scratch file just before each D run: how\n"
+         "fast the disk was then (other processes' I/O can slow it tenfold), not a figure of the store.\n";
 
   bool any_failure = false;
   for (const RunRecord& record : input.records) {
