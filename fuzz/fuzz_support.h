@@ -24,21 +24,17 @@ using Bytes = std::vector<std::byte>;
 // Key hash -> value: what a store must hold.
 using Model = std::map<std::uint64_t, Bytes>;
 
-// Where failures are written. run-fuzz.sh passes -close_fd_mask=2 to keep the engine's
-// recovery log lines out of the output, which closes stderr; a copy of it taken at
-// start-up (init_report_fd, from LLVMFuzzerInitialize) still reaches the terminal.
-inline int& report_fd() {
-  static int fd = 2;
-  return fd;
-}
-inline void init_report_fd() {
-  const int copy = ::dup(2);
-  if (copy >= 0) report_fd() = copy;
+// Called from LLVMFuzzerInitialize: the engine's log lines (a recovery for nearly
+// every input of open_fuzzer) would bury libFuzzer's output. SRD_FUZZ_LOG=1 keeps
+// them, for replaying one input.
+inline void init() {
+  const char* log = std::getenv("SRD_FUZZ_LOG");
+  if (log == nullptr || *log == '\0' || *log == '0') simd_r_drive::set_log_level(simd_r_drive::LogLevel::kOff);
 }
 
 [[noreturn]] inline void fail(const char* file, int line, const std::string& what) {
-  const std::string text = std::string(file) + ":" + std::to_string(line) + ": invariant failed: " + what + "\n";
-  [[maybe_unused]] const ssize_t ignored = ::write(report_fd(), text.data(), text.size());
+  std::fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, what.c_str());
+  std::fflush(stderr);
   std::abort();  // libFuzzer saves the input as a crash
 }
 

@@ -525,7 +525,7 @@ class Harness {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  srd_fuzz::init_report_fd();
+  srd_fuzz::init();
   return 0;
 }
 

@@ -9,8 +9,9 @@
 # target). A crash, a sanitizer report, a hang (an input running over 10 s), running
 # out of memory or a failed invariant fails the target: the input is saved as
 # build-fuzz/artifacts/<target>/<kind>-<sha1>; replay it with
-# build-fuzz/bin/<target>_fuzzer <file>. What a run finds that covers new code goes to
-# build-fuzz/corpus/<target>/, never into the committed seeds.
+# build-fuzz/bin/<target>_fuzzer <file> (SRD_FUZZ_LOG=1 shows the engine's log lines,
+# which the targets otherwise turn off). What a run finds that covers new code goes
+# to build-fuzz/corpus/<target>/, never into the committed seeds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -53,10 +54,8 @@ for target in "${targets[@]}"; do
     *) max_len=4096 ;;
   esac
   echo "== $target: ${FUZZ_SECONDS}s over $seeds"
-  # -close_fd_mask=2 silences the engine's recovery log on stderr; libFuzzer and the
-  # sanitizers keep reporting on a copy of it, and so do the targets' own checks.
   SRD_FUZZ_TMP=$scratch "$binary" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-    -max_len="$max_len" -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$target/" \
+    -max_len="$max_len" -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$target/" \
     "build-fuzz/corpus/$target" "$seeds" >"$log" 2>&1
   status=$?
   executions=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
