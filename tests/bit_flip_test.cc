@@ -633,10 +633,9 @@ TEST(BitFlipTombstone, OlderTombstoneFlipIsReported) {
 // must still open, and still hold the value (reported by verify()); refusing to compact
 // is a fair answer too.
 //
-// DISABLED: today the reopened store drops the value, or, when it is the only live
-// one, refuses the whole file (kCorruption, "holds no complete entry"). Reported to
-// the engine's owner; enable this test with the fix.
-TEST(BitFlipCompaction, DISABLED_DamagedNewestValueSurvivesCompactionAndReopen) {
+// (Compaction now moves the newest intact value to the end; before, the reopened store
+// dropped the damaged value, or refused the file when it was the only live one.)
+TEST(BitFlipCompaction, DamagedNewestValueSurvivesCompactionAndReopen) {
   for (const bool alone : {false, true}) {
     SCOPED_TRACE(alone ? "the damaged value is the only one" : "an older intact value too");
     TempDir dir;

@@ -16,6 +16,7 @@
 #include "engine/index_snapshot.h"
 #include "engine/iteration_state.h"
 #include "engine/logger.h"
+#include "format/checksum.h"
 #include "format/entry_layout.h"
 #include "simd_r_drive/error.h"
 
@@ -42,6 +43,32 @@ std::vector<LiveEntry> live_entries_oldest_first(detail::IterationState& state) 
   }
   std::reverse(entries.begin(), entries.end());
   return entries;
+}
+
+// Open cuts off a last entry that fails its checksum, since it cannot be told from a
+// torn write. Compaction keeps stored checksums, so a value damaged by bit rot stays
+// damaged; if it were the newest live value, it would become the compacted file's last
+// entry and the next open would drop it (or, were it alone, refuse the file). So the
+// newest intact entry moves to the end instead: only the damaged ones after it change
+// their order relative to it. Usually one checksum decides this. If no live entry is
+// intact, compaction refuses rather than write a file that open would empty.
+void keep_an_intact_entry_last(std::vector<LiveEntry>& entries, const std::filesystem::path& path) {
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (format::crc32_of_mapped(it->data, it->size) != it->checksum) continue;
+    if (it != entries.rbegin()) {
+      engine::log_warning("Compacting '" + path.string() + "': " + std::to_string(it - entries.rbegin()) +
+                          " newest value(s) fail their checksum (see verify()); they are kept, before the newest "
+                          "intact one.");
+      const auto intact = std::prev(it.base());
+      std::rotate(intact, std::next(intact), entries.end());
+    }
+    return;
+  }
+  if (!entries.empty()) {
+    throw Error(ErrorCode::kCorruption, "Cannot compact '" + path.string() +
+                                            "': every live value fails its checksum, and a compacted file ending in "
+                                            "a damaged entry would not open. The store was left as it is.");
+  }
 }
 
 // A name beside the store that no other compaction uses: never an old leftover.
@@ -89,7 +116,8 @@ void DataStore::Impl::compact() {
   require_writable_locked();
   ensure_live_bits_locked();
   detail::IterationState state(current_, readers_);
-  const std::vector<LiveEntry> entries = live_entries_oldest_first(state);
+  std::vector<LiveEntry> entries = live_entries_oldest_first(state);
+  keep_an_intact_entry_last(entries, path_);
 
   const std::filesystem::path temporary = fresh_temporary_path(path_);
   io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
