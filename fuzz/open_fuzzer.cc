@@ -128,17 +128,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   SRD_CHECK(closed.size() == new_tail && is_prefix(Bytes(closed.begin(), closed.begin() + static_cast<std::ptrdiff_t>(tail)), data, size),
             "the closed file is not the recovered prefix plus the write");
 
-  // Through the index snapshot saved on close, then a compaction. The probe stays the
-  // newest entry, so the compacted file ends in an intact one: a damaged value moved
-  // to the end is lost on the next open today (BitFlipCompaction in
-  // tests/bit_flip_test.cc).
+  // Through the index snapshot saved on close. Then, with the probe deleted again, a
+  // compaction: the newest live value may now be a damaged one, which compact() must
+  // not leave at the end of the new file (open would cut it off); with no intact
+  // value at all it refuses.
   store.emplace(DataStore::open_existing(path, options));
   SRD_CHECK(store->index_loaded_from_snapshot(), "the snapshot saved on close was not used");
   srd_fuzz::check_equals(*store, model, hashes, "reopened", bad);
+  store->remove(probe_key);
+  model.erase(probe_hash);
+  srd_fuzz::check_equals(*store, model, hashes, "probe removed", bad);
+  const std::uint64_t before = store->file_size();
   const std::uint64_t savings = store->estimate_compaction_savings();
-  store->compact();
-  SRD_CHECK(store->file_size() == new_tail - savings,
-            "compacted to " + std::to_string(store->file_size()) + ", estimated " + std::to_string(new_tail - savings));
+  const bool all_damaged = !model.empty() && bad.size() == model.size();
+  try {
+    store->compact();
+    SRD_CHECK(!all_damaged, "compacted a store whose every value fails its checksum");
+    // The estimate does not yet know that a damaged newest value moves, so it is only
+    // exact without damage (BitFlipCompaction.DISABLED_SavingsEstimate... in
+    // tests/bit_flip_test.cc); drop the condition with that fix.
+    SRD_CHECK(!bad.empty() || store->file_size() == before - savings,
+              "compacted to " + std::to_string(store->file_size()) + ", estimated " + std::to_string(before - savings));
+  } catch (const Error& error) {
+    SRD_CHECK(error.code() == ErrorCode::kCorruption && all_damaged, error.what());
+    SRD_CHECK(store->file_size() == before, "a refused compaction changed the store");
+  }
   srd_fuzz::check_equals(*store, model, hashes, "compacted", bad);
   store.reset();
 

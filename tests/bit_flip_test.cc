@@ -677,6 +677,40 @@ TEST(BitFlipCompaction, DamagedNewestValueSurvivesCompactionAndReopen) {
   }
 }
 
+// estimate_compaction_savings() is exact (it lays the live entries out as compact()
+// does), also when compact() moves a damaged newest value before the newest intact one:
+// the pre-pads, and so the compacted size, depend on that order.
+//
+// DISABLED: the estimate still lays the entries out in their old order, so here it
+// expects a 115-byte file where compact() writes 116; open_fuzzer found it. Reported
+// to the engine's owner; enable this test, and the exact check in
+// fuzz/open_fuzzer.cc, with the fix.
+TEST(BitFlipCompaction, DISABLED_SavingsEstimateStaysExactWhenADamagedValueMoves) {
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  std::uint64_t damaged_at = 0;
+  {
+    DataStore store = DataStore::open(path);
+    store.write("older", "an older value, 32 bytes long..!");
+    store.write("damaged", "a value whose bytes get damaged");
+    damaged_at = store.read("damaged")->start_offset() + 3;
+    store.write("newest", "removed before compacting");
+  }
+  Bytes bytes = srd_test::read_file(path);
+  bytes[damaged_at] ^= std::byte{0x20};
+  srd_test::write_file(path, bytes);
+
+  StderrCapture capture;
+  DataStore store = DataStore::open(path);
+  store.remove("newest");
+  const std::uint64_t before = store.file_size();
+  const std::uint64_t estimate = store.estimate_compaction_savings();
+  store.compact();
+  EXPECT_EQ(before - store.file_size(), estimate);
+  EXPECT_EQ(store.estimate_compaction_savings(), 0u);
+  capture.take();
+}
+
 INSTANTIATE_TEST_SUITE_P(BitFlip, GoldenBitFlip, testing::Values("basic", "prehashed", "alignment", "batch", "stream"),
                          [](const testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
