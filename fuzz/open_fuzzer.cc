@@ -144,10 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     store->compact();
     SRD_CHECK(!all_damaged, "compacted a store whose every value fails its checksum");
-    // The estimate does not yet know that a damaged newest value moves, so it is only
-    // exact without damage (BitFlipCompaction.DISABLED_SavingsEstimate... in
-    // tests/bit_flip_test.cc); drop the condition with that fix.
-    SRD_CHECK(!bad.empty() || store->file_size() == before - savings,
+    // Exact, also when a damaged newest value moves before the newest intact one.
+    SRD_CHECK(store->file_size() == before - savings,
               "compacted to " + std::to_string(store->file_size()) + ", estimated " + std::to_string(before - savings));
   } catch (const Error& error) {
     SRD_CHECK(error.code() == ErrorCode::kCorruption && all_damaged, error.what());

@@ -681,11 +681,7 @@ TEST(BitFlipCompaction, DamagedNewestValueSurvivesCompactionAndReopen) {
 // does), also when compact() moves a damaged newest value before the newest intact one:
 // the pre-pads, and so the compacted size, depend on that order.
 //
-// DISABLED: the estimate still lays the entries out in their old order, so here it
-// expects a 115-byte file where compact() writes 116; open_fuzzer found it. Reported
-// to the engine's owner; enable this test, and the exact check in
-// fuzz/open_fuzzer.cc, with the fix.
-TEST(BitFlipCompaction, DISABLED_SavingsEstimateStaysExactWhenADamagedValueMoves) {
+TEST(BitFlipCompaction, SavingsEstimateStaysExactWhenADamagedValueMoves) {
   TempDir dir;
   const auto path = dir.file("store.bin");
   std::uint64_t damaged_at = 0;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "engine/data_store_impl.h"
@@ -50,25 +51,20 @@ std::vector<LiveEntry> live_entries_oldest_first(detail::IterationState& state) 
 // damaged; if it were the newest live value, it would become the compacted file's last
 // entry and the next open would drop it (or, were it alone, refuse the file). So the
 // newest intact entry moves to the end instead: only the damaged ones after it change
-// their order relative to it. Usually one checksum decides this. If no live entry is
-// intact, compaction refuses rather than write a file that open would empty.
-void keep_an_intact_entry_last(std::vector<LiveEntry>& entries, const std::filesystem::path& path) {
+// their order relative to it. Usually one checksum decides this. Returns how many
+// damaged entries the intact one moved past, or nullopt if no live entry is intact
+// (entries non-empty): then compaction refuses rather than write a file that open
+// would empty.
+std::optional<std::size_t> move_newest_intact_last(std::vector<LiveEntry>& entries) {
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     if (format::crc32_of_mapped(it->data, it->size) != it->checksum) continue;
-    if (it != entries.rbegin()) {
-      engine::log_warning("Compacting '" + path.string() + "': " + std::to_string(it - entries.rbegin()) +
-                          " newest value(s) fail their checksum (see verify()); they are kept, before the newest "
-                          "intact one.");
-      const auto intact = std::prev(it.base());
-      std::rotate(intact, std::next(intact), entries.end());
-    }
-    return;
+    const auto moved_past = static_cast<std::size_t>(it - entries.rbegin());
+    const auto intact = std::prev(it.base());
+    std::rotate(intact, std::next(intact), entries.end());
+    return moved_past;
   }
-  if (!entries.empty()) {
-    throw Error(ErrorCode::kCorruption, "Cannot compact '" + path.string() +
-                                            "': every live value fails its checksum, and a compacted file ending in "
-                                            "a damaged entry would not open. The store was left as it is.");
-  }
+  if (entries.empty()) return 0;
+  return std::nullopt;
 }
 
 // A name beside the store that no other compaction uses: never an old leftover.
@@ -117,7 +113,17 @@ void DataStore::Impl::compact() {
   ensure_live_bits_locked();
   detail::IterationState state(current_, readers_);
   std::vector<LiveEntry> entries = live_entries_oldest_first(state);
-  keep_an_intact_entry_last(entries, path_);
+  const std::optional<std::size_t> moved_past = move_newest_intact_last(entries);
+  if (!moved_past) {
+    throw Error(ErrorCode::kCorruption, "Cannot compact '" + path_.string() +
+                                            "': every live value fails its checksum, and a compacted file ending in "
+                                            "a damaged entry would not open. The store was left as it is.");
+  }
+  if (*moved_past != 0) {
+    engine::log_warning("Compacting '" + path_.string() + "': " + std::to_string(*moved_past) +
+                        " newest value(s) fail their checksum (see verify()); they are kept, before the newest "
+                        "intact one.");
+  }
 
   const std::filesystem::path temporary = fresh_temporary_path(path_);
   io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
@@ -192,7 +198,9 @@ std::uint64_t DataStore::Impl::compaction_savings() const {
   // Lay the live entries out exactly as compact() would and compare.
   std::uint64_t compacted = 0;
   detail::IterationState state(generation, readers_);
-  for (const LiveEntry& entry : live_entries_oldest_first(state)) {
+  std::vector<LiveEntry> entries = live_entries_oldest_first(state);
+  if (!move_newest_intact_last(entries)) return 0;  // compact() would refuse
+  for (const LiveEntry& entry : entries) {
     compacted += format::prepad(compacted) + entry.size + kMetadataSize;
   }
   return tail > compacted ? tail - compacted : 0;
