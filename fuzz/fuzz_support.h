@@ -44,7 +44,9 @@ inline void init() {
   } while (0)
 
 // A directory of this process's own (SRD_FUZZ_TMP, else tmpfs /dev/shm, else the
-// system temp dir), emptied before each input and removed at exit.
+// system temp dir), emptied before and after each input and removed at exit. Some of
+// libFuzzer's exits skip atexit handlers, so emptying after each input keeps what is
+// left behind then to an empty directory (in RAM, on tmpfs).
 class Scratch {
  public:
   static const std::filesystem::path& dir() {

@@ -159,5 +159,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   store.emplace(DataStore::open_existing(path, options));
   srd_fuzz::check_equals(*store, model, hashes, "reopened by recovery", bad);
   store.reset();
+  srd_fuzz::Scratch::clear();
   return 0;
 }

@@ -532,7 +532,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   srd_fuzz::Scratch::clear();
   FuzzedDataProvider in(data, size);
-  Harness harness(in);
-  harness.run();
+  {
+    Harness harness(in);
+    harness.run();
+  }
+  srd_fuzz::Scratch::clear();
   return 0;
 }
