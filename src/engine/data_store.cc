@@ -375,11 +375,7 @@ std::size_t DataStore::Impl::live_count() const noexcept {
 std::uint64_t DataStore::Impl::append(std::span<const PendingEntry> entries) {
   std::unique_lock lock(write_mutex_);
   require_writable_locked();
-  const std::uint64_t tail = append_locked(entries);
-  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
-  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
-  make_durable(sequence);
-  return tail;
+  return finish_write(lock, append_locked(entries));
 }
 
 void DataStore::Impl::reserve_locked(std::uint64_t needed_tail) {
@@ -564,10 +560,7 @@ std::uint64_t DataStore::Impl::append_stream(std::uint64_t key_hash, const Strea
   index_locked(key_hash, position, false);
   publish_tail_locked(position);
   reclaim_locked();
-  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
-  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
-  make_durable(sequence);
-  return position;
+  return finish_write(lock, position);
 }
 
 std::uint64_t DataStore::Impl::remove_hashes(std::span<const std::uint64_t> key_hashes) {
@@ -581,11 +574,7 @@ std::uint64_t DataStore::Impl::remove_hashes(std::span<const std::uint64_t> key_
     if (!duplicate && table->find(key_hash) != 0) tombstones.push_back({key_hash, {}, true});
   }
   if (tombstones.empty()) return current_->tail.load(std::memory_order_relaxed);
-  const std::uint64_t tail = append_locked(tombstones);
-  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
-  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
-  make_durable(sequence);
-  return tail;
+  return finish_write(lock, append_locked(tombstones));
 }
 
 std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_hash) {
@@ -599,11 +588,7 @@ std::uint64_t DataStore::Impl::rename(std::uint64_t old_hash, std::uint64_t new_
   // but in one append, so a crash cannot leave the value under both keys or neither.
   const PendingEntry entries[] = {{new_hash, ByteView(old_entry->data(), old_entry->size()), false},
                                   {old_hash, {}, true}};
-  const std::uint64_t new_tail = append_locked(entries);
-  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
-  if (options_.durability != Durability::kSyncEachWrite) lock.unlock();
-  make_durable(sequence);
-  return new_tail;
+  return finish_write(lock, append_locked(entries));
 }
 
 void DataStore::Impl::ensure_live_bits() const {

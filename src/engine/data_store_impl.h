@@ -101,6 +101,10 @@ class DataStore::Impl {
 
   // Durability (durability.cc).
   void require_writable_locked() const;
+  // Ends a write call that appended up to `tail` (the last write number is the one
+  // to make durable): releases `write_lock` unless the mode syncs under it, waits as
+  // the mode requires, and returns `tail`.
+  std::uint64_t finish_write(std::unique_lock<std::mutex>& write_lock, std::uint64_t tail);
   // After a write that ended write number `sequence`: what the mode requires before
   // the write may return. kSyncEachWrite calls it with the write mutex held.
   void make_durable(std::uint64_t sequence);

@@ -37,6 +37,14 @@ void DataStore::Impl::publish_tail_locked(std::uint64_t tail) noexcept {
   write_sequence_.store(write_sequence_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+std::uint64_t DataStore::Impl::finish_write(std::unique_lock<std::mutex>& write_lock, std::uint64_t tail) {
+  const std::uint64_t sequence = write_sequence_.load(std::memory_order_relaxed);
+  // kSyncEachWrite syncs under the write lock; the other modes let the next writer in.
+  if (options_.durability != Durability::kSyncEachWrite) write_lock.unlock();
+  make_durable(sequence);
+  return tail;
+}
+
 void DataStore::Impl::make_durable(std::uint64_t sequence) {
   switch (options_.durability) {
     case Durability::kFlush:
