@@ -122,19 +122,22 @@ bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, 
   generation->live_count.store(snapshot->live_count, std::memory_order_seq_cst);
   generation->publish_mapping(std::move(mapping));
   current_ = std::move(generation);
-  // Entries appended after the snapshot was taken, oldest first.
-  const std::byte* base = current_->mapping.load(std::memory_order_relaxed)->data();
-  for (auto it = newer->rbegin(); it != newer->rend(); ++it) {
-    const std::uint64_t metadata_offset = *it - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, *it, metadata_offset, metadata.prev_offset);
-    index_locked(metadata.key_hash, *it, range && range->tombstone);
-  }
+  index_appended_locked(*newer);  // entries appended after the snapshot was taken
   current_->tail.store(file_len, std::memory_order_seq_cst);
   physical_size_ = file_len;
   loaded_from_snapshot_ = true;
   snapshot_covers_ = snapshot->covered_tail;
   return true;
+}
+
+void DataStore::Impl::index_appended_locked(std::span<const std::uint64_t> tails_newest_first) {
+  const std::byte* base = current_->mapping.load(std::memory_order_relaxed)->data();
+  for (auto it = tails_newest_first.rbegin(); it != tails_newest_first.rend(); ++it) {
+    const std::uint64_t metadata_offset = *it - kMetadataSize;
+    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+    const auto range = format::derive_payload_range(base, *it, metadata_offset, metadata.prev_offset);
+    index_locked(metadata.key_hash, *it, range && range->tombstone);
+  }
 }
 
 void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len,

@@ -127,6 +127,9 @@ class DataStore::Impl {
   void reserve_locked(std::uint64_t needed_tail);
   void rollback_locked(std::uint64_t tail) noexcept;
   void index_locked(std::uint64_t key_hash, std::uint64_t tail, bool tombstone);
+  // Indexes entries found appended to the current mapping (tails newest first, as
+  // tails_above returns them), oldest first so that the later of two writes wins.
+  void index_appended_locked(std::span<const std::uint64_t> tails_newest_first);
   void ensure_live_bits_locked() const;
   void retire_locked(std::shared_ptr<const void> object) const;
   void reclaim_locked() noexcept;

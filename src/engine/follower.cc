@@ -21,7 +21,6 @@
 
 #include "engine/data_store_impl.h"
 #include "engine/recovery.h"
-#include "format/entry_layout.h"
 #include "simd_r_drive/error.h"
 
 namespace simd_r_drive {
@@ -68,12 +67,7 @@ std::uint64_t DataStore::Impl::refresh() {
   const auto newer = engine::tails_above(base, candidate, current_tail);
   // Not a complete write yet (a foreign writer mid-append): the next refresh retries.
   if (!newer) return current_tail;
-  for (auto it = newer->rbegin(); it != newer->rend(); ++it) {
-    const std::uint64_t metadata_offset = *it - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, *it, metadata_offset, metadata.prev_offset);
-    index_locked(metadata.key_hash, *it, range && range->tombstone);
-  }
+  index_appended_locked(*newer);
   generation.tail.store(candidate, std::memory_order_release);
   physical_size_ = candidate;
   reclaim_locked();
