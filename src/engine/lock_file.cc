@@ -1,6 +1,5 @@
 #include "engine/lock_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,15 +21,6 @@ constexpr std::uint64_t kMagicValue = 0x014B434F4C445253ull;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "the lock file's fields are shared between processes as lock-free atomics");
-
-// Whether another open file description holds a lock that conflicts with a writer's.
-bool lock_is_held(int fd) {
-  struct flock probe {};
-  probe.l_type = F_WRLCK;
-  probe.l_whence = SEEK_SET;
-  if (::fcntl(fd, F_OFD_GETLK, &probe) != 0) return false;
-  return probe.l_type != F_UNLCK;
-}
 
 }  // namespace
 
@@ -57,29 +47,24 @@ LockFile::LockFile(io::FileHandle file, bool writable) : file_(std::move(file)) 
     throw Error(ErrorCode::kIo, "mmap of '" + file_.path().string() + "' failed: " + std::strerror(errno));
   }
   words_ = static_cast<std::atomic<std::uint64_t>*>(base);
-  mapped_size_ = kLockFileSize;
 }
 
-LockFile::LockFile(LockFile&& other) noexcept
-    : file_(std::move(other.file_)), words_(other.words_), mapped_size_(other.mapped_size_) {
+LockFile::LockFile(LockFile&& other) noexcept : file_(std::move(other.file_)), words_(other.words_) {
   other.words_ = nullptr;
-  other.mapped_size_ = 0;
 }
 
 LockFile& LockFile::operator=(LockFile&& other) noexcept {
   if (this != &other) {
-    if (words_ != nullptr) ::munmap(words_, mapped_size_);
+    if (words_ != nullptr) ::munmap(words_, kLockFileSize);
     file_ = std::move(other.file_);
     words_ = other.words_;
-    mapped_size_ = other.mapped_size_;
     other.words_ = nullptr;
-    other.mapped_size_ = 0;
   }
   return *this;
 }
 
 LockFile::~LockFile() {
-  if (words_ != nullptr) ::munmap(words_, mapped_size_);
+  if (words_ != nullptr) ::munmap(words_, kLockFileSize);
   // Closing the descriptor releases the OFD lock.
 }
 
@@ -88,24 +73,17 @@ bool LockFile::valid() const noexcept { return field(kMagic).load(std::memory_or
 LockFile LockFile::acquire(const std::filesystem::path& store, std::optional<State>* previous) {
   const std::filesystem::path path = lock_path(store);
   io::FileHandle file(path, io::FileHandle::Mode::kOpenOrCreate);
-  struct flock request {};
-  request.l_type = F_WRLCK;
-  request.l_whence = SEEK_SET;
-  if (::fcntl(file.fd(), F_OFD_SETLK, &request) != 0) {
-    const int error = errno;
-    if (error == EAGAIN || error == EACCES) {
-      std::string holder;
-      std::uint64_t pid = 0;
-      if (::pread(file.fd(), &pid, sizeof pid, static_cast<off_t>(kPid * sizeof(std::uint64_t))) ==
-              static_cast<ssize_t>(sizeof pid) &&
-          pid != 0) {
-        holder = " (process " + std::to_string(pid) + ")";
-      }
-      throw Error(ErrorCode::kLocked, "'" + store.string() + "' is locked by another writer" + holder +
-                                          ": only one DataStore may write a store at a time. Open it with "
-                                          "OpenOptions::read_only to read while it is being written.");
+  if (!file.try_lock_exclusive()) {
+    std::string holder;
+    std::uint64_t pid = 0;
+    if (::pread(file.fd(), &pid, sizeof pid, static_cast<off_t>(kPid * sizeof(std::uint64_t))) ==
+            static_cast<ssize_t>(sizeof pid) &&
+        pid != 0) {
+      holder = " (process " + std::to_string(pid) + ")";
     }
-    throw Error(ErrorCode::kIo, "locking '" + path.string() + "' failed: " + std::strerror(error));
+    throw Error(ErrorCode::kLocked, "'" + store.string() + "' is locked by another writer" + holder +
+                                        ": only one DataStore may write a store at a time. Open it with "
+                                        "OpenOptions::read_only to read while it is being written.");
   }
   if (file.size() < kLockFileSize) file.truncate(kLockFileSize);
   LockFile lock(std::move(file), true);
@@ -164,7 +142,7 @@ LockFile::State LockFile::snapshot() const {
     }
     ::sched_yield();
   }
-  state.writer_active = lock_is_held(file_.fd());
+  state.writer_active = file_.locked_elsewhere();
   return state;
 }
 

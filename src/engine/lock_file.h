@@ -82,8 +82,7 @@ class LockFile {
   bool valid() const noexcept;
 
   io::FileHandle file_;
-  std::atomic<std::uint64_t>* words_ = nullptr;
-  std::uint64_t mapped_size_ = 0;
+  std::atomic<std::uint64_t>* words_ = nullptr;  // the first 4 KiB of the file, mapped
 };
 
 }  // namespace simd_r_drive::engine

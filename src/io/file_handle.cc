@@ -202,6 +202,14 @@ bool FileHandle::try_lock_exclusive() {
   fail("fcntl(F_OFD_SETLK)");
 }
 
+bool FileHandle::locked_elsewhere() const {
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  if (::fcntl(fd_, F_OFD_GETLK, &probe) != 0) return false;
+  return probe.l_type != F_UNLCK;
+}
+
 void sync_directory(const std::filesystem::path& directory) {
   if (const int error = injected_error(FileOperation::kSyncDirectory, directory)) {
     throw Error(ErrorCode::kIo, "fsync of directory '" + directory.string() + "' failed: " + os_reason(error));

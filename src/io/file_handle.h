@@ -54,6 +54,9 @@ class FileHandle {
   // Takes an exclusive open-file-description lock on the whole file without waiting;
   // false if another open of the file (in any process) holds one.
   bool try_lock_exclusive();
+  // Whether another open of the file holds a lock that try_lock_exclusive would
+  // collide with. Only asks: takes nothing (F_OFD_GETLK).
+  bool locked_elsewhere() const;
   void close() noexcept;
 
  private:
