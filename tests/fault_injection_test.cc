@@ -441,8 +441,8 @@ TEST_P(FaultInjection, EveryAcknowledgedWriteSurvivesEachFault) {
 INSTANTIATE_TEST_SUITE_P(Modes, FaultInjection,
                          ::testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit,
                                            Durability::kSyncPeriodically),
-                         [](const auto& info) {
-                           switch (info.param) {
+                         [](const auto& param_info) {
+                           switch (param_info.param) {
                              case Durability::kFlush: return std::string("Flush");
                              case Durability::kSyncEachWrite: return std::string("SyncEachWrite");
                              case Durability::kGroupCommit: return std::string("GroupCommit");

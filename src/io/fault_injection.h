@@ -33,6 +33,5 @@ class FaultInjector {
 
 // Installs `injector` (nullptr removes it). Returns the previous one.
 FaultInjector* install_fault_injector(FaultInjector* injector) noexcept;
-FaultInjector* fault_injector() noexcept;
 
 }  // namespace simd_r_drive::io

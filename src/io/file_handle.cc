@@ -36,7 +36,6 @@ int injected_error(FileOperation operation, const std::filesystem::path& path, s
 FaultInjector* install_fault_injector(FaultInjector* injector) noexcept {
   return installed_injector.exchange(injector, std::memory_order_acq_rel);
 }
-FaultInjector* fault_injector() noexcept { return installed_injector.load(std::memory_order_acquire); }
 
 FileHandle::FileHandle(const std::filesystem::path& path, Mode mode) : path_(path) {
   int flags = (mode == Mode::kReadOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
@@ -83,6 +82,14 @@ void FileHandle::close() noexcept {
   }
 }
 
+void FileHandle::fail_if_injected(FileOperation operation, const char* what, std::uint64_t offset,
+                                  std::uint64_t bytes) const {
+  if (const int error = injected_error(operation, path_, offset, bytes)) {
+    errno = error;
+    fail(what);
+  }
+}
+
 void FileHandle::fail(const std::string& what) const {
   const int error = errno;
   throw Error(ErrorCode::kIo, what + " on '" + path_.string() + "' failed: " + os_reason(error));
@@ -108,7 +115,7 @@ void FileHandle::pwrite_all(std::uint64_t offset, std::span<const std::span<cons
   }
   std::size_t first = 0;
   while (first < vectors.size()) {
-    int count = static_cast<int>(std::min<std::size_t>(vectors.size() - first, IOV_MAX));
+    const int count = static_cast<int>(std::min<std::size_t>(vectors.size() - first, IOV_MAX));
     ssize_t written;
     std::uint64_t total = 0;
     for (int i = 0; i < count; ++i) total += vectors[first + static_cast<std::size_t>(i)].iov_len;
@@ -156,10 +163,7 @@ void FileHandle::pwrite_all(std::uint64_t offset, std::span<const std::span<cons
 void FileHandle::allocate(std::uint64_t new_size) {
   const std::uint64_t current = size();
   if (new_size <= current) return;
-  if (const int error = injected_error(FileOperation::kAllocate, path_, current, new_size - current)) {
-    errno = error;
-    fail("fallocate");
-  }
+  fail_if_injected(FileOperation::kAllocate, "fallocate", current, new_size - current);
   int result;
   do {
     result = ::fallocate(fd_, 0, static_cast<off_t>(current), static_cast<off_t>(new_size - current));
@@ -173,10 +177,7 @@ void FileHandle::allocate(std::uint64_t new_size) {
 }
 
 void FileHandle::truncate(std::uint64_t new_size) {
-  if (const int error = injected_error(FileOperation::kTruncate, path_, new_size)) {
-    errno = error;
-    fail("ftruncate");
-  }
+  fail_if_injected(FileOperation::kTruncate, "ftruncate", new_size);
   int result;
   do {
     result = ::ftruncate(fd_, static_cast<off_t>(new_size));
@@ -185,10 +186,7 @@ void FileHandle::truncate(std::uint64_t new_size) {
 }
 
 void FileHandle::sync_data() {
-  if (const int error = injected_error(FileOperation::kSync, path_)) {
-    errno = error;
-    fail("fdatasync");
-  }
+  fail_if_injected(FileOperation::kSync, "fdatasync");
   if (::fdatasync(fd_) != 0) fail("fdatasync");
   if (FaultInjector* injector = installed_injector.load(std::memory_order_acquire)) injector->synced(path_);
 }

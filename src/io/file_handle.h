@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 
+#include "io/fault_injection.h"
+
 namespace simd_r_drive::io {
 
 // Device and inode: two paths name the same file iff these are equal.
@@ -61,6 +63,9 @@ class FileHandle {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  // Fails `what` as the OS would if an installed FaultInjector says so (fault_injection.h).
+  void fail_if_injected(FileOperation operation, const char* what, std::uint64_t offset = 0,
+                        std::uint64_t bytes = 0) const;
   int fd_ = -1;
   std::filesystem::path path_;
 };
