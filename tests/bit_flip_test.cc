@@ -376,14 +376,6 @@ std::string open_and_check(const Golden& g, FlippableCopy& copy, const Expectati
 
 // ---- which bits to flip ----------------------------------------------------------
 
-// A deterministic scatter (splitmix64), so that sampled runs are reproducible.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 struct Flip {
   std::uint64_t offset;
   int bit;
@@ -399,7 +391,7 @@ void add_every_bit(std::vector<Flip>& flips, std::uint64_t begin, std::uint64_t 
 void add_scattered_bits(std::vector<Flip>& flips, std::uint64_t begin, std::uint64_t end, std::uint64_t seed,
                         std::size_t count) {
   for (std::size_t i = 0; i < count && begin < end; ++i) {
-    const std::uint64_t r = mix(seed * 1000003 + i);
+    const std::uint64_t r = srd_test::mix64(seed * 1000003 + i);
     flips.push_back({begin + r % (end - begin), static_cast<int>((r >> 32) % 8)});
   }
 }

@@ -65,13 +65,6 @@ constexpr int kChildUnexpectedError = 11;
 // (which the parent would report as not killed).
 constexpr std::uint64_t kMaxOpsPerChild = 1'000'000;
 
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // A value is named by its seed and size; its bytes are generated from them.
 struct Value {
   std::uint64_t seed = 0;
@@ -82,7 +75,7 @@ struct Value {
 std::vector<std::byte> bytes_of(const Value& value) {
   std::vector<std::byte> out(value.size);
   for (std::size_t i = 0; i < out.size(); i += 8) {
-    const std::uint64_t word = mix(value.seed ^ (i * 0x100000001B3ull));
+    const std::uint64_t word = srd_test::mix64(value.seed ^ (i * 0x100000001B3ull));
     std::memcpy(out.data() + i, &word, std::min<std::size_t>(8, out.size() - i));
   }
   // Never the single byte 0x00 (a tombstone) nor an all-zero stream: both are refused.
@@ -120,10 +113,10 @@ Op op_at(std::uint64_t seed, std::uint64_t index) {
     op.kind = OpKind::kCompact;
     return op;
   }
-  std::mt19937_64 rng(mix(seed ^ mix(index)));
+  std::mt19937_64 rng(srd_test::mix64(seed ^ srd_test::mix64(index)));
   auto below = [&rng](std::uint64_t bound) { return static_cast<std::uint32_t>(rng() % bound); };
   std::uint32_t item = 0;
-  auto value_of_size = [&](std::uint32_t size) { return Value{mix(seed ^ mix(index * 64 + item++)), size}; };
+  auto value_of_size = [&](std::uint32_t size) { return Value{srd_test::mix64(seed ^ srd_test::mix64(index * 64 + item++)), size}; };
   auto small = [&] { return value_of_size(1 + below(200)); };
   auto medium = [&] { return value_of_size(1 + below(64 * 1024)); };
   // At least 300 KiB: alone above the engine's direct-write threshold (pwritev path).
@@ -373,13 +366,13 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   // add an fdatasync to every iteration). The child writes in `mode`.
   const OpenOptions options;
 
-  std::mt19937_64 delays(mix(base_seed ^ static_cast<std::uint64_t>(mode)));
+  std::mt19937_64 delays(srd_test::mix64(base_seed ^ static_cast<std::uint64_t>(mode)));
   Model model;  // what the store holds before the next child starts
   ValueCache cache;
   Tally tally;
 
   for (std::uint64_t iteration = 0; iteration < iterations; ++iteration) {
-    const std::uint64_t seed = mix(base_seed ^ mix(iteration * 16 + static_cast<std::uint64_t>(mode)));
+    const std::uint64_t seed = srd_test::mix64(base_seed ^ srd_test::mix64(iteration * 16 + static_cast<std::uint64_t>(mode)));
     // From a few milliseconds (often inside open or the first op) to about 40.
     const auto delay = std::chrono::microseconds(2000 + delays() % 38000);
     SCOPED_TRACE("mode " + std::string(mode_name(mode)) + ", SRD_KILL_SEED=" + std::to_string(base_seed) +

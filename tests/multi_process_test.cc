@@ -153,13 +153,6 @@ constexpr std::uint64_t kCompactAt = kFollowOps / 2;
 constexpr std::uint64_t kCheckpointEvery = 100;
 constexpr std::uint64_t kReadyMessage = ~std::uint64_t{0};
 
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 struct FollowOp {
   enum Kind { kWrite, kRemove, kCompact } kind = kWrite;
   std::uint64_t key = 0;  // keys are named after the op that first wrote them
@@ -167,8 +160,8 @@ struct FollowOp {
 
 FollowOp follow_op(std::uint64_t i) {
   if (i == kCompactAt) return {FollowOp::kCompact, 0};
-  if (i > 0 && i % 13 == 12) return {FollowOp::kRemove, mix(i) % i};
-  if (i > 0 && i % 11 == 10) return {FollowOp::kWrite, mix(i) % i};
+  if (i > 0 && i % 13 == 12) return {FollowOp::kRemove, srd_test::mix64(i) % i};
+  if (i > 0 && i % 11 == 10) return {FollowOp::kWrite, srd_test::mix64(i) % i};
   return {FollowOp::kWrite, i};
 }
 
@@ -177,10 +170,10 @@ std::string follow_key(std::uint64_t key) { return "follow-" + std::to_string(ke
 // The value op i writes: mostly up to 3000 bytes, every 97th at least 300 KiB (the
 // pwritev path).
 std::vector<std::byte> follow_value(std::uint64_t i) {
-  const std::size_t size = i % 97 == 50 ? 300 * 1024 + mix(i) % (64 * 1024) : 1 + mix(i) % 3000;
+  const std::size_t size = i % 97 == 50 ? 300 * 1024 + srd_test::mix64(i) % (64 * 1024) : 1 + srd_test::mix64(i) % 3000;
   std::vector<std::byte> out(size);
   for (std::size_t at = 0; at < size; at += 8) {
-    const std::uint64_t word = mix(i * 0x10000 + at);
+    const std::uint64_t word = srd_test::mix64(i * 0x10000 + at);
     std::memcpy(out.data() + at, &word, std::min<std::size_t>(8, size - at));
   }
   out[0] |= std::byte{1};  // never the tombstone byte alone

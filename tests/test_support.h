@@ -35,6 +35,15 @@ std::vector<std::byte> from_hex(std::string_view hex);
 std::string to_hex(simd_r_drive::ByteView bytes);
 std::string sha256_hex(const std::filesystem::path& path);
 std::vector<std::byte> bytes_of(std::string_view text);
+// splitmix64's finaliser: a deterministic scatter of `x`, for reproducible "random"
+// choices in tests.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // byte[i] = ((i*31 + len) mod 251) + 1: the generator the golden manifests use.
 std::vector<std::byte> pattern_bytes(std::size_t len);
 // The name of the ErrorCode that `body` throws ("invalid_argument", ...), "no error",
