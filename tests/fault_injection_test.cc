@@ -173,17 +173,20 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
     int calls = 0;
     bool fired = false;
     std::optional<std::vector<std::byte>> pending_compaction;
+    // Replaced atomically: the child may exit (kSyncPeriodically's thread is still
+    // syncing) in the middle of taking a copy.
+    const auto keep_durable_image = [&](const std::vector<std::byte>& bytes) {
+      const std::filesystem::path partial = durable_path.string() + ".partial";
+      srd_test::write_file(partial, bytes);
+      std::filesystem::rename(partial, durable_path);
+    };
     ScriptedInjector injector(
         [&](Operation operation, const std::filesystem::path& path, std::uint64_t, std::uint64_t bytes,
             std::uint64_t* limit) -> int {
           if (operation == Operation::kRename) {
             const bool fails = fault.operation == Operation::kRename && ++calls == fault.nth;
             // A rename that goes through makes the synced compacted file the store.
-            if (!fails && pending_compaction) {
-              const std::filesystem::path partial = durable_path.string() + ".partial";
-              srd_test::write_file(partial, *pending_compaction);
-              std::filesystem::rename(partial, durable_path);
-            }
+            if (!fails && pending_compaction) keep_durable_image(*pending_compaction);
             pending_compaction.reset();
             if (fails) fired = true;
             return fails ? fault.error : 0;
@@ -199,11 +202,7 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
         },
         [&](const std::filesystem::path& path) {
           if (path == store_path) {
-            // Replaced atomically: the child may exit (kSyncPeriodically's thread is
-            // still syncing) in the middle of taking the copy.
-            const std::filesystem::path partial = durable_path.string() + ".partial";
-            srd_test::write_file(partial, srd_test::read_file(path));
-            std::filesystem::rename(partial, durable_path);
+            keep_durable_image(srd_test::read_file(path));
           } else if (path.string().ends_with(".tmp")) {
             pending_compaction = srd_test::read_file(path);
           }
