@@ -62,12 +62,12 @@ DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& opti
     lock_ = engine::LockFile::observe(path);
     file_len = follower_candidate_tail(file_.size(), identity_);
   } else {
-    // The lock comes first: nothing may look at the file while another writer might
-    // be changing it.
-    if (options.must_exist) io::FileHandle(path, io::FileHandle::Mode::kOpenExisting);
-    lock_ = engine::LockFile::acquire(path, &previous);
+    // Opened before the lock so that a missing file is reported before a lock file is
+    // created; nothing reads it until the lock is held, since another writer might be
+    // changing it.
     file_ = io::FileHandle(path, options.must_exist ? io::FileHandle::Mode::kOpenExisting
                                                     : io::FileHandle::Mode::kOpenOrCreate);
+    lock_ = engine::LockFile::acquire(path, &previous);
     // The store file is locked too, so that a second name for it (a hard link) does
     // not let a second writer in. The lock is taken through a descriptor of its own:
     // an OFD lock lives as long as its open file description, and mappings (which
