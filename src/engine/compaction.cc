@@ -164,6 +164,7 @@ void DataStore::Impl::compact() {
   try {
     std::reverse(index_entries.begin(), index_entries.end());
     auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
+    advise_append_zone(*mapping, position);
     next = build_generation(std::move(mapping), position, index_entries);
     // The snapshot describes the old layout; it must not outlive it.
     engine::remove_snapshot(path_);

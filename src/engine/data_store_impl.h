@@ -125,6 +125,8 @@ class DataStore::Impl {
   // Writer helpers (write_mutex_ held).
   std::uint64_t append_locked(std::span<const PendingEntry> entries);
   void reserve_locked(std::uint64_t needed_tail);
+  // Advises huge folios for the part of `mapping` past `tail` (see the definition).
+  void advise_append_zone(const io::Mapping& mapping, std::uint64_t tail) const noexcept;
   void rollback_locked(std::uint64_t tail) noexcept;
   void index_locked(std::uint64_t key_hash, std::uint64_t tail, bool tombstone);
   // Indexes entries found appended to the current mapping (tails newest first, as

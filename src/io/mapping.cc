@@ -24,6 +24,14 @@ Mapping::~Mapping() {
   if (base_ != nullptr) ::munmap(base_, capacity_);
 }
 
+void Mapping::prefer_huge_pages_from(std::uint64_t offset) const noexcept {
+  constexpr std::uint64_t kHugePage = 2ull << 20;
+  const std::uint64_t first = (offset + kHugePage - 1) / kHugePage * kHugePage;
+  if (base_ == nullptr || first >= capacity_) return;
+  // Failure (EINVAL on a kernel without THP) only means the pages stay small.
+  (void)::madvise(base_ + first, capacity_ - first, MADV_HUGEPAGE);
+}
+
 std::uint64_t reservation_for(std::uint64_t needed) noexcept {
   constexpr std::uint64_t kMinimum = 256ull << 20;
   constexpr std::uint64_t kGranule = 2ull << 20;

@@ -27,6 +27,14 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   std::byte* data() const noexcept { return base_; }
   std::uint64_t capacity() const noexcept { return capacity_; }
 
+  // Asks the kernel to back the file pages from `offset` (rounded up to 2 MiB) to the
+  // end of the reservation with 2 MiB page-cache folios when they are first touched.
+  // Meant for the writer's append zone: pages appended there are then mapped with one
+  // TLB entry per 2 MiB, in this process and in every later one that maps the file,
+  // which saves random reads a page walk. Pages already in the page cache keep their
+  // size. Advice only: a kernel or filesystem without large folios ignores it.
+  void prefer_huge_pages_from(std::uint64_t offset) const noexcept;
+
  private:
   std::byte* base_ = nullptr;
   std::uint64_t capacity_ = 0;
