@@ -298,3 +298,51 @@ TEST(IndexSnapshotLiveBits, DamagedLiveBitsMakeTheSnapshotIgnored) {
 
 }  // namespace
 }  // namespace simd_r_drive
+
+namespace simd_r_drive {
+namespace {
+
+// A loaded table lies in a read-only mapping of the snapshot; the first change
+// copies it into memory of the store's own, also when no growth is due.
+TEST(IndexSnapshotMapped, FirstChangeWithoutGrowthCopiesTheTable) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  fill(path, 300);  // 240 live keys in a table of 1024 slots: far from crowded
+  auto store = DataStore::open(path, always_snapshot());
+  ASSERT_TRUE(store.index_loaded_from_snapshot());
+  store.write("k1", "changed");
+  store.remove("k3");
+  store.write("k0", "back");
+  EXPECT_EQ(store.read("k1")->as_string_view(), "changed");
+  EXPECT_FALSE(store.exists("k3"));
+  EXPECT_EQ(store.read("k0")->as_string_view(), "back");
+  EXPECT_EQ(store.read("k299")->as_string_view(), "v299");
+  EXPECT_EQ(store.len(), 240u);  // -k3, +k0
+}
+
+// A follower keeps reading through the table it mapped, after a writer compacted
+// the store (which deletes the snapshot) and saved a new snapshot by rename.
+TEST(IndexSnapshotMapped, FollowerKeepsItsTableWhenTheSnapshotIsReplaced) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  fill(path, 300);
+  OpenOptions follower_options = always_snapshot();
+  follower_options.read_only = true;
+  auto follower = DataStore::open(path, follower_options);
+  ASSERT_TRUE(follower.index_loaded_from_snapshot());
+  {
+    auto writer = DataStore::open(path, always_snapshot());
+    writer.write("k1", "changed");
+    writer.compact();
+    writer.write("k2", "changed too");
+  }
+  ASSERT_TRUE(fs::exists(snapshot_of(path)));
+  expect_contents(follower, 300);  // what it saw when it opened
+  follower.refresh();
+  EXPECT_EQ(follower.read("k1")->as_string_view(), "changed");
+  EXPECT_EQ(follower.read("k2")->as_string_view(), "changed too");
+  EXPECT_EQ(follower.read("k299")->as_string_view(), "v299");
+}
+
+}  // namespace
+}  // namespace simd_r_drive

@@ -432,11 +432,15 @@ void DataStore::Impl::rollback_locked(std::uint64_t tail) noexcept {
 void DataStore::Impl::index_locked(std::uint64_t key_hash, std::uint64_t tail, bool tombstone) {
   Generation& generation = *current_;
   IndexTable* table = generation.table_owner.get();
-  if (!tombstone && table->is_crowded()) {
-    std::unique_ptr<IndexTable> bigger = table->grown();
-    generation.table.store(bigger.get(), std::memory_order_seq_cst);
+  const bool grow = !tombstone && table->is_crowded();
+  if (grow || table->is_mapped()) {
+    // A table still lying in the snapshot's read-only mapping is copied into memory
+    // of its own at the first change: opening stays a checksum pass, and only a
+    // session that writes pays the copy (about 5 ms per million keys).
+    std::unique_ptr<IndexTable> replacement = grow ? table->grown() : table->owned_copy();
+    generation.table.store(replacement.get(), std::memory_order_seq_cst);
     retire_locked(std::shared_ptr<const void>(std::move(generation.table_owner)));
-    generation.table_owner = std::move(bigger);
+    generation.table_owner = std::move(replacement);
     table = generation.table_owner.get();
   }
   const std::uint64_t before = table->upsert(key_hash, tombstone ? kDeletedTail : tail);

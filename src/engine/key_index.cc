@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <bit>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
@@ -24,11 +25,33 @@ IndexTable::IndexTable(std::size_t capacity) : mask_(capacity - 1) {
   if (memory == MAP_FAILED) throw std::bad_alloc();
   if (bytes_ >= (2u << 20)) ::madvise(memory, bytes_, MADV_HUGEPAGE);
   slots_ = static_cast<Slot*>(memory);
+  region_ = memory;
+  region_bytes_ = bytes_;
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 }
 
+std::unique_ptr<IndexTable> IndexTable::over_mapped_slots(void* region, std::size_t region_bytes,
+                                                         const std::byte* slots, std::size_t capacity) {
+  std::unique_ptr<IndexTable> table(new IndexTable());
+  table->region_ = region;
+  table->region_bytes_ = region_bytes;
+  table->mask_ = capacity - 1;
+  table->shift_ = 64u - static_cast<unsigned>(std::countr_zero(capacity));
+  table->bytes_ = capacity * sizeof(Slot);
+  // The slots are only ever read through this pointer (see is_mapped()).
+  table->slots_ = reinterpret_cast<Slot*>(const_cast<std::byte*>(slots));
+  return table;
+}
+
 IndexTable::~IndexTable() {
-  if (slots_ != nullptr) ::munmap(slots_, bytes_);
+  if (region_ != nullptr) ::munmap(region_, region_bytes_);
+}
+
+std::unique_ptr<IndexTable> IndexTable::owned_copy() const {
+  auto copy = std::make_unique<IndexTable>(capacity());
+  std::memcpy(static_cast<void*>(copy->slots_), static_cast<const void*>(slots_), bytes_);
+  copy->used_ = used_;
+  return copy;
 }
 
 std::uint64_t IndexTable::upsert(std::uint64_t key_hash, std::uint64_t tail) noexcept {

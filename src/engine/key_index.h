@@ -29,6 +29,14 @@ class IndexTable {
   // Room for `expected_keys` at a load factor of at most 1/2.
   static std::unique_ptr<IndexTable> with_room_for(std::size_t expected_keys);
   explicit IndexTable(std::size_t capacity);  // a power of two
+  // A read-only table whose `capacity` slots lie at `slots`, inside the read-only
+  // mapping [region, region + region_bytes) of an index snapshot; the table unmaps
+  // the region when it dies. Opening a store this way costs one checksum pass over
+  // page-cache pages instead of zeroing and copying the table into fresh memory.
+  // The writer must replace such a table (owned_copy or grown) before it changes a
+  // slot: upsert and insert_if_absent on it would fault.
+  static std::unique_ptr<IndexTable> over_mapped_slots(void* region, std::size_t region_bytes,
+                                                       const std::byte* slots, std::size_t capacity);
   ~IndexTable();
   IndexTable(const IndexTable&) = delete;
   IndexTable& operator=(const IndexTable&) = delete;
@@ -53,6 +61,10 @@ class IndexTable {
   bool is_crowded() const noexcept { return used_ * 10 >= capacity() * 7; }
   // A table twice as large holding the same live keys (deleted ones are dropped).
   std::unique_ptr<IndexTable> grown() const;
+  // True for a table made by over_mapped_slots, whose slots cannot be written.
+  bool is_mapped() const noexcept { return region_ != slots_; }
+  // The same slots in writable memory of the table's own (huge pages).
+  std::unique_ptr<IndexTable> owned_copy() const;
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
   std::size_t used() const noexcept { return used_; }
@@ -83,6 +95,9 @@ class IndexTable {
 
   Slot* slots_ = nullptr;
   std::size_t bytes_ = 0;
+  // The memory the table unmaps: its own slots, or a snapshot mapping around them.
+  void* region_ = nullptr;
+  std::size_t region_bytes_ = 0;
   std::size_t mask_ = 0;
   unsigned shift_ = 0;
   std::size_t used_ = 0;  // slots holding a key, deleted ones included
