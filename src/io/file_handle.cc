@@ -191,6 +191,10 @@ void FileHandle::sync_data() {
   if (FaultInjector* injector = installed_injector.load(std::memory_order_acquire)) injector->synced(path_);
 }
 
+void FileHandle::start_writeback(std::uint64_t offset, std::uint64_t length) noexcept {
+  (void)::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+}
+
 bool FileHandle::try_lock_exclusive() {
   struct flock request {};
   request.l_type = F_WRLCK;

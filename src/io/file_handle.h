@@ -53,6 +53,11 @@ class FileHandle {
   void allocate(std::uint64_t new_size);
   void truncate(std::uint64_t new_size);
   void sync_data();
+  // Asks the kernel to start writing back [offset, offset + length) now, without
+  // waiting (sync_file_range). A bulk writer calls it behind its progress so that a
+  // later sync_data() finds most of the work done. A hint only: it guarantees nothing
+  // and reports no error; sync_data() remains what makes data durable.
+  void start_writeback(std::uint64_t offset, std::uint64_t length) noexcept;
   // Takes an exclusive open-file-description lock on the whole file without waiting;
   // false if another open of the file (in any process) holds one.
   bool try_lock_exclusive();

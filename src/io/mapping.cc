@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -24,12 +25,13 @@ Mapping::~Mapping() {
   if (base_ != nullptr) ::munmap(base_, capacity_);
 }
 
-void Mapping::prefer_huge_pages_from(std::uint64_t offset) const noexcept {
+void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
   constexpr std::uint64_t kHugePage = 2ull << 20;
-  const std::uint64_t first = (offset + kHugePage - 1) / kHugePage * kHugePage;
-  if (base_ == nullptr || first >= capacity_) return;
+  const std::uint64_t first = (from + kHugePage - 1) / kHugePage * kHugePage;
+  const std::uint64_t last = std::min(to, capacity_) / kHugePage * kHugePage;
+  if (base_ == nullptr || first >= last) return;
   // Failure (EINVAL on a kernel without THP) only means the pages stay small.
-  (void)::madvise(base_ + first, capacity_ - first, MADV_HUGEPAGE);
+  (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
 }
 
 std::uint64_t reservation_for(std::uint64_t needed) noexcept {

@@ -33,7 +33,9 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   // TLB entry per 2 MiB, in this process and in every later one that maps the file,
   // which saves random reads a page walk. Pages already in the page cache keep their
   // size. Advice only: a kernel or filesystem without large folios ignores it.
-  void prefer_huge_pages_from(std::uint64_t offset) const noexcept;
+  void prefer_huge_pages_from(std::uint64_t offset) const noexcept { prefer_huge_pages(offset, capacity_); }
+  // The same for the 2 MiB ranges that lie wholly inside [from, to).
+  void prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept;
 
  private:
   std::byte* base_ = nullptr;
