@@ -401,3 +401,50 @@ TEST(Compaction, StoreMovedAfterCompactKeepsWorking) {
 }
 
 }  // namespace
+
+namespace {
+
+// A store of about 25 MB: compaction lists its two halves on two threads (above
+// 8 MB of file), and must still keep every live value, in order, and save exactly
+// what estimate_compaction_savings() promised.
+TEST(Compaction, LargeStoreListedInTwoHalvesKeepsOrderAndContents) {
+  TempDir dir;
+  DataStore store = DataStore::open(dir.file("store.bin"));
+  constexpr int kKeys = 200000;
+  const auto value_of = [](int i, int round) {
+    return "value-" + std::to_string(i) + "-round-" + std::to_string(round) + "-padding-to-forty";
+  };
+  {
+    std::vector<std::pair<std::string, std::string>> batch;
+    for (int i = 0; i < kKeys; ++i) {
+      batch.emplace_back("key-" + std::to_string(i), value_of(i, 0));
+      if (batch.size() == 1000) {
+        store.batch_write(batch);
+        batch.clear();
+      }
+    }
+  }
+  for (int i = 0; i < kKeys; i += 3) store.write("key-" + std::to_string(i), value_of(i, 1));
+  for (int i = 0; i < kKeys; i += 7) store.remove("key-" + std::to_string(i));
+  ASSERT_GT(store.file_size(), 16u << 20);
+
+  const std::vector<std::uint64_t> order_before = iteration_order(store);
+  const std::uint64_t size_before = store.file_size();
+  const std::uint64_t savings = store.estimate_compaction_savings();
+  store.compact();
+  EXPECT_EQ(size_before - store.file_size(), savings);
+  EXPECT_EQ(iteration_order(store), order_before);
+  EXPECT_EQ(store.len(), order_before.size());
+  for (int i = 0; i < kKeys; ++i) {
+    const auto handle = store.read("key-" + std::to_string(i));
+    if (i % 7 == 0) {
+      ASSERT_FALSE(handle.has_value()) << i;
+    } else {
+      ASSERT_TRUE(handle.has_value()) << i;
+      ASSERT_EQ(handle->as_string_view(), value_of(i, i % 3 == 0 ? 1 : 0)) << i;
+    }
+  }
+  EXPECT_TRUE(store.verify().ok());
+}
+
+}  // namespace

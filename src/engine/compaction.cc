@@ -40,15 +40,23 @@ struct LiveEntry {
 
 using LiveEntries = std::vector<LiveEntry, engine::HugePageAllocator<LiveEntry>>;
 
-// The live entries of a generation, oldest first (the order compaction keeps). The
-// iteration state pins the mapping they point into while the caller holds `state`.
-LiveEntries live_entries_oldest_first(detail::IterationState& state, std::size_t live_count) {
-  // Filled from the back, since iteration runs newest first: no reversal, and no
-  // regrowth of a vector of tens of megabytes.
-  LiveEntries entries(live_count);
-  std::size_t next = live_count;
-  for (; !state.at_end(); state.advance()) {
-    const EntryHandle& entry = state.current();
+// The live entries of a generation, oldest first (the order compaction keeps), and
+// what keeps the mapping they point into alive.
+struct LiveList {
+  LiveEntries entries;
+  std::shared_ptr<const void> pin;
+};
+
+// Without LiveBits: one iteration, newest first, filling the list from the back (no
+// reversal, and no regrowth of a vector of tens of megabytes).
+LiveList list_by_iteration(std::shared_ptr<engine::Generation> generation,
+                           std::shared_ptr<engine::ReaderRegistry> readers) {
+  const std::size_t counted = generation->live_count.load(std::memory_order_acquire);
+  auto state = std::make_shared<detail::IterationState>(std::move(generation), std::move(readers));
+  LiveEntries entries(counted);
+  std::size_t next = counted;
+  for (; !state->at_end(); state->advance()) {
+    const EntryHandle& entry = state->current();
     const LiveEntry live{entry.data(), entry.size(), entry.key_hash(), entry.checksum()};
     if (next == 0) {
       entries.insert(entries.begin(), live);  // more than counted: cannot happen, but stay correct
@@ -57,7 +65,76 @@ LiveEntries live_entries_oldest_first(detail::IterationState& state, std::size_t
     }
   }
   entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(next));
-  return entries;
+  return {std::move(entries), std::move(state)};
+}
+
+// With LiveBits: the file's two halves are listed at once, on two threads, each
+// straight into its place. A popcount of the lower half's bits says where the halves
+// meet. A bit whose record does not decode (damage) leaves a gap, closed at the end.
+LiveList list_by_bits(const engine::LiveBits& bits, std::shared_ptr<io::Mapping> mapping, std::uint64_t tail) {
+  constexpr std::uint64_t kTailsPerWord = 64 * engine::LiveBits::kGranule;
+  constexpr std::uint64_t kWorthASecondThread = 8u << 20;  // bytes of file
+  const std::uint64_t end = tail + 1;  // tails in [0, end)
+  const std::uint64_t mid = tail >= kWorthASecondThread ? tail / 2 / kTailsPerWord * kTailsPerWord : 0;
+  const std::size_t below_mid = bits.count_below(mid);
+  const std::size_t total = bits.count_below((end + kTailsPerWord - 1) / kTailsPerWord * kTailsPerWord);
+  LiveEntries entries(total);
+  const std::byte* base = mapping->data();
+  // Lists the live entries with tails in [low, high) into entries[first, last),
+  // from the back; returns the index of the first one filled.
+  auto list_range = [&](std::uint64_t low, std::uint64_t high, std::size_t first, std::size_t last) {
+    std::size_t next = last;
+    for (std::uint64_t at = high - 1; high > low && next > first;) {
+      const std::uint64_t entry_tail = bits.previous(at);
+      if (entry_tail < low || entry_tail < format::kMinEntryTail) break;
+      at = entry_tail - 1;
+      const std::uint64_t metadata_offset = entry_tail - kMetadataSize;
+      const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+      const auto range = format::derive_payload_range(base, entry_tail, metadata_offset, metadata.prev_offset);
+      if (!range || range->tombstone) continue;
+      entries[--next] = {base + range->start, range->size(), metadata.key_hash, metadata.checksum};
+    }
+    return next;
+  };
+  std::size_t upper_first = below_mid;
+  std::exception_ptr upper_error;
+  std::thread upper;
+  if (mid != 0) {
+    upper = std::thread([&] {
+      try {
+        upper_first = list_range(mid, end, below_mid, total);
+      } catch (...) {
+        upper_error = std::current_exception();
+      }
+    });
+  } else {
+    upper_first = list_range(0, end, 0, total);
+  }
+  const std::size_t lower_first = mid != 0 ? list_range(0, mid, 0, below_mid) : below_mid;
+  if (upper.joinable()) upper.join();
+  if (upper_error) std::rethrow_exception(upper_error);
+  // Close the gaps: [0, lower_first) and [below_mid, upper_first) hold nothing.
+  auto kept = std::move(entries.begin() + static_cast<std::ptrdiff_t>(lower_first),
+                        entries.begin() + static_cast<std::ptrdiff_t>(below_mid), entries.begin());
+  kept = std::move(entries.begin() + static_cast<std::ptrdiff_t>(upper_first), entries.end(), kept);
+  entries.erase(kept, entries.end());
+  return {std::move(entries), std::move(mapping)};
+}
+
+LiveList list_live_entries(const std::shared_ptr<engine::Generation>& generation,
+                           const std::shared_ptr<engine::ReaderRegistry>& readers) {
+  std::shared_ptr<io::Mapping> mapping;
+  const engine::LiveBits* bits = nullptr;
+  std::uint64_t tail = 0;
+  {
+    // The guard keeps the mapping from being freed between the load and the pin.
+    engine::ReaderRegistry::Guard guard(*readers);
+    bits = generation->live.load(std::memory_order_acquire);
+    tail = generation->tail.load(std::memory_order_acquire);
+    mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
+  }
+  if (bits == nullptr) return list_by_iteration(generation, readers);
+  return list_by_bits(*bits, std::move(mapping), tail);
 }
 
 // Open cuts off a last entry that fails its checksum, since it cannot be told from a
@@ -120,9 +197,8 @@ void DataStore::Impl::compact() {
   std::lock_guard lock(write_mutex_);
   require_writable_locked();
   ensure_live_bits_locked();
-  detail::IterationState state(current_, readers_);
-  LiveEntries entries =
-      live_entries_oldest_first(state, current_->live_count.load(std::memory_order_relaxed));
+  LiveList live = list_live_entries(current_, readers_);
+  LiveEntries& entries = live.entries;
   const std::optional<std::size_t> moved_past = move_newest_intact_last(entries);
   if (!moved_past) {
     throw Error(ErrorCode::kCorruption, "Cannot compact '" + path_.string() +
@@ -216,9 +292,8 @@ std::uint64_t DataStore::Impl::compaction_savings() const {
   const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
   // Lay the live entries out exactly as compact() would and compare.
   std::uint64_t compacted = 0;
-  detail::IterationState state(generation, readers_);
-  LiveEntries entries =
-      live_entries_oldest_first(state, generation->live_count.load(std::memory_order_acquire));
+  LiveList live = list_live_entries(generation, readers_);
+  LiveEntries& entries = live.entries;
   if (!move_newest_intact_last(entries)) return 0;  // compact() would refuse
   for (const LiveEntry& entry : entries) {
     compacted += format::prepad(compacted) + entry.size + kMetadataSize;

@@ -14,6 +14,7 @@
 // publishes it and retires this one (see Generation).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -85,6 +86,17 @@ class LiveBits {
       if (w == 0) return 0;
       bits = words_ptr_[--w].load(std::memory_order_acquire);
     }
+  }
+
+  // How many live entries have tails below `boundary`, a multiple of the 1,024
+  // tails one word covers (a popcount of the words below it).
+  std::size_t count_below(std::uint64_t boundary) const noexcept {
+    const std::uint64_t end = std::min<std::uint64_t>(boundary / (64 * kGranule), words_);
+    std::size_t count = 0;
+    for (std::uint64_t w = 0; w < end; ++w) {
+      count += static_cast<std::size_t>(std::popcount(words_ptr_[w].load(std::memory_order_acquire)));
+    }
+    return count;
   }
 
   // A copy covering at least `tail_capacity` (the writer grows with this).
