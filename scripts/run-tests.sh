@@ -55,7 +55,7 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -D
   run_gtest asan-ubsan build-asan/bin/srd_tests
 fi
 if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
-  run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:LiveBits*:Iteration*:Compaction*:Durability*:Follower*:Locking*'
+  run_gtest tsan build-tsan/bin/srd_tests --gtest_filter='Concurrency*:KeyIndex*:LiveBits*:Iteration*:Compaction*:Durability*:Follower*:Locking*:IndexSnapshot*'
 fi
 
 # libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.
