@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
+#include <utility>
 
 namespace simd_r_drive::engine {
 
@@ -39,6 +41,18 @@ struct HugePageAllocator {
       ::munmap(pointer, bytes);
     }
   }
+  // Default-initializes: a vector of plain structs sized up front is not zeroed
+  // first (mapped memory arrives zeroed anyway), and its pages are first touched by
+  // whoever fills them, which may be several threads.
+  template <class U>
+  void construct(U* pointer) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(pointer)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* pointer, Args&&... args) {
+    ::new (static_cast<void*>(pointer)) U(std::forward<Args>(args)...);
+  }
+
   template <class U>
   bool operator==(const HugePageAllocator<U>&) const noexcept {
     return true;
