@@ -134,6 +134,10 @@ LiveList list_live_entries(const std::shared_ptr<engine::Generation>& generation
     mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
   }
   if (bits == nullptr) return list_by_iteration(generation, readers);
+  // Held throughout: estimate_compaction_savings() lists without the write lock, and
+  // a writer that grows the LiveBits meanwhile retires these, freeing them only once
+  // no guard is held. (The helper thread reads them under this thread's guard.)
+  engine::ReaderRegistry::Guard guard(*readers);
   return list_by_bits(*bits, std::move(mapping), tail);
 }
 
