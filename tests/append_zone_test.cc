@@ -51,6 +51,10 @@ std::uint64_t pmd_mapped_kib(const std::filesystem::path& path) {
 // Whether this kernel and file system map page-cache pages of a file in `dir` with
 // 2 MiB entries at all: a file written with one 4 MiB write is mapped and read.
 bool kernel_maps_file_pmds(const std::filesystem::path& dir) {
+  // With transparent huge pages off, MADV_HUGEPAGE is ignored whatever the probe says.
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  if (!std::getline(thp, modes) || modes.find("[never]") != std::string::npos) return false;
   const auto probe = dir / "pmd-probe";
   const std::vector<char> bytes(2 * kTwoMiB, 'x');
   const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
