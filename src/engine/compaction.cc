@@ -85,14 +85,10 @@ LiveList list_by_bits(const engine::LiveBits& bits, std::shared_ptr<io::Mapping>
   auto list_range = [&](std::uint64_t low, std::uint64_t high, std::size_t first, std::size_t last) {
     std::size_t next = last;
     for (std::uint64_t at = high - 1; high > low && next > first;) {
-      const std::uint64_t entry_tail = bits.previous(at);
-      if (entry_tail < low || entry_tail < format::kMinEntryTail) break;
-      at = entry_tail - 1;
-      const std::uint64_t metadata_offset = entry_tail - kMetadataSize;
-      const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-      const auto range = format::derive_payload_range(base, entry_tail, metadata_offset, metadata.prev_offset);
-      if (!range || range->tombstone) continue;
-      entries[--next] = {base + range->start, range->size(), metadata.key_hash, metadata.checksum};
+      const std::optional<detail::LiveRecord> record = detail::previous_live_record(bits, base, at, low);
+      if (!record) break;
+      entries[--next] = {base + record->range.start, record->range.size(), record->metadata.key_hash,
+                         record->metadata.checksum};
     }
     return next;
   };

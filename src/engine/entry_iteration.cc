@@ -77,14 +77,10 @@ void parallel_scan_bits(const engine::LiveBits& bits, const std::shared_ptr<io::
                               (slice = next_slice.fetch_add(1, std::memory_order_relaxed)) < slices;) {
       const std::uint64_t low = slice * kSlice;
       for (std::uint64_t at = std::min(tail, low + kSlice - 1);;) {
-        const std::uint64_t entry_tail = bits.previous(at);
-        if (entry_tail < low || entry_tail < format::kMinEntryTail) break;
-        at = entry_tail - 1;
-        const std::uint64_t metadata_offset = entry_tail - kMetadataSize;
-        const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-        const auto range = format::derive_payload_range(base, entry_tail, metadata_offset, metadata.prev_offset);
-        if (!range || range->tombstone) continue;
-        detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
+        const std::optional<detail::LiveRecord> record = detail::previous_live_record(bits, base, at, low);
+        if (!record) break;
+        detail::HandleAccess::repoint(handle, base + record->range.start, record->range.size(), record->range.start,
+                                      record->metadata);
         visit(handle);
       }
     }

@@ -4,8 +4,9 @@
 // Thread-safety: one thread at a time; the generation it reads is shared safely.
 #pragma once
 
-#include <vector>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "engine/reader_registry.h"
 #include "engine/store_state.h"
@@ -28,6 +29,30 @@ struct HandleAccess {
     handle.metadata_ = metadata;
   }
 };
+
+// One live entry as a LiveBits scan finds it: its record and its payload.
+struct LiveRecord {
+  EntryMetadata metadata;
+  format::PayloadRange range;
+};
+
+// The live entry with the largest tail that is at most `at` and at least `low`, read
+// from `bits` and the mapped file `base`; `at` moves below it, so calling again
+// yields the next older one. Records that do not decode (damage) are skipped.
+// nullopt once the range holds no more. The scan behind iteration, parallel
+// iteration and compaction's listing.
+inline std::optional<LiveRecord> previous_live_record(const engine::LiveBits& bits, const std::byte* base,
+                                                      std::uint64_t& at, std::uint64_t low) noexcept {
+  for (;;) {
+    const std::uint64_t tail = bits.previous(at);
+    if (tail < low || tail < format::kMinEntryTail) return std::nullopt;
+    at = tail - 1;
+    const std::uint64_t metadata_offset = tail - kMetadataSize;
+    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
+    const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
+    if (range && !range->tombstone) return LiveRecord{metadata, *range};
+  }
+}
 
 // Walks the chain backwards from the tail seen at creation. An entry is yielded when
 // it is not a tombstone and the index still names it as its key's newest entry, which
@@ -124,16 +149,12 @@ class IterationState {
     const engine::LiveBits* bits = generation_->live.load(std::memory_order_seq_cst);
     const std::byte* base = mapping_->data();
     while (ready_.size() < kScanBatch) {
-      const std::uint64_t tail = bits->previous(cursor_);
-      if (tail < format::kMinEntryTail) {
+      const std::optional<LiveRecord> record = previous_live_record(*bits, base, cursor_, 0);
+      if (!record) {
         cursor_ = 0;
         return;
       }
-      cursor_ = tail - 1;
-      const std::uint64_t metadata_offset = tail - kMetadataSize;
-      const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-      const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-      if (range && !range->tombstone) ready_.push_back({metadata, *range});
+      ready_.push_back({record->metadata, record->range});
     }
   }
 
