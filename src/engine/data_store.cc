@@ -25,7 +25,6 @@ using engine::ReaderRegistry;
 // instead of being copied into the mapping: the kernel copies large runs into the
 // page cache faster than first-touch page faults on a fresh mapping allow.
 constexpr std::uint64_t kDirectWriteThreshold = 256 * 1024;
-constexpr std::uint64_t kPageSize = 4096;
 constexpr std::array<std::byte, kPayloadAlignment> kZeroPad{};
 
 std::uint32_t checksum_of(const DataStore::Impl::PendingEntry& entry) {
@@ -389,7 +388,7 @@ void DataStore::Impl::reserve_locked(std::uint64_t needed_tail) {
     // reserve space rarely and the file never holds much unused space. The end is
     // kept on a 2 MiB boundary: the kernel only gives a 2 MiB page-cache folio to a
     // range that lies wholly inside the file (see advise_append_zone).
-    constexpr std::uint64_t kGrowthGranule = 2u << 20;
+    constexpr std::uint64_t kGrowthGranule = io::kHugePageSize;
     const std::uint64_t step = std::clamp<std::uint64_t>(physical_size_ / 8, kGrowthGranule, 64u << 20);
     std::uint64_t target = std::max(needed_tail, physical_size_ + step);
     target = (target + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;

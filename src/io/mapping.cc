@@ -26,9 +26,8 @@ Mapping::~Mapping() {
 }
 
 void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
-  constexpr std::uint64_t kHugePage = 2ull << 20;
-  const std::uint64_t first = (from + kHugePage - 1) / kHugePage * kHugePage;
-  const std::uint64_t last = std::min(to, capacity_) / kHugePage * kHugePage;
+  const std::uint64_t first = (from + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
+  const std::uint64_t last = std::min(to, capacity_) / kHugePageSize * kHugePageSize;
   if (base_ == nullptr || first >= last) return;
   // Failure (EINVAL on a kernel without THP) only means the pages stay small.
   (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
@@ -36,10 +35,9 @@ void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noex
 
 std::uint64_t reservation_for(std::uint64_t needed) noexcept {
   constexpr std::uint64_t kMinimum = 256ull << 20;
-  constexpr std::uint64_t kGranule = 2ull << 20;
   std::uint64_t want = needed * 2;
   if (want < kMinimum) want = kMinimum;
-  return (want + kGranule - 1) / kGranule * kGranule;
+  return (want + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
 }
 
 }  // namespace simd_r_drive::io

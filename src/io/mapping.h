@@ -16,6 +16,11 @@
 
 namespace simd_r_drive::io {
 
+// The size of a transparent huge page and of a PMD-sized page-cache folio on x86-64
+// and most arm64 kernels: the unit of the huge-page advice below, of the address
+// space reservation, and of the writer's file growth.
+inline constexpr std::uint64_t kHugePageSize = 2ull << 20;
+
 class Mapping : public std::enable_shared_from_this<Mapping> {
  public:
   // Maps `capacity` bytes of the file `fd` from offset 0 (0 capacity: no mapping).
