@@ -4,7 +4,8 @@
 // "<store>.index" holds a 4 KiB header and then the index table's slots exactly as
 // they lie in memory. On open the table is used in place, from a read-only mapping
 // of the file, so loading costs one checksum pass rather than one insert per entry;
-// the writer copies it into memory of its own before its first change. The snapshot is a cache: whenever anything fails to match, it is ignored and
+// the writer copies it into memory of its own before its first change. The
+// snapshot is a cache: whenever anything fails to match, it is ignored and
 // the index is rebuilt from the store, which stays the only source of truth. The
 // store file itself is never changed by this, so the Rust original reads it as ever.
 //
