@@ -1,6 +1,6 @@
 // Backend: what the workloads (workloads.cc) need from a key/value store. One
 // implementation per store, in backends/<store>.cc; each is configured the way
-// shared/reference/baseline-peers.md measured it, so our figures sit beside the
+// bench/BASELINES.md describes, so our figures sit beside the
 // reference figures.
 //
 // Reads go through a Reader rather than the Backend itself, because some stores

@@ -1,5 +1,5 @@
-// The durability rows D1..D4 (the issue: "single and batched writes with sync each
-// write, and with group commit"). W1..W10 run every store without syncing; these
+// The durability rows D1..D4: single and batched writes that sync each write, and
+// writes in group commit. W1..W10 run every store without syncing; these
 // run each store in its documented synced mode (the Durability of backend.h; each
 // backend's comment says which setting that is), where one put costs a device
 // flush (fdatasync, ~150 us on the project's VM) rather than a memory copy.

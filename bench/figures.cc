@@ -35,7 +35,7 @@ const std::vector<FigureSpec>& figure_specs() {
       {"W10 overwrite", "W10", "W10 overwrite even keys, batched", kMillionOpsPerSecond, 2.44, 0},
       {"W10 compact", "W10", "W10 compact()", kSeconds, 8.71, 0.08},
       // The durability rows (durability_workloads.h): the original cannot sync, and
-      // the issue sets no goal, so both columns read "-".
+      // no goal is set, so both columns read "-".
       {"D1", "D1", "D1 synced put, 1 thread (2,000)", kThousandOpsPerSecond, 0, 0},
       {"D1 group", "D1-group", "D1 in group commit mode, 1 thread", kThousandOpsPerSecond, 0, 0},
       {"D2", "D2", "D2 synced put_batch of 100, 1 thread", kThousandOpsPerSecond, 0, 0},

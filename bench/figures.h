@@ -1,6 +1,6 @@
 // The rows of srd-bench's table: every figure a workload reports, its unit, the
-// original engine's figure (shared/reference/baseline-original.md) and the goal
-// from the issue. Workloads produce Figures by id; the report looks the row up.
+// original engine's figure (bench/BASELINES.md) and the project's goal for it
+// (docs/performance.md). Workloads produce Figures by id; the report looks the row up.
 #pragma once
 
 #include <string>
@@ -24,7 +24,7 @@ struct FigureSpec {
   std::string_view label;     // the table's first column
   Unit unit;
   double original;  // the original engine's figure in `unit`; 0 = none (it has no sync modes)
-  double goal;      // the issue's goal in `unit`; 0 = none (W7 parallel: see report)
+  double goal;      // the project's goal in `unit`; 0 = none (W7 parallel: see report)
 };
 
 const std::vector<FigureSpec>& figure_specs();

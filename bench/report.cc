@@ -303,10 +303,11 @@ std::string render_report(const ReportInput& input) {
          "- (Nx) after a peer's figure = how many times faster ours is than that peer: ours/peer for rates,\n"
          "  peer/ours for times. Above 1x ours is faster, below 1x the peer is. Same for \"ours vs original\"\n"
          "  and for \"ours vs best peer\", which compares with the fastest verified peer of the row (named).\n"
-         "- original = the Rust original on this machine (baseline-original.md); goal = the issue's goal.\n"
+         "- original = the Rust original on this machine (bench/BASELINES.md); goal = the project's goal\n"
+         "  for the row (docs/performance.md).\n"
          "- D1..D3: every put or batch is durable (synced) when it returns, each store in its documented synced\n"
-         "  mode; D4 syncs every 100 ms (bench/durability_workloads.h). The original has no sync modes, and the\n"
-         "  issue sets no goals there.\n"
+         "  mode; D4 syncs every 100 ms (bench/durability_workloads.h). The original has no sync modes, and no\n"
+         "  goals are set there.\n"
          "- n/a = store not built into this binary; - = not applicable to the store; FAIL = the run failed\n"
          "  (error above); BAD = a value read back did not match (the figure is then meaningless).\n";
   out << "\n### Peak RSS per process, MiB (median)\n\n";

@@ -1,5 +1,5 @@
 // The fixed definitions the named workloads share with the reference measurements
-// (shared/reference/baseline-original.md): keys, values, the random sequence, the W8
+// (bench/BASELINES.md): keys, values, the random sequence, the W8
 // blob generator and a fast byte sum. Changing any of them makes the figures
 // incomparable with the original's and the peers'.
 #pragma once

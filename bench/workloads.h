@@ -1,5 +1,5 @@
-// The named workloads W1..W10 (the issue; definitions copied from
-// shared/reference/baseline-original.md and baseline-peers.md), written once
+// The named workloads W1..W10 (definitions in bench/BASELINES.md, the same as
+// the reference measurements of the original and the peers), written once
 // against the Backend interface so every store runs exactly the same loop.
 //
 // Each store keeps its files under its own directory `store_dir`:

@@ -1,4 +1,4 @@
-// Single bit flips in copies of the golden files (../shared/compat), one at a time.
+// Single bit flips in copies of the golden files (tests/compat/golden), one at a time.
 //
 //  * PayloadFlipIsReported: a flipped payload bit in any entry but the last leaves the
 //    store as it was (open keeps it: older entries are checked for structure only),

@@ -1,5 +1,5 @@
 // Byte compatibility with the Rust original, checked against the golden files in
-// ../shared/compat (written by rust-simd-r-drive 0.16.3-alpha; see README.md there).
+// tests/compat/golden (written by rust-simd-r-drive 0.16.3-alpha; see the README there).
 //
 //  * GoldenFileTest.OpensCopyWithRecordedState: a copy of each golden file opens
 //    with every recorded live entry, offset, checksum, absence, iteration order,

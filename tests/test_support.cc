@@ -108,7 +108,7 @@ std::filesystem::path compat_dir() {
   std::filesystem::path dir = from_env != nullptr ? from_env : SRD_COMPAT_DIR;
   if (!std::filesystem::exists(dir / "basic.bin")) {
     ADD_FAILURE() << "golden files not found in " << dir
-                  << " (expected ../shared/compat beside the repository, or SRD_COMPAT_DIR)";
+                  << " (tests/compat/golden in the repository, or SRD_COMPAT_DIR)";
   }
   return dir;
 }

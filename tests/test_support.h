@@ -91,7 +91,7 @@ class StderrCapture {
 // Whether `text` contains `number` as a whole decimal number.
 bool mentions_number(const std::string& text, std::uint64_t number);
 
-// Directory of the golden files (../shared/compat); fails the test if missing.
+// Directory of the golden files (tests/compat/golden); fails the test if missing.
 std::filesystem::path compat_dir();
 
 }  // namespace srd_test
