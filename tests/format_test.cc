@@ -2,7 +2,11 @@
 // helpers and payload-range derivation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+#include <memory>
 #include <random>
+#include <vector>
 
 #include "format/checksum.h"
 #include "format/entry_layout.h"
@@ -75,7 +79,7 @@ TEST(Format, ChecksumShiftGivesRangeChecksumsFromPrefixes) {
   EXPECT_EQ(format::crc32_shift(0x12345678u, 0), 0x12345678u);
 }
 
-TEST(Format, DeriveRangeOfNormalEntryAndTombstone) {
+TEST(RecordDecoder, DecodesNormalEntryAndTombstone) {
   // "hello" at 0..5 (metadata 5..25), then a tombstone at 25 (metadata 26..46).
   std::vector<std::byte> file(46);
   std::memcpy(file.data(), "hello", 5);
@@ -83,28 +87,108 @@ TEST(Format, DeriveRangeOfNormalEntryAndTombstone) {
   file[25] = std::byte{0};
   format::encode_metadata(file.data() + 26, {1, 25, format::kTombstoneChecksum});
 
-  auto first = format::derive_payload_range(file.data(), file.size(), 5, 0);
+  auto first = format::decode_record(file.data(), file.size(), 25);
   ASSERT_TRUE(first);
-  EXPECT_EQ(first->start, 0u);
-  EXPECT_EQ(first->end, 5u);
-  EXPECT_FALSE(first->tombstone);
+  EXPECT_EQ(first->tail, 25u);
+  EXPECT_EQ(first->metadata_offset(), 5u);
+  EXPECT_EQ(first->metadata.key_hash, 1u);
+  EXPECT_EQ(first->metadata.prev_offset, 0u);
+  EXPECT_EQ(first->metadata.checksum, compute_checksum("hello"));
+  EXPECT_EQ(first->payload.start, 0u);
+  EXPECT_EQ(first->payload.end, 5u);
+  EXPECT_FALSE(first->payload.tombstone);
 
-  auto second = format::derive_payload_range(file.data(), file.size(), 26, 25);
+  auto second = format::decode_record(file.data(), file.size(), 46);
   ASSERT_TRUE(second);
-  EXPECT_EQ(second->start, 25u);
-  EXPECT_TRUE(second->tombstone);
+  EXPECT_EQ(second->payload.start, 25u);
+  EXPECT_EQ(second->payload.size(), 1u);
+  EXPECT_TRUE(second->payload.tombstone);
 }
 
-TEST(Format, DeriveRangeRejectsMalformedLinks) {
+TEST(RecordDecoder, PayloadStartsAtTheNextMultipleOf64) {
+  // An entry appended at tail 25 is pre-padded to 64.
+  std::vector<std::byte> file(64 + 3 + kMetadataSize);
+  std::memcpy(file.data() + 64, "abc", 3);
+  format::encode_metadata(file.data() + 67, {7, 25, compute_checksum("abc")});
+  auto record = format::decode_record(file.data(), file.size(), file.size());
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->payload.start, 64u);
+  EXPECT_EQ(record->payload.size(), 3u);
+  EXPECT_FALSE(record->payload.tombstone);
+}
+
+TEST(RecordDecoder, PrePaddedZeroByteIsATombstone) {
+  // The original's readers take a pre-padded single 0x00 for a delete too.
+  std::vector<std::byte> file(64 + 1 + kMetadataSize);
+  format::encode_metadata(file.data() + 65, {7, 0, format::kTombstoneChecksum});
+  auto record = format::decode_record(file.data(), file.size(), file.size());
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->payload.start, 0u);  // prev 0 is aligned: no pre-pad
+  EXPECT_EQ(record->payload.size(), 65u);
+  EXPECT_FALSE(record->payload.tombstone);
+
+  std::vector<std::byte> aligned(64 + 1 + kMetadataSize);
+  format::encode_metadata(aligned.data() + 44, {1, 0, 0});   // an entry 0..44: its tail is 64
+  format::encode_metadata(aligned.data() + 65, {7, 64, format::kTombstoneChecksum});
+  auto tombstone = format::decode_record(aligned.data(), aligned.size(), aligned.size());
+  ASSERT_TRUE(tombstone);
+  EXPECT_EQ(tombstone->payload.start, 64u);
+  EXPECT_TRUE(tombstone->payload.tombstone);
+}
+
+TEST(RecordDecoder, DamagedTombstoneAfterAnUnalignedTailStaysATombstone) {
+  // One byte right after an unaligned tail can only be a tombstone, whatever the
+  // byte holds: decoding it as anything else would break the chain there.
+  std::vector<std::byte> file(46);
+  std::memcpy(file.data(), "hello", 5);
+  format::encode_metadata(file.data() + 5, {1, 0, compute_checksum("hello")});
+  file[25] = std::byte{0x40};  // a flipped bit in the tombstone's byte
+  format::encode_metadata(file.data() + 26, {1, 25, format::kTombstoneChecksum});
+  auto record = format::decode_record(file.data(), file.size(), 46);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->payload.start, 25u);
+  EXPECT_TRUE(record->payload.tombstone);
+}
+
+TEST(RecordDecoder, RejectsMalformedRecords) {
   std::vector<std::byte> file(200);
+  const auto with_prev = [&](std::uint64_t metadata_offset, std::uint64_t prev) {
+    std::fill(file.begin(), file.end(), std::byte{0xAB});
+    format::encode_metadata(file.data() + metadata_offset, {1, prev, 0});
+    return format::decode_record(file.data(), file.size(), metadata_offset + kMetadataSize);
+  };
   // prev at or past the record, or near 2^64: no overflow, no read out of bounds.
-  EXPECT_FALSE(format::derive_payload_range(file.data(), file.size(), 100, 100));
-  EXPECT_FALSE(format::derive_payload_range(file.data(), file.size(), 100, 150));
-  EXPECT_FALSE(format::derive_payload_range(file.data(), file.size(), 100, ~0ull));
+  EXPECT_FALSE(with_prev(100, 100));
+  EXPECT_FALSE(with_prev(100, 150));
+  EXPECT_FALSE(with_prev(100, ~0ull));
   // A pre-pad that swallows the whole payload: prev 65 pads to 128 > 100.
-  EXPECT_FALSE(format::derive_payload_range(file.data(), file.size(), 100, 65));
-  // A record past the end of the file.
-  EXPECT_FALSE(format::derive_payload_range(file.data(), file.size(), 190, 0));
+  EXPECT_FALSE(with_prev(100, 65));
+  // A back-link into the first entry: no entry can end before offset 21.
+  EXPECT_FALSE(with_prev(100, 20));
+  EXPECT_FALSE(with_prev(100, 1));
+  EXPECT_TRUE(with_prev(100, 0));
+  EXPECT_TRUE(with_prev(100, 21));
+  // A tail past the bytes given, or too small for any entry.
+  EXPECT_FALSE(format::decode_record(file.data(), file.size(), 201));
+  EXPECT_FALSE(format::decode_record(file.data(), 150, 170));
+  EXPECT_FALSE(format::decode_record(file.data(), file.size(), 20));
+  EXPECT_FALSE(format::decode_record(file.data(), file.size(), 0));
+}
+
+TEST(RecordDecoder, ReadsNothingOutsideTheRecordAndItsPayload) {
+  // Exactly `tail` bytes, each tail tried: under ASan any read past the end fails.
+  std::vector<std::byte> bytes(64 + 5 + kMetadataSize, std::byte{0x11});
+  for (std::uint64_t prev : {0ull, 21ull, 63ull, 64ull}) {
+    format::encode_metadata(bytes.data() + 69, {3, prev, 0});
+    auto exact = std::make_unique<std::byte[]>(bytes.size());
+    std::memcpy(exact.get(), bytes.data(), bytes.size());
+    for (std::uint64_t tail = 0; tail <= bytes.size(); ++tail) {
+      (void)format::decode_record(exact.get(), bytes.size(), tail);
+    }
+    const auto record = format::decode_record(exact.get(), bytes.size(), bytes.size());
+    ASSERT_TRUE(record) << prev;
+    EXPECT_EQ(record->payload.start, prev + format::prepad(prev)) << prev;
+  }
 }
 
 }  // namespace

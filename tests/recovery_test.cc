@@ -132,11 +132,13 @@ Model model_of(const Golden& g, std::uint64_t tail) {
   Model model;
   bool first = true;
   for (std::uint64_t t : expected_chain(g, tail)) {
-    const std::uint64_t metadata_offset = t - kMetadataSize;
-    const auto metadata = simd_r_drive::format::decode_metadata(g.bytes.data() + metadata_offset);
-    const auto range =
-        simd_r_drive::format::derive_payload_range(g.bytes.data(), t, metadata_offset, metadata.prev_offset);
-    const bool tombstone = range && range->tombstone;
+    const auto record = simd_r_drive::format::decode_record(g.bytes.data(), t, t);
+    if (!record) {
+      ADD_FAILURE() << "no record ends at " << t;
+      continue;
+    }
+    const auto& metadata = record->metadata;
+    const bool tombstone = record->payload.tombstone;
     if (first) {
       model.last_hash = metadata.key_hash;
       model.last_tombstone = tombstone;

@@ -133,10 +133,9 @@ bool DataStore::Impl::open_from_snapshot(std::shared_ptr<io::Mapping>& mapping, 
 void DataStore::Impl::index_appended_locked(std::span<const std::uint64_t> tails_newest_first) {
   const std::byte* base = current_->mapping.load(std::memory_order_relaxed)->data();
   for (auto it = tails_newest_first.rbegin(); it != tails_newest_first.rend(); ++it) {
-    const std::uint64_t metadata_offset = *it - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, *it, metadata_offset, metadata.prev_offset);
-    index_locked(metadata.key_hash, *it, range && range->tombstone);
+    const std::optional<format::Record> record = format::decode_record(base, *it, *it);
+    if (!record) continue;  // tails_above checked every record; never taken
+    index_locked(record->metadata.key_hash, *it, record->payload.tombstone);
   }
 }
 
@@ -198,10 +197,9 @@ void DataStore::Impl::open_by_recovery(std::shared_ptr<io::Mapping> mapping, std
   entries.reserve(recovery.chain_tails.size());
   const std::byte* base = mapping->data();
   for (const std::uint64_t tail : recovery.chain_tails) {
-    const std::uint64_t metadata_offset = tail - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-    entries.emplace_back(metadata.key_hash, range && range->tombstone ? kDeletedTail : tail);
+    const std::optional<format::Record> record = format::decode_record(base, tail, tail);
+    if (!record) continue;  // recovery decoded every tail it returned; never taken
+    entries.emplace_back(record->metadata.key_hash, record->payload.tombstone ? kDeletedTail : tail);
   }
   current_ = build_generation(std::move(mapping), recovery.valid_tail, entries);
 }
@@ -314,13 +312,11 @@ std::shared_ptr<const void> DataStore::Impl::pin(io::Mapping& mapping) {
 
 std::optional<EntryHandle> DataStore::Impl::handle_at(io::Mapping& mapping, std::uint64_t tail,
                                                       bool allow_tombstone) {
-  if (tail < format::kMinEntryTail || tail > mapping.capacity()) return std::nullopt;
   const std::byte* base = mapping.data();
-  const std::uint64_t metadata_offset = tail - kMetadataSize;
-  const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-  const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-  if (!range || (range->tombstone && !allow_tombstone)) return std::nullopt;
-  return EntryHandle(pin(mapping), base + range->start, range->size(), range->start, metadata);
+  const std::optional<format::Record> record = format::decode_record(base, mapping.capacity(), tail);
+  if (!record || (record->payload.tombstone && !allow_tombstone)) return std::nullopt;
+  return EntryHandle(pin(mapping), base + record->payload.start, record->payload.size(), record->payload.start,
+                     record->metadata);
 }
 
 std::optional<EntryHandle> DataStore::Impl::read_hash(std::uint64_t key_hash) const {

@@ -136,12 +136,11 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
       for (std::size_t i = first; i < last; ++i) {
         if (i + kLookahead < last) table->prefetch(key_hash_at(i + kLookahead));
         const std::uint64_t tail = tails[i];
-        const std::uint64_t metadata_offset = tail - kMetadataSize;
-        const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-        if (table->find(metadata.key_hash) != tail) continue;  // stale version, or deleted
-        const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-        if (!range || range->tombstone) continue;
-        detail::HandleAccess::repoint(handle, base + range->start, range->size(), range->start, metadata);
+        if (table->find(key_hash_at(i)) != tail) continue;  // stale version, or deleted
+        const std::optional<format::Record> record = format::decode_record(base, tail, tail);
+        if (!record || record->payload.tombstone) continue;
+        detail::HandleAccess::repoint(handle, base + record->payload.start, record->payload.size(),
+                                      record->payload.start, record->metadata);
         visit(handle);
       }
     }

@@ -47,10 +47,8 @@ inline std::optional<LiveRecord> previous_live_record(const engine::LiveBits& bi
     const std::uint64_t tail = bits.previous(at);
     if (tail < low || tail < format::kMinEntryTail) return std::nullopt;
     at = tail - 1;
-    const std::uint64_t metadata_offset = tail - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, tail, metadata_offset, metadata.prev_offset);
-    if (range && !range->tombstone) return LiveRecord{metadata, *range};
+    const std::optional<format::Record> record = format::decode_record(base, tail, tail);
+    if (record && !record->payload.tombstone) return LiveRecord{record->metadata, record->payload};
   }
 }
 
@@ -117,22 +115,16 @@ class IterationState {
     incoming_.clear();
     const std::byte* base = mapping_->data();
     while (walk_cursor_ != 0 && incoming_.size() < kBatch) {
-      if (walk_cursor_ < format::kMinEntryTail) {
+      const std::optional<format::Record> record = format::decode_record(base, walk_cursor_, walk_cursor_);
+      if (!record) {  // cannot happen on a validated chain; stop rather than read garbage
         walk_cursor_ = 0;
         break;
       }
-      const std::uint64_t metadata_offset = walk_cursor_ - kMetadataSize;
-      const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-      const auto range = format::derive_payload_range(base, walk_cursor_, metadata_offset, metadata.prev_offset);
-      if (!range) {  // cannot happen on a validated chain; stop rather than read garbage
-        walk_cursor_ = 0;
-        break;
+      if (!record->payload.tombstone) {
+        table->prefetch(record->metadata.key_hash);
+        incoming_.push_back({walk_cursor_, {record->metadata, record->payload}});
       }
-      if (!range->tombstone) {
-        table->prefetch(metadata.key_hash);
-        incoming_.push_back({walk_cursor_, {metadata, *range}});
-      }
-      walk_cursor_ = metadata.prev_offset;
+      walk_cursor_ = record->metadata.prev_offset;
     }
     for (const Candidate& candidate : pending_) {
       if (table->find(candidate.entry.metadata.key_hash) == candidate.tail) ready_.push_back(candidate.entry);

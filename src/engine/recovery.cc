@@ -14,18 +14,14 @@ namespace {
 
 using format::kMinEntryTail;
 using format::PayloadRange;
-
-struct Record {
-  EntryMetadata metadata;
-  PayloadRange range;
-};
+using format::Record;
 
 // Whether an entry's payload matches its record: the computed checksum equals the
 // stored one, and a tombstone-shaped record carries the tombstone's checksum (its
-// byte may be damaged: see derive_payload_range).
+// byte may be damaged: see format::decode_record).
 bool holds(const Record& record, std::uint32_t computed) noexcept {
   return computed == record.metadata.checksum &&
-         (!record.range.tombstone || record.metadata.checksum == format::kTombstoneChecksum);
+         (!record.payload.tombstone || record.metadata.checksum == format::kTombstoneChecksum);
 }
 
 class ChainScanner {
@@ -35,14 +31,7 @@ class ChainScanner {
 
   // The well-formed entry whose record ends at `tail`, if there is one.
   std::optional<Record> record_ending_at(std::uint64_t tail) const noexcept {
-    if (tail < kMinEntryTail || tail > file_len_) return std::nullopt;
-    const std::uint64_t metadata_offset = tail - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(file_ + metadata_offset);
-    // A back-link is either the start of the file or another entry's tail.
-    if (metadata.prev_offset != 0 && metadata.prev_offset < kMinEntryTail) return std::nullopt;
-    auto range = format::derive_payload_range(file_, file_len_, metadata_offset, metadata.prev_offset);
-    if (!range) return std::nullopt;
-    return Record{metadata, *range};
+    return format::decode_record(file_, file_len_, tail);
   }
 
   // Walks back-links from `tail` to offset 0; true if every link is well formed.
@@ -153,7 +142,7 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
   ++result.stats.candidates_examined;
   if (auto top = scanner.record_ending_at(file_len)) {
     std::vector<std::uint64_t> tails;
-    if (scanner.walk_to_start(file_len, &tails) && holds(*top, scanner.checksum_of(top->range))) {
+    if (scanner.walk_to_start(file_len, &tails) && holds(*top, scanner.checksum_of(top->payload))) {
       result.valid_tail = file_len;
       result.chain_tails = std::move(tails);
       return result;
@@ -176,7 +165,7 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
     auto record = scanner.record_ending_at(tail);
     if (!record) continue;
     if (!scanner.reaches_start_memoised(record->metadata.prev_offset)) continue;
-    if (!holds(*record, scanner.checksum_from_prefixes(record->range))) continue;
+    if (!holds(*record, scanner.checksum_from_prefixes(record->payload))) continue;
     result.valid_tail = tail;
     scanner.walk_to_start(tail, &result.chain_tails);
     return result;
@@ -191,7 +180,7 @@ std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std
   RecoveryStats stats;
   ChainScanner scanner(file, file_len, stats);
   const auto top = scanner.record_ending_at(file_len);
-  if (!top || !holds(*top, scanner.checksum_of(top->range))) return std::nullopt;
+  if (!top || !holds(*top, scanner.checksum_of(top->payload))) return std::nullopt;
   for (std::uint64_t tail = file_len; tail > trusted_tail;) {
     auto record = scanner.record_ending_at(tail);
     if (!record) return std::nullopt;
@@ -208,7 +197,7 @@ std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, s
   std::size_t cut = 0;  // entries chain_tails[0, cut) are to go
   for (std::size_t i = 0; i < result.chain_tails.size() && result.chain_tails[i] > durable_tail; ++i) {
     const auto record = scanner.record_ending_at(result.chain_tails[i]);
-    if (!record || !holds(*record, scanner.checksum_of(record->range))) cut = i + 1;
+    if (!record || !holds(*record, scanner.checksum_of(record->payload))) cut = i + 1;
   }
   if (cut == 0) return 0;
   result.chain_tails.erase(result.chain_tails.begin(), result.chain_tails.begin() + static_cast<std::ptrdiff_t>(cut));

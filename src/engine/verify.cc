@@ -29,14 +29,15 @@ VerifyReport DataStore::Impl::verify() const {
       break;
     }
     const std::uint64_t metadata_offset = cursor - kMetadataSize;
-    const EntryMetadata metadata = format::decode_metadata(base + metadata_offset);
-    const auto range = format::derive_payload_range(base, cursor, metadata_offset, metadata.prev_offset);
-    if (!range) {
+    const std::optional<format::Record> record = format::decode_record(base, cursor, cursor);
+    if (!record) {
       report.chain_intact = false;
       report.chain_error = "malformed record at offset " + std::to_string(metadata_offset) + " (prev offset " +
-                           std::to_string(metadata.prev_offset) + ")";
+                           std::to_string(format::decode_metadata(base + metadata_offset).prev_offset) + ")";
       break;
     }
+    const EntryMetadata& metadata = record->metadata;
+    const format::PayloadRange* range = &record->payload;
     ++report.entries;
     if (range->tombstone) ++report.tombstones;
     const std::uint32_t computed = format::crc32_of_mapped(base + range->start, range->size());

@@ -59,15 +59,21 @@ struct PayloadRange {
   std::uint64_t size() const noexcept { return end - start; }
 };
 
-// Derives the payload range of the entry whose metadata record starts at
-// `metadata_offset`, whose prev field is `prev`, in a file whose first `file_len`
-// bytes are `file`. Returns nullopt when the record cannot belong to a well-formed
-// entry (prev not below the record, or an empty payload). Never reads outside
-// [0, file_len).
-inline std::optional<PayloadRange> derive_payload_range(const std::byte* file, std::uint64_t file_len,
-                                                        std::uint64_t metadata_offset,
-                                                        std::uint64_t prev) noexcept {
-  if (metadata_offset + kMetadataSize > file_len || prev >= metadata_offset) return std::nullopt;
+// One entry of the chain, decoded from the 20-byte record that ends at `tail`.
+struct Record {
+  std::uint64_t tail;  // one past the record: the file length right after this entry
+  EntryMetadata metadata;
+  PayloadRange payload;
+  std::uint64_t metadata_offset() const noexcept { return tail - kMetadataSize; }
+};
+
+namespace detail {
+
+// The payload range rule, on its own so the tests can probe it byte by byte.
+inline std::optional<PayloadRange> payload_range(const std::byte* file, std::uint64_t metadata_offset,
+                                                 std::uint64_t prev) noexcept {
+  // A back-link is either the start of the file or another entry's tail.
+  if (prev >= metadata_offset || (prev != 0 && prev < kMinEntryTail)) return std::nullopt;
   if (metadata_offset - prev == 1 && (file[prev] == kTombstoneByte || prepad(prev) != 0)) {
     // One byte right after an unaligned tail can only be a tombstone: a value there
     // would have been pre-padded. So it stays one even if that byte was damaged
@@ -80,6 +86,24 @@ inline std::optional<PayloadRange> derive_payload_range(const std::byte* file, s
   // A pre-padded single 0x00 byte is a tombstone too (the original's readers accept it).
   const bool tombstone = metadata_offset - start == 1 && file[start] == kTombstoneByte;
   return PayloadRange{start, metadata_offset, tombstone};
+}
+
+}  // namespace detail
+
+// THE decoder of the chain: every part of the engine that reads an entry from its
+// position goes through it. Decodes the entry whose record ends at `tail` in a file
+// whose first `file_len` bytes are `file`. Returns nullopt when no well-formed entry
+// can end there: the record does not fit, its back-link is not below it (or points
+// inside the first entry), or the payload it implies is empty. Checks structure
+// only, never the checksum. Never reads outside [0, min(tail, file_len)).
+inline std::optional<Record> decode_record(const std::byte* file, std::uint64_t file_len,
+                                           std::uint64_t tail) noexcept {
+  if (tail < kMinEntryTail || tail > file_len) return std::nullopt;
+  const std::uint64_t metadata_offset = tail - kMetadataSize;
+  const EntryMetadata metadata = decode_metadata(file + metadata_offset);
+  const std::optional<PayloadRange> payload = detail::payload_range(file, metadata_offset, metadata.prev_offset);
+  if (!payload) return std::nullopt;
+  return Record{tail, metadata, *payload};
 }
 
 }  // namespace simd_r_drive::format
