@@ -23,6 +23,7 @@
 
 #include <simd_r_drive/simd_r_drive.h>
 
+#include "engine/data_store_impl.h"
 #include "test_support.h"
 
 namespace {
@@ -57,15 +58,16 @@ void expect_payload_aligned(const EntryHandle& entry, std::string_view what) {
   EXPECT_TRUE(is_aligned(entry.data(), kPayloadAlignment)) << what;
 }
 
-// A handle over caller-owned memory at an arbitrary address (the public engine
-// constructor), to get a payload that is deliberately misaligned.
+// A handle over caller-owned memory at an arbitrary address (made the way the engine
+// makes handles), to get a payload that is deliberately misaligned.
 EntryHandle handle_over(std::shared_ptr<std::vector<std::byte>> storage, std::size_t offset,
                         std::size_t size) {
   const std::byte* data = storage->data() + offset;
   EntryMetadata metadata;
   metadata.key_hash = 1;
   metadata.checksum = simd_r_drive::compute_checksum(ByteView(data, size));
-  return EntryHandle(std::shared_ptr<const void>(storage, storage.get()), data, size, offset, metadata);
+  return DataStore::Impl::make_handle(std::shared_ptr<const void>(storage, storage.get()), data, size, offset,
+                                     metadata);
 }
 
 class Alignment : public ::testing::Test {

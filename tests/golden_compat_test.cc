@@ -223,7 +223,7 @@ std::uint64_t replay(DataStore& store, const json& op) {
     const simd_r_drive::StreamReader source = [&](std::span<std::byte> buffer) -> std::size_t {
       ++calls;
       const std::size_t n =
-          std::min({buffer.size(), simd_r_drive::kWriteStreamBufferSize, value.size() - position});
+          std::min({buffer.size(), std::size_t{64 * 1024}, value.size() - position});  // the original's chunk
       if (n != 0) std::memcpy(buffer.data(), value.data() + position, n);
       position += n;
       return n;

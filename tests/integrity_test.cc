@@ -306,7 +306,7 @@ TEST(Integrity, ChecksumIsTheSameForWriteAndWriteStream) {
   TempDir dir;
   DataStore store = DataStore::open(dir.file("store.bin"));
   // Larger than one stream chunk, so the streamed checksum is computed incrementally.
-  const std::vector<std::byte> payload = srd_test::pattern_bytes(simd_r_drive::kWriteStreamBufferSize * 2 + 123);
+  const std::vector<std::byte> payload = srd_test::pattern_bytes(2 * 64 * 1024 + 123);  // chunks are 64 KiB
   const std::string payload_text(reinterpret_cast<const char*>(payload.data()), payload.size());
 
   store.write("direct", payload);

@@ -209,14 +209,10 @@ TEST_F(ZeroCopy, FromOwnedBytes) {
 }
 
 TEST_F(ZeroCopy, CorruptedBytesFailChecksumValidation) {
-  auto storage = std::make_shared<std::vector<std::byte>>(srd_test::pattern_bytes(64));
-  simd_r_drive::EntryMetadata metadata;
-  metadata.key_hash = 5;
-  metadata.checksum = compute_checksum(*storage);
-  const EntryHandle handle(std::shared_ptr<const void>(storage, storage.get()), storage->data(),
-                           storage->size(), 0, metadata);
+  const EntryHandle handle = EntryHandle::from_owned_bytes(srd_test::pattern_bytes(64), 5);
   EXPECT_TRUE(handle.is_valid_checksum());
-  (*storage)[10] ^= std::byte{1};
+  // The handle owns this copy of the bytes: damage it in place.
+  const_cast<std::byte*>(handle.data())[10] ^= std::byte{1};
   EXPECT_FALSE(handle.is_valid_checksum());
 }
 

@@ -32,12 +32,15 @@
 #include <utility>
 #include <vector>
 
+#include "simd_r_drive/export.h"
 #include "simd_r_drive/byte_view.h"
 #include "simd_r_drive/entry_handle.h"
 #include "simd_r_drive/entry_iterator.h"
 #include "simd_r_drive/entry_metadata.h"
 #include "simd_r_drive/entry_stream.h"
 #include "simd_r_drive/options.h"
+#include "simd_r_drive/records.h"
+#include "simd_r_drive/store_stats.h"
 #include "simd_r_drive/verify_report.h"
 
 namespace simd_r_drive {
@@ -52,13 +55,20 @@ struct HashedPayload {
 // wrote; 0 means the end of the stream. To signal a read error, throw.
 using StreamReader = std::function<std::size_t(std::span<std::byte> buffer)>;
 
-class DataStore {
+class SRD_API DataStore {
  public:
   // Opens the store at `path`, creating an empty file if it does not exist.
   // Validates the backward chain; a torn tail is cut off (and logged on stderr).
   static DataStore open(const std::filesystem::path& path, const OpenOptions& options = {});
   // Like open, but fails with ErrorCode::kNotFound if the file does not exist.
   static DataStore open_existing(const std::filesystem::path& path, OpenOptions options = {});
+  // Opens the store held in another store's value (a store file written as a value:
+  // "nestable storage"), read-only and in place: nothing is copied or extracted. The
+  // nested store's handles, iteration, records and verify() view the outer store's
+  // mapping, and keep it alive, also after both stores are closed. Throws
+  // Error(kCorruption) unless the whole value is a store: a chain of complete entries
+  // from its first byte to its last, the last matching its checksum.
+  static DataStore open_nested(const EntryHandle& value);
 
   // A moved-from DataStore may only be destroyed or assigned to.
   DataStore(DataStore&&) noexcept;
@@ -125,6 +135,9 @@ class DataStore {
   bool is_empty() const noexcept { return len() == 0; }
   // The store's size in bytes: the tail, i.e. the length the file has when closed.
   std::uint64_t file_size() const noexcept;
+  // The store file's path with symbolic links resolved, as open found it: every file
+  // of the store (store_files.h) lives beside it. For a nested store, the outer
+  // store's path.
   const std::filesystem::path& path() const noexcept;
   // Whether open loaded the index from a snapshot (OpenOptions::index_snapshot_min_keys)
   // rather than rebuilding it from the chain.
@@ -150,8 +163,12 @@ class DataStore {
   // copy, then remove from this store; returns this store's tail.
   std::uint64_t transfer(ByteView key, DataStore& target);
 
-  // ---- iteration, maintenance ----------------------------------------------
+  // ---- iteration, inspection, maintenance ------------------------------------
   EntryRange iter_entries() const;
+  // Every record on the chain, not only live values (records.h).
+  RecordRange iter_records(RecordOrder order = RecordOrder::kNewestFirst) const;
+  // Counts of what the store holds; walks the chain (linear in the entries).
+  StoreStats stats() const;
   // Calls `visit` once for every live entry, from several threads at once (one per
   // core), in no particular order. `visit` must be thread-safe. If it throws, the
   // iteration stops and the first exception is rethrown here.
@@ -162,7 +179,8 @@ class DataStore {
   void compact();
   // Bytes compact() would free now (exact: the compacted layout is simulated).
   std::uint64_t estimate_compaction_savings() const;
-  // Checks the chain and every entry's checksum; changes nothing.
+  // Checks the chain, every entry's checksum, and the bytes past the tail; changes
+  // nothing.
   VerifyReport verify() const;
 
   // ---- durability and followers (docs/durability.md) -------------------------
@@ -179,7 +197,7 @@ class DataStore {
   // The key hash the store uses for `key` (compute_hash).
   static std::uint64_t hash_key(ByteView key) noexcept;
 
-  class Impl;
+  class Impl;  // the engine; opaque outside it
 
  private:
   explicit DataStore(std::unique_ptr<Impl> impl) noexcept;

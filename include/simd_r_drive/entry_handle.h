@@ -19,26 +19,20 @@
 #include <type_traits>
 #include <utility>
 
+#include "simd_r_drive/export.h"
 #include "simd_r_drive/byte_view.h"
 #include "simd_r_drive/entry_metadata.h"
 #include "simd_r_drive/error.h"
 
 namespace simd_r_drive {
 
-namespace detail {
-struct HandleAccess;  // the engine's iterators re-point one pinned handle per entry
-}
+class DataStore;
 
-class EntryHandle {
+class SRD_API EntryHandle {
  public:
   // Wraps a copy of `bytes` in a handle that belongs to no file (offsets start at
   // 0, checksum computed). For tests and for back ends without a file.
   static EntryHandle from_owned_bytes(ByteView bytes, std::uint64_t key_hash);
-
-  // Used by the engine: `pin` keeps `data` alive.
-  EntryHandle(std::shared_ptr<const void> pin, const std::byte* data, std::size_t size,
-              std::uint64_t start_offset, const EntryMetadata& metadata) noexcept
-      : pin_(std::move(pin)), data_(data), size_(size), start_offset_(start_offset), metadata_(metadata) {}
 
   // The payload bytes, in place.
   std::span<const std::byte> as_slice() const noexcept { return {data_, size_}; }
@@ -87,7 +81,12 @@ class EntryHandle {
   }
 
  private:
-  friend struct detail::HandleAccess;
+  // Handles are made by the engine only (it reaches this through DataStore):
+  // `pin` keeps `data` alive.
+  friend class DataStore;
+  EntryHandle(std::shared_ptr<const void> pin, const std::byte* data, std::size_t size,
+              std::uint64_t start_offset, const EntryMetadata& metadata) noexcept
+      : pin_(std::move(pin)), data_(data), size_(size), start_offset_(start_offset), metadata_(metadata) {}
   void check_view(std::size_t element_size, std::size_t alignment) const;
 
   std::shared_ptr<const void> pin_;

@@ -2,6 +2,12 @@
 //
 //   for (const simd_r_drive::EntryHandle& entry : store.iter_entries()) { ... }
 //
+// What a caller may keep: the reference `*it` names one handle that the iterator
+// re-points at each entry, so it is valid until the next ++ and then shows the next
+// entry. Copy the handle (EntryHandle kept = *it) to keep an entry: the copy is
+// independent of the iterator and keeps its bytes alive like any handle. (Re-pointing
+// one handle is what makes iteration cost no reference counting per entry.)
+//
 // The range covers the entries that existed when iter_entries() was called. Writes
 // made while iterating do not disturb it: an entry overwritten or deleted after the
 // range was created may be skipped, and new entries are not visited. The range keeps
@@ -15,6 +21,7 @@
 #include <iterator>
 #include <memory>
 
+#include "simd_r_drive/export.h"
 #include "simd_r_drive/entry_handle.h"
 
 namespace simd_r_drive {
@@ -23,7 +30,7 @@ namespace detail {
 class IterationState;  // defined in the engine
 }
 
-class EntryIterator {
+class SRD_API EntryIterator {
  public:
   using value_type = EntryHandle;
   using difference_type = std::ptrdiff_t;
@@ -47,7 +54,7 @@ class EntryIterator {
   std::shared_ptr<detail::IterationState> state_;
 };
 
-class EntryRange {
+class SRD_API EntryRange {
  public:
   explicit EntryRange(std::shared_ptr<detail::IterationState> state) noexcept
       : state_(std::move(state)) {}

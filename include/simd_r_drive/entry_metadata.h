@@ -8,11 +8,12 @@
 #include <cstdint>
 #include <span>
 
+#include "simd_r_drive/export.h"
 #include "simd_r_drive/format.h"
 
 namespace simd_r_drive {
 
-struct EntryMetadata {
+struct SRD_API EntryMetadata {
   std::uint64_t key_hash = 0;     // XXH3-64 of the key (or the hash the caller supplied)
   std::uint64_t prev_offset = 0;  // file length before this entry (before its pre-pad)
   std::uint32_t checksum = 0;     // CRC-32 of the payload

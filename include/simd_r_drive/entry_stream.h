@@ -9,11 +9,12 @@
 #include <cstddef>
 #include <span>
 
+#include "simd_r_drive/export.h"
 #include "simd_r_drive/entry_handle.h"
 
 namespace simd_r_drive {
 
-class EntryStream {
+class SRD_API EntryStream {
  public:
   explicit EntryStream(EntryHandle handle) noexcept : handle_(std::move(handle)) {}
 

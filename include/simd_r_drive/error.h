@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "simd_r_drive/export.h"
+
 namespace simd_r_drive {
 
 enum class ErrorCode {
@@ -23,9 +25,9 @@ enum class ErrorCode {
 };
 
 // A stable, lower-case name for the code ("invalid_argument", "io", ...).
-std::string_view to_string(ErrorCode code) noexcept;
+SRD_API std::string_view to_string(ErrorCode code) noexcept;
 
-class Error : public std::runtime_error {
+class SRD_API Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const noexcept { return code_; }

@@ -14,7 +14,5 @@ inline constexpr std::size_t kMetadataSize = 20;
 inline constexpr std::size_t kPayloadAlignment = 64;
 // A delete writes this single byte as the payload, with no pre-pad.
 inline constexpr std::byte kTombstoneByte{0x00};
-// Chunk size write_stream uses when it pulls from a source.
-inline constexpr std::size_t kWriteStreamBufferSize = 64 * 1024;
 
 }  // namespace simd_r_drive

@@ -3,6 +3,8 @@
 // Thread-safety: set_log_level may be called from any thread at any time.
 #pragma once
 
+#include "simd_r_drive/export.h"
+
 namespace simd_r_drive {
 
 enum class LogLevel {
@@ -13,6 +15,6 @@ enum class LogLevel {
 };
 
 // Sets the process-wide level for the library's log lines.
-void set_log_level(LogLevel level) noexcept;
+SRD_API void set_log_level(LogLevel level) noexcept;
 
 }  // namespace simd_r_drive

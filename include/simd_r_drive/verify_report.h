@@ -1,4 +1,6 @@
 // What DataStore::verify() found. verify() only reads; it never changes the file.
+//
+// Thread-safety: value types.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,17 @@ struct VerifyReport {
   std::string chain_error;          // why it does not, when chain_intact is false
   std::vector<CorruptEntry> corrupt_entries;
 
-  bool ok() const noexcept { return chain_intact && corrupt_entries.empty(); }
+  // Bytes in the file past the tail. A writer preallocates space there (zeros), and a
+  // write in progress or a torn write leaves bytes there.
+  std::uint64_t trailing_bytes = 0;
+  // Whether a writer holds the store (this store, if it was opened for writing). The
+  // trailing bytes are then its preallocation or its write in progress: not judged.
+  bool writer_active = false;
+  // Without an active writer: the trailing bytes hold something other than zeros (a
+  // torn write or garbage, which opening the store for writing cuts off).
+  bool trailing_bytes_damaged = false;
+
+  bool ok() const noexcept { return chain_intact && corrupt_entries.empty() && !trailing_bytes_damaged; }
 };
 
 }  // namespace simd_r_drive

@@ -1,10 +1,4 @@
-// compact() and estimate_compaction_savings().
-//
-// Compaction copies the live entries, oldest first, into a new file beside the store,
-// syncs it, renames it over the store and syncs the directory; then it swaps in a new
-// generation (mapping + index + tail) built from what it wrote. Readers keep using the
-// old generation until the swap and their handles keep the old mapping alive after it,
-// so nothing needs reopening. Writers wait on the write mutex meanwhile.
+// Compaction (compaction.h).
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,16 +10,19 @@
 #include <exception>
 #include <span>
 
-#include "engine/data_store_impl.h"
+#include "engine/compaction.h"
 #include "engine/huge_page_allocator.h"
 #include "engine/index_snapshot.h"
+#include "engine/index_upkeep.h"
 #include "engine/iteration_state.h"
 #include "engine/logger.h"
+#include "engine/writer.h"
 #include "format/checksum.h"
 #include "format/entry_layout.h"
 #include "simd_r_drive/error.h"
+#include "simd_r_drive/store_files.h"
 
-namespace simd_r_drive {
+namespace simd_r_drive::engine {
 
 namespace {
 
@@ -38,7 +35,7 @@ struct LiveEntry {
   std::uint32_t checksum;
 };
 
-using LiveEntries = std::vector<LiveEntry, engine::HugePageAllocator<LiveEntry>>;
+using LiveEntries = std::vector<LiveEntry, HugePageAllocator<LiveEntry>>;
 
 // The live entries of a generation, oldest first (the order compaction keeps), and
 // what keeps the mapping they point into alive.
@@ -49,8 +46,8 @@ struct LiveList {
 
 // Without LiveBits: one iteration, newest first, filling the list from the back (no
 // reversal, and no regrowth of a vector of tens of megabytes).
-LiveList list_by_iteration(std::shared_ptr<engine::Generation> generation,
-                           std::shared_ptr<engine::ReaderRegistry> readers) {
+LiveList list_by_iteration(std::shared_ptr<Generation> generation,
+                           std::shared_ptr<ReaderRegistry> readers) {
   const std::size_t counted = generation->live_count.load(std::memory_order_acquire);
   auto state = std::make_shared<detail::IterationState>(std::move(generation), std::move(readers));
   LiveEntries entries(counted);
@@ -71,8 +68,8 @@ LiveList list_by_iteration(std::shared_ptr<engine::Generation> generation,
 // With LiveBits: the file's two halves are listed at once, on two threads, each
 // straight into its place. A popcount of the lower half's bits says where the halves
 // meet. A bit whose record does not decode (damage) leaves a gap, closed at the end.
-LiveList list_by_bits(const engine::LiveBits& bits, std::shared_ptr<io::Mapping> mapping, std::uint64_t tail) {
-  constexpr std::uint64_t kTailsPerWord = 64 * engine::LiveBits::kGranule;
+LiveList list_by_bits(const LiveBits& bits, std::shared_ptr<io::Mapping> mapping, std::uint64_t tail) {
+  constexpr std::uint64_t kTailsPerWord = 64 * LiveBits::kGranule;
   constexpr std::uint64_t kWorthASecondThread = 8u << 20;  // bytes of file
   const std::uint64_t end = tail + 1;  // tails in [0, end)
   const std::uint64_t mid = tail >= kWorthASecondThread ? tail / 2 / kTailsPerWord * kTailsPerWord : 0;
@@ -117,14 +114,14 @@ LiveList list_by_bits(const engine::LiveBits& bits, std::shared_ptr<io::Mapping>
   return {std::move(entries), std::move(mapping)};
 }
 
-LiveList list_live_entries(const std::shared_ptr<engine::Generation>& generation,
-                           const std::shared_ptr<engine::ReaderRegistry>& readers) {
+LiveList list_live_entries(const std::shared_ptr<Generation>& generation,
+                           const std::shared_ptr<ReaderRegistry>& readers) {
   std::shared_ptr<io::Mapping> mapping;
-  const engine::LiveBits* bits = nullptr;
+  const LiveBits* bits = nullptr;
   std::uint64_t tail = 0;
   {
     // The guard keeps the mapping from being freed between the load and the pin.
-    engine::ReaderRegistry::Guard guard(*readers);
+    ReaderRegistry::Guard guard(*readers);
     bits = generation->live.load(std::memory_order_acquire);
     tail = generation->tail.load(std::memory_order_acquire);
     mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
@@ -133,7 +130,7 @@ LiveList list_live_entries(const std::shared_ptr<engine::Generation>& generation
   // Held throughout: estimate_compaction_savings() lists without the write lock, and
   // a writer that grows the LiveBits meanwhile retires these, freeing them only once
   // no guard is held. (The helper thread reads them under this thread's guard.)
-  engine::ReaderRegistry::Guard guard(*readers);
+  ReaderRegistry::Guard guard(*readers);
   return list_by_bits(*bits, std::move(mapping), tail);
 }
 
@@ -161,8 +158,9 @@ std::optional<std::size_t> move_newest_intact_last(LiveEntries& entries) {
 // A name beside the store that no other compaction uses: never an old leftover.
 std::filesystem::path fresh_temporary_path(const std::filesystem::path& store_path) {
   static std::atomic<unsigned> counter{0};
-  return store_path.string() + ".compact-" + std::to_string(::getpid()) + "-" +
-         std::to_string(counter.fetch_add(1)) + ".tmp";
+  const StoreFiles files = StoreFiles::of(store_path);
+  return files.store.parent_path() / (files.compaction_temporary_prefix() + std::to_string(::getpid()) + "-" +
+                                      std::to_string(counter.fetch_add(1)) + ".tmp");
 }
 
 // Writes `entries` one after another from offset 0 of `out` (a mapping of `file`,
@@ -193,11 +191,11 @@ void copy_entries(std::byte* out, io::FileHandle& file, std::span<const LiveEntr
 
 }  // namespace
 
-void DataStore::Impl::compact() {
-  std::lock_guard lock(write_mutex_);
-  require_writable_locked();
-  ensure_live_bits_locked();
-  LiveList live = list_live_entries(current_, readers_);
+void Writer::compact() {
+  std::lock_guard lock(publication_.change_mutex());
+  require_writable();
+  build_live_bits(publication_.current());
+  LiveList live = list_live_entries(publication_.current_shared(), publication_.readers_shared());
   LiveEntries& entries = live.entries;
   const std::optional<std::size_t> moved_past = move_newest_intact_last(entries);
   if (!moved_past) {
@@ -206,20 +204,20 @@ void DataStore::Impl::compact() {
                                             "a damaged entry would not open. The store was left as it is.");
   }
   if (*moved_past != 0) {
-    engine::log_warning("Compacting '" + path_.string() + "': " + std::to_string(*moved_past) +
-                        " newest value(s) fail their checksum (see verify()); they are kept, before the newest "
-                        "intact one.");
+    log_warning("Compacting '" + path_.string() + "': " + std::to_string(*moved_past) +
+                " newest value(s) fail their checksum (see verify()); they are kept, before the newest "
+                "intact one.");
   }
 
   const std::filesystem::path temporary = fresh_temporary_path(path_);
   io::FileHandle output(temporary, io::FileHandle::Mode::kCreateExclusive);
-  // Locked like the file it replaces, through a descriptor of its own (see Impl's
-  // constructor). Nobody else knows this brand-new file, so the lock is free.
+  // Locked like the file it replaces, through a descriptor of its own (see the
+  // Writer's constructor). Nobody else knows this brand-new file, so the lock is free.
   io::FileHandle output_lock(temporary, io::FileHandle::Mode::kOpenExisting);
   output_lock.try_lock_exclusive();
   // Lay the new file out first: every entry's new tail, newest first as
   // build_generation wants them, and the file's size.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>, engine::HugePageAllocator<std::pair<std::uint64_t, std::uint64_t>>>
+  std::vector<std::pair<std::uint64_t, std::uint64_t>, HugePageAllocator<std::pair<std::uint64_t, std::uint64_t>>>
       index_entries(entries.size());  // (key hash, new tail)
   std::uint64_t position = 0;
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -229,18 +227,18 @@ void DataStore::Impl::compact() {
   // Everything that can fail for want of space, memory or address space happens
   // before the rename: once the new file has the store's name, the store must
   // switch to it.
-  const std::uint64_t old_tail = current_->tail.load(std::memory_order_relaxed);
-  std::shared_ptr<engine::Generation> next;
+  const std::uint64_t old_tail = publication_.current().tail.load(std::memory_order_relaxed);
+  std::shared_ptr<Generation> next;
   try {
     // The whole file is allocated up front, so the copy through the mapping below
     // cannot run out of space halfway.
     output.allocate(position);
     auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
-    // A bulk copy: 2 MiB folios take one fault per 2 MiB, and the next session's
-    // readers get them with 2 MiB TLB entries. The last, partial 2 MiB stays small
-    // unless the mode wants huge folios for appends (advise_append_zone).
+    // A bulk copy: 2 MiB folios take one fault per 2 MiB, and later readers get them
+    // with 2 MiB TLB entries. The last, partial 2 MiB stays small unless the mode
+    // wants huge folios for appends.
     mapping->prefer_huge_pages(0, position);
-    advise_append_zone(*mapping, position);
+    appender_->advise_append_zone(*mapping, position);
     // The new index depends on the layout alone, so the second core builds it
     // while this thread copies the bytes and waits for the disk.
     std::exception_ptr build_error;
@@ -261,7 +259,7 @@ void DataStore::Impl::compact() {
     builder.join();
     if (build_error) std::rethrow_exception(build_error);
     // The snapshot describes the old layout; it must not outlive it.
-    engine::remove_snapshot(path_);
+    remove_snapshot(path_);
     snapshot_covers_.reset();
     io::rename_file(temporary, path_);
   } catch (...) {
@@ -271,28 +269,33 @@ void DataStore::Impl::compact() {
   }
   output.renamed_to(path_);
   output_lock.renamed_to(path_);
-  replace_file_locked(std::move(next), std::move(output), std::move(output_lock), position);
+  // Compaction synced the new file before renaming it into place: every write so far
+  // is durable in it.
+  sync_.replace_file([&] {
+    publication_.install(std::move(next));
+    appender_->replace_file(std::move(output), position);
+    identity_ = appender_->file().identity();
+    file_lock_ = std::move(output_lock);
+    lock_->publish_file(identity_, position);
+    lock_->publish_durable_tail(position);
+  });
   try {
     io::sync_directory(path_.parent_path());
   } catch (const Error& error) {
     throw Error(ErrorCode::kIo, std::string("compaction finished and the store uses the new file, but ") +
                                     error.what() + ": after a power loss the old file may be back in its place.");
   }
-  engine::log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " +
-                   std::to_string(position) + " bytes, " + std::to_string(entries.size()) + " live entries.");
+  log_info("Compacted '" + path_.string() + "': " + std::to_string(old_tail) + " -> " + std::to_string(position) +
+           " bytes, " + std::to_string(entries.size()) + " live entries.");
 }
 
-std::uint64_t DataStore::Impl::compaction_savings() const {
-  ensure_live_bits();
-  std::shared_ptr<engine::Generation> generation;
-  {
-    engine::ReaderRegistry::Guard guard(*readers_);
-    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
-  }
+std::uint64_t compaction_savings(const Publication& publication) {
+  ensure_live_bits(publication);
+  std::shared_ptr<Generation> generation = publication.acquire();
   const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
   // Lay the live entries out exactly as compact() would and compare.
   std::uint64_t compacted = 0;
-  LiveList live = list_live_entries(generation, readers_);
+  LiveList live = list_live_entries(generation, publication.readers_shared());
   LiveEntries& entries = live.entries;
   if (!move_newest_intact_last(entries)) return 0;  // compact() would refuse
   for (const LiveEntry& entry : entries) {
@@ -301,4 +304,4 @@ std::uint64_t DataStore::Impl::compaction_savings() const {
   return tail > compacted ? tail - compacted : 0;
 }
 
-}  // namespace simd_r_drive
+}  // namespace simd_r_drive::engine

@@ -6,13 +6,12 @@
 #include <thread>
 #include <vector>
 
-#include "engine/data_store_impl.h"
+#include "engine/entry_iteration.h"
+#include "engine/index_upkeep.h"
 #include "engine/iteration_state.h"
 #include "format/entry_layout.h"
 
 namespace simd_r_drive {
-
-
 
 const EntryHandle& EntryIterator::operator*() const { return state_->current(); }
 
@@ -25,14 +24,11 @@ bool EntryIterator::at_end() const noexcept { return !state_ || state_->at_end()
 
 EntryIterator EntryRange::begin() { return EntryIterator(state_); }
 
-EntryRange DataStore::Impl::iterate() const {
-  ensure_live_bits();
-  std::shared_ptr<engine::Generation> generation;
-  {
-    engine::ReaderRegistry::Guard guard(*readers_);
-    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
-  }
-  return EntryRange(std::make_shared<detail::IterationState>(std::move(generation), readers_));
+namespace engine {
+
+EntryRange iterate(const Publication& publication) {
+  ensure_live_bits(publication);
+  return EntryRange(std::make_shared<detail::IterationState>(publication.acquire(), publication.readers_shared()));
 }
 
 namespace {
@@ -65,22 +61,22 @@ void on_every_core(std::size_t max_threads, Work&& work) {
 
 // Every live entry from LiveBits, in slices of the file that workers take in turn:
 // no serial phase at all.
-void parallel_scan_bits(const engine::LiveBits& bits, const std::shared_ptr<io::Mapping>& mapping,
+void parallel_scan_bits(const LiveBits& bits, const std::shared_ptr<io::Mapping>& mapping,
                         std::uint64_t tail, const std::function<void(const EntryHandle&)>& visit) {
   constexpr std::uint64_t kSlice = 1u << 20;  // bytes of file per slice
   const std::uint64_t slices = tail / kSlice + 1;
   std::atomic<std::uint64_t> next_slice{0};
   const std::byte* base = mapping->data();
   on_every_core(slices, [&](const std::atomic<bool>& failed) {
-    EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
+    EntryHandle handle = DataStore::Impl::make_handle(mapping, nullptr, 0, 0, EntryMetadata{});
     for (std::uint64_t slice; !failed.load(std::memory_order_relaxed) &&
                               (slice = next_slice.fetch_add(1, std::memory_order_relaxed)) < slices;) {
       const std::uint64_t low = slice * kSlice;
       for (std::uint64_t at = std::min(tail, low + kSlice - 1);;) {
         const std::optional<detail::LiveRecord> record = detail::previous_live_record(bits, base, at, low);
         if (!record) break;
-        detail::HandleAccess::repoint(handle, base + record->range.start, record->range.size(), record->range.start,
-                                      record->metadata);
+        DataStore::Impl::repoint(handle, base + record->range.start, record->range.size(), record->range.start,
+                                 record->metadata);
         visit(handle);
       }
     }
@@ -89,23 +85,19 @@ void parallel_scan_bits(const engine::LiveBits& bits, const std::shared_ptr<io::
 
 }  // namespace
 
-void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandle&)>& visit) const {
-  ensure_live_bits();
+void parallel_iterate(const Publication& publication, const std::function<void(const EntryHandle&)>& visit) {
+  ensure_live_bits(publication);
   // Phase 1, one thread: walk the chain and list every record that is not a
   // tombstone. This is a sequential read of the records, with no index lookups.
   // Phase 2, all cores: split that list; each worker checks its records against the
   // index (slots prefetched a batch ahead) and visits the live ones. The index
   // probes, the costly part, run in parallel. The guard is held throughout; that
   // only defers the freeing of retired tables, it never blocks a writer.
-  std::shared_ptr<engine::Generation> generation;
-  {
-    engine::ReaderRegistry::Guard guard(*readers_);
-    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
-  }
-  engine::ReaderRegistry::Guard guard(*readers_);
+  std::shared_ptr<Generation> generation = publication.acquire();
+  ReaderRegistry::Guard guard(publication.readers());
   std::shared_ptr<io::Mapping> mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
   const std::byte* base = mapping->data();
-  if (const engine::LiveBits* bits = generation->live.load(std::memory_order_seq_cst)) {
+  if (const LiveBits* bits = generation->live.load(std::memory_order_seq_cst)) {
     parallel_scan_bits(*bits, mapping, generation->tail.load(std::memory_order_acquire), visit);
     return;
   }
@@ -116,7 +108,7 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
     tails.push_back(cursor);
     cursor = format::load_u64_le(base + cursor - kMetadataSize + format::kPrevOffsetField);
   }
-  const engine::IndexTable* table = generation->table.load(std::memory_order_seq_cst);
+  const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
 
   constexpr std::size_t kChunk = 16384;
   constexpr std::size_t kLookahead = 32;
@@ -124,7 +116,7 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
   std::atomic<std::size_t> next_chunk{0};
   on_every_core(chunks, [&](const std::atomic<bool>& failed) {
     // One handle per worker, re-pointed per entry, pinning the mapping once.
-    EntryHandle handle(mapping, nullptr, 0, 0, EntryMetadata{});
+    EntryHandle handle = DataStore::Impl::make_handle(mapping, nullptr, 0, 0, EntryMetadata{});
     for (std::size_t chunk; !failed.load(std::memory_order_relaxed) &&
                             (chunk = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       const std::size_t first = chunk * kChunk;
@@ -139,12 +131,14 @@ void DataStore::Impl::parallel_iterate(const std::function<void(const EntryHandl
         if (table->find(key_hash_at(i)) != tail) continue;  // stale version, or deleted
         const std::optional<format::Record> record = format::decode_record(base, tail, tail);
         if (!record || record->payload.tombstone) continue;
-        detail::HandleAccess::repoint(handle, base + record->payload.start, record->payload.size(),
-                                      record->payload.start, record->metadata);
+        DataStore::Impl::repoint(handle, base + record->payload.start, record->payload.size(),
+                                 record->payload.start, record->metadata);
         visit(handle);
       }
     }
   });
 }
+
+}  // namespace engine
 
 }  // namespace simd_r_drive

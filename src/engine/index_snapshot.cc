@@ -16,6 +16,7 @@
 #include "format/coding.h"
 #include "io/file_handle.h"
 #include "simd_r_drive/format.h"
+#include "simd_r_drive/store_files.h"
 
 namespace simd_r_drive::engine {
 
@@ -111,7 +112,7 @@ std::uint32_t prefix_crc(const std::byte* file, std::uint64_t tail) {
 
 }  // namespace
 
-std::filesystem::path snapshot_path(const std::filesystem::path& store) { return store.string() + ".index"; }
+std::filesystem::path snapshot_path(const std::filesystem::path& store) { return StoreFiles::of(store).index_snapshot; }
 
 std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, const std::byte* file,
                                             std::uint64_t file_len) {

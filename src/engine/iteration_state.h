@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/data_store_impl.h"
 #include "engine/reader_registry.h"
 #include "engine/store_state.h"
 #include "format/entry_layout.h"
@@ -16,19 +17,6 @@
 namespace simd_r_drive {
 
 namespace detail {
-
-// Re-points a handle at another entry of the mapping it already pins, without
-// touching the reference count: iterators step through millions of entries with one
-// pinned handle, and a shared counter bumped per entry would bounce between cores.
-struct HandleAccess {
-  static void repoint(EntryHandle& handle, const std::byte* data, std::size_t size, std::uint64_t start_offset,
-                      const EntryMetadata& metadata) noexcept {
-    handle.data_ = data;
-    handle.size_ = size;
-    handle.start_offset_ = start_offset;
-    handle.metadata_ = metadata;
-  }
-};
 
 // One live entry as a LiveBits scan finds it: its record and its payload.
 struct LiveRecord {
@@ -65,7 +53,7 @@ class IterationState {
         readers_(std::move(readers)),
         mapping_(generation_->mapping.load(std::memory_order_acquire)->shared_from_this()),
         cursor_(generation_->tail.load(std::memory_order_acquire)),
-        current_(mapping_, nullptr, 0, 0, EntryMetadata{}) {
+        current_(DataStore::Impl::make_handle(mapping_, nullptr, 0, 0, EntryMetadata{})) {
     // Decided once: LiveBits, once built for a generation, stay (grown copies only).
     scan_bits_ = generation_->live.load(std::memory_order_acquire) != nullptr;
     walk_cursor_ = cursor_;
@@ -89,7 +77,7 @@ class IterationState {
       refill();
     }
     const Ready& entry = ready_[next_++];
-    HandleAccess::repoint(current_, mapping_->data() + entry.range.start, entry.range.size(), entry.range.start,
+    DataStore::Impl::repoint(current_, mapping_->data() + entry.range.start, entry.range.size(), entry.range.start,
                           entry.metadata);
   }
 

@@ -10,6 +10,7 @@
 
 #include "simd_r_drive/error.h"
 #include "simd_r_drive/hashing.h"
+#include "simd_r_drive/store_files.h"
 
 namespace simd_r_drive::engine {
 
@@ -24,7 +25,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 
 }  // namespace
 
-std::filesystem::path lock_path(const std::filesystem::path& store) { return store.string() + ".lock"; }
+std::filesystem::path lock_path(const std::filesystem::path& store) { return StoreFiles::of(store).lock; }
 
 std::uint64_t current_boot_id() noexcept {
   static const std::uint64_t boot = [] {

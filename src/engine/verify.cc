@@ -1,32 +1,25 @@
-// verify(): a read-only check of the whole chain and of every entry's checksum.
-#include <string>
+#include "engine/verify.h"
 
-#include "engine/data_store_impl.h"
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/follower.h"
+#include "engine/writer.h"
 #include "format/checksum.h"
 #include "format/entry_layout.h"
 
-namespace simd_r_drive {
+namespace simd_r_drive::engine {
 
-VerifyReport DataStore::Impl::verify() const {
-  std::shared_ptr<engine::Generation> generation;
-  std::shared_ptr<io::Mapping> mapping;
-  {
-    engine::ReaderRegistry::Guard guard(*readers_);
-    generation = published_.load(std::memory_order_seq_cst)->shared_from_this();
-    mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
-  }
-  VerifyReport report;
-  const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
-  report.file_size = tail;
-  report.live_keys = generation->live_count.load(std::memory_order_acquire);
-  const std::byte* base = mapping->data();
+namespace {
 
+void check_chain(const std::byte* base, std::uint64_t tail, VerifyReport& report) {
   std::uint64_t cursor = tail;
   while (cursor != 0) {
     if (cursor < format::kMinEntryTail) {
       report.chain_intact = false;
       report.chain_error = "back-link to offset " + std::to_string(cursor) + ", inside the first entry";
-      break;
+      return;
     }
     const std::uint64_t metadata_offset = cursor - kMetadataSize;
     const std::optional<format::Record> record = format::decode_record(base, cursor, cursor);
@@ -34,21 +27,68 @@ VerifyReport DataStore::Impl::verify() const {
       report.chain_intact = false;
       report.chain_error = "malformed record at offset " + std::to_string(metadata_offset) + " (prev offset " +
                            std::to_string(format::decode_metadata(base + metadata_offset).prev_offset) + ")";
-      break;
+      return;
     }
     const EntryMetadata& metadata = record->metadata;
-    const format::PayloadRange* range = &record->payload;
+    const format::PayloadRange& range = record->payload;
     ++report.entries;
-    if (range->tombstone) ++report.tombstones;
-    const std::uint32_t computed = format::crc32_of_mapped(base + range->start, range->size());
-    report.bytes_checked += range->size();
+    if (range.tombstone) ++report.tombstones;
+    const std::uint32_t computed = format::crc32_of_mapped(base + range.start, range.size());
+    report.bytes_checked += range.size();
     if (computed != metadata.checksum) {
       report.corrupt_entries.push_back(
-          {metadata_offset, range->start, range->size(), metadata.key_hash, metadata.checksum, computed});
+          {metadata_offset, range.start, range.size(), metadata.key_hash, metadata.checksum, computed});
     }
     cursor = metadata.prev_offset;
+  }
+}
+
+// Whether anything but zeros lies in [from, to) of the file.
+bool holds_non_zero(const io::FileHandle& file, std::uint64_t from, std::uint64_t to) {
+  std::vector<std::byte> buffer(1 << 20);
+  for (std::uint64_t offset = from; offset < to;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), to - offset));
+    const std::size_t got = file.pread_some(offset, std::span<std::byte>(buffer.data(), want));
+    if (got == 0) return false;  // the file shrank meanwhile
+    if (std::any_of(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(got),
+                    [](std::byte b) { return b != std::byte{0}; })) {
+      return true;
+    }
+    offset += got;
+  }
+  return false;
+}
+
+}  // namespace
+
+VerifyReport verify(const DataStore::Impl& store) {
+  std::shared_ptr<Generation> generation;
+  std::shared_ptr<io::Mapping> mapping;
+  {
+    ReaderRegistry::Guard guard(store.publication().readers());
+    generation = store.publication().published()->shared_from_this();
+    mapping = generation->mapping.load(std::memory_order_acquire)->shared_from_this();
+  }
+  VerifyReport report;
+  const std::uint64_t tail = generation->tail.load(std::memory_order_acquire);
+  report.file_size = tail;
+  report.live_keys = generation->live_count.load(std::memory_order_acquire);
+  check_chain(mapping->data(), tail, report);
+
+  if (const Writer* writer = store.writer()) {
+    // Our own preallocated space (or a write that started after `tail` was read).
+    report.writer_active = true;
+    const std::uint64_t length = writer->file_length();
+    report.trailing_bytes = length > tail ? length - tail : 0;
+  } else if (const Follower* follower = store.follower()) {
+    const std::uint64_t length = follower->file_length();
+    report.trailing_bytes = length > tail ? length - tail : 0;
+    report.writer_active = follower->writer_active();
+    if (report.trailing_bytes != 0 && !report.writer_active) {
+      report.trailing_bytes_damaged = holds_non_zero(follower->file(), tail, length);
+    }
   }
   return report;
 }
 
-}  // namespace simd_r_drive
+}  // namespace simd_r_drive::engine

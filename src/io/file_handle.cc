@@ -176,6 +176,18 @@ void FileHandle::allocate(std::uint64_t new_size) {
   fail("fallocate");
 }
 
+std::size_t FileHandle::pread_some(std::uint64_t offset, std::span<std::byte> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t got = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail("pread");
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
 void FileHandle::truncate(std::uint64_t new_size) {
   fail_if_injected(FileOperation::kTruncate, "ftruncate", new_size);
   int result;

@@ -44,6 +44,9 @@ class FileHandle {
 
   std::uint64_t size() const;
   FileIdentity identity() const;
+  // Reads up to out.size() bytes at `offset`; returns how many (fewer only at the end
+  // of the file).
+  std::size_t pread_some(std::uint64_t offset, std::span<std::byte> out) const;
   // Writes every byte of each piece at `offset` (one pwritev, repeated only if the
   // kernel writes less).
   void pwrite_all(std::uint64_t offset, std::span<const std::span<const std::byte>> pieces);

@@ -21,14 +21,17 @@ Mapping::Mapping(int fd, std::uint64_t capacity, bool writable) : capacity_(capa
   base_ = static_cast<std::byte*>(base);
 }
 
+Mapping::Mapping(const std::byte* borrowed, std::uint64_t size, std::shared_ptr<const void> owner) noexcept
+    : base_(const_cast<std::byte*>(borrowed)), capacity_(size), owner_(std::move(owner)), borrowed_(true) {}
+
 Mapping::~Mapping() {
-  if (base_ != nullptr) ::munmap(base_, capacity_);
+  if (base_ != nullptr && !borrowed_) ::munmap(base_, capacity_);
 }
 
 void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
   const std::uint64_t first = (from + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
   const std::uint64_t last = std::min(to, capacity_) / kHugePageSize * kHugePageSize;
-  if (base_ == nullptr || first >= last) return;
+  if (base_ == nullptr || borrowed_ || first >= last) return;
   // Failure (EINVAL on a kernel without THP) only means the pages stay small.
   (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
 }

@@ -1,4 +1,5 @@
-// A shared, writable memory mapping of a store file, reserved larger than the file.
+// A shared, writable memory mapping of a store file, reserved larger than the file
+// (or a view of memory mapped elsewhere, for a store nested in another's value).
 //
 // Linux lets a MAP_SHARED mapping extend past the end of its file: pages inside the
 // file are readable and writable, pages past it must not be touched. Reserving
@@ -25,6 +26,10 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
  public:
   // Maps `capacity` bytes of the file `fd` from offset 0 (0 capacity: no mapping).
   Mapping(int fd, std::uint64_t capacity, bool writable);
+  // Views `size` bytes that something else maps (a value of another store, for a
+  // nested store), keeping `owner` alive instead of unmapping anything. Read-only:
+  // nothing may write through data().
+  Mapping(const std::byte* borrowed, std::uint64_t size, std::shared_ptr<const void> owner) noexcept;
   ~Mapping();
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
@@ -45,6 +50,8 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
  private:
   std::byte* base_ = nullptr;
   std::uint64_t capacity_ = 0;
+  std::shared_ptr<const void> owner_;  // what keeps a borrowed view's bytes alive
+  bool borrowed_ = false;              // a borrowed view unmaps nothing
 };
 
 // How much address space to reserve for a file of `needed` bytes: at least 256 MiB,

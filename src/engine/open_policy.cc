@@ -1,0 +1,150 @@
+#include "engine/open_policy.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/index_snapshot.h"
+#include "engine/index_upkeep.h"
+#include "engine/logger.h"
+#include "engine/recovery.h"
+#include "format/entry_layout.h"
+#include "simd_r_drive/error.h"
+#include "simd_r_drive/store_files.h"
+
+namespace simd_r_drive::engine {
+
+namespace {
+
+// The generation of a recovered chain.
+std::shared_ptr<Generation> generation_from_chain(std::shared_ptr<io::Mapping> mapping, const RecoveryResult& recovery) {
+  // Pair each entry on the chain with its key hash and kind, newest first.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
+  entries.reserve(recovery.chain_tails.size());
+  const std::byte* base = mapping->data();
+  for (const std::uint64_t tail : recovery.chain_tails) {
+    const std::optional<format::Record> record = format::decode_record(base, tail, tail);
+    if (!record) continue;  // recovery decoded every tail it returned; never taken
+    entries.emplace_back(record->metadata.key_hash, record->payload.tombstone ? kDeletedTail : tail);
+  }
+  return build_generation(std::move(mapping), recovery.valid_tail, entries);
+}
+
+std::optional<OpenedStore> open_from_snapshot(const std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len,
+                                              const OpenRequest& request, const Publication& publication) {
+  if (file_len == 0 || request.options.index_snapshot_min_keys == SIZE_MAX) return std::nullopt;
+  std::optional<LoadedSnapshot> snapshot = load_snapshot(request.path, mapping->data(), file_len);
+  if (!snapshot) return std::nullopt;
+  auto newer = tails_above(mapping->data(), file_len, snapshot->covered_tail);
+  if (!newer) return std::nullopt;
+  auto generation = std::make_shared<Generation>();
+  generation->table_owner = std::move(snapshot->table);
+  generation->table.store(generation->table_owner.get(), std::memory_order_seq_cst);
+  if (snapshot->live_bits && snapshot->live_bits->covers(file_len)) {
+    generation->live_owner = std::move(snapshot->live_bits);
+    generation->live.store(generation->live_owner.get(), std::memory_order_seq_cst);
+  }
+  generation->live_count.store(snapshot->live_count, std::memory_order_seq_cst);
+  generation->publish_mapping(mapping);
+  index_appended(publication, *generation, *newer);  // entries appended after the snapshot was taken
+  generation->tail.store(file_len, std::memory_order_seq_cst);
+  return OpenedStore{std::move(generation), file_len, true, snapshot->covered_tail};
+}
+
+OpenedStore open_by_recovery(io::FileHandle& file, std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len,
+                             const OpenRequest& request, const std::optional<LockFile::State>& crashed_writer) {
+  const std::filesystem::path& path = request.path;
+  RecoveryResult recovery = find_valid_tail(mapping->data(), file_len);
+  if (crashed_writer && crashed_writer->boot_id != 0 && crashed_writer->boot_id == current_boot_id() &&
+      cut_to_tail(recovery, crashed_writer->tail)) {
+    log_warning("Recovered '" + path.string() + "' after its writer died: kept offsets 0.." +
+                std::to_string(recovery.valid_tail) +
+                " (the end of its last complete write); the rest was a write in progress.");
+  } else if (crashed_writer) {
+    const std::uint64_t cut = cut_unsynced_damage(mapping->data(), recovery, crashed_writer->durable_tail);
+    if (cut != 0) {
+      log_warning("Recovered '" + path.string() + "' after a crash: an entry written after the last sync "
+                  "fails its checksum; kept offsets 0.." + std::to_string(recovery.valid_tail) + ", dropped " +
+                  std::to_string(cut) + " entries written after it.");
+    }
+  }
+  if (request.options.read_only) {
+    if (recovery.valid_tail == 0 && file_len > 0) {
+      throw Error(ErrorCode::kCorruption, "'" + path.string() + "' holds no complete entry in its " +
+                                              std::to_string(file_len) + " bytes: it is not a SIMD R Drive store.");
+    }
+  } else if (recovery.valid_tail == 0 && file_len > 0) {
+    // The lock file shows that this engine's own writer crashed on this very file:
+    // nothing it holds was ever a complete entry, so it is safe to empty.
+    if (!request.options.repair_unrecoverable && !crashed_writer) {
+      throw Error(ErrorCode::kCorruption,
+                  "'" + path.string() + "' holds no complete entry in its " + std::to_string(file_len) +
+                      " bytes: it is not a SIMD R Drive store, or its first write was torn. The file was "
+                      "left unchanged; open it with repair_unrecoverable to empty it.");
+    }
+    log_warning("Emptied '" + path.string() + "': removed " + std::to_string(file_len) + " bytes at offsets 0.." +
+                std::to_string(file_len) + " that hold no complete entry.");
+    file.truncate(0);
+  } else if (recovery.valid_tail < file_len) {
+    log_warning("Recovered '" + path.string() + "': kept offsets 0.." + std::to_string(recovery.valid_tail) +
+                ", removed " + std::to_string(file_len - recovery.valid_tail) + " bytes at offsets " +
+                std::to_string(recovery.valid_tail) + ".." + std::to_string(file_len) +
+                " (a torn write, trailing garbage, or a last entry that fails its checksum); file size " +
+                std::to_string(file_len) + " -> " + std::to_string(recovery.valid_tail) + ".");
+    file.truncate(recovery.valid_tail);
+  }
+
+  const std::uint64_t valid_tail = recovery.valid_tail;
+  return OpenedStore{generation_from_chain(std::move(mapping), recovery), valid_tail, false, std::nullopt};
+}
+
+}  // namespace
+
+OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenRequest& request,
+                       const Publication& publication) {
+  // A writer that died without closing may have left bytes that never reached the
+  // disk in a damaged state (after a power loss); such a store is loaded by recovery
+  // with checksums, never from a snapshot.
+  const auto& previous = request.previous;
+  const bool crashed_before = previous && previous->identity == request.identity && !previous->clean;
+  auto mapping = std::make_shared<io::Mapping>(file.fd(), io::reservation_for(file_len), !request.options.read_only);
+  if (request.huge_folios) mapping->prefer_huge_pages_from(file_len);
+  if (!crashed_before) {
+    if (auto opened = open_from_snapshot(mapping, file_len, request, publication)) return std::move(*opened);
+  }
+  return open_by_recovery(file, std::move(mapping), file_len, request,
+                          crashed_before ? previous : std::optional<LockFile::State>());
+}
+
+std::shared_ptr<Generation> open_nested_store(std::shared_ptr<io::Mapping> value) {
+  const std::uint64_t size = value->capacity();
+  const RecoveryResult recovery = find_valid_tail(value->data(), size);
+  if (recovery.valid_tail != size) {
+    throw Error(ErrorCode::kCorruption,
+                recovery.valid_tail == 0
+                    ? "the value (" + std::to_string(size) + " bytes) is not a store: it holds no complete entry"
+                    : "the value (" + std::to_string(size) + " bytes) is not a whole store: its chain of complete "
+                                                             "entries ends at offset " +
+                          std::to_string(recovery.valid_tail) + ", and the rest is damaged or not a store");
+  }
+  return generation_from_chain(std::move(value), recovery);
+}
+
+void remove_stale_compaction_files(const std::filesystem::path& store) noexcept {
+  // Each compaction creates a fresh file with O_EXCL, so a leftover is never reused:
+  // it is deleted.
+  std::error_code error;
+  const std::filesystem::path directory = store.has_parent_path() ? store.parent_path() : ".";
+  const std::string prefix = StoreFiles::of(store).compaction_temporary_prefix();
+  for (const auto& item : std::filesystem::directory_iterator(directory, error)) {
+    const std::string name = item.path().filename().string();
+    if (name.size() > prefix.size() + 4 && name.starts_with(prefix) && name.ends_with(".tmp")) {
+      std::error_code ignored;
+      if (std::filesystem::remove(item.path(), ignored)) {
+        log_warning("Removed '" + item.path().string() + "', left by a compaction that did not finish.");
+      }
+    }
+  }
+}
+
+}  // namespace simd_r_drive::engine

@@ -1,0 +1,66 @@
+// The crash policy of open: what of a store file to trust, and what to cut off.
+//
+//  * A clean close left an index snapshot that still matches the file: the index
+//    comes from it, and only entries appended after it are checked (index_snapshot.h).
+//  * Otherwise the chain is recovered from the end of the file (recovery.h): a torn
+//    write, trailing garbage, or a last value that fails its checksum is cut off.
+//  * The lock file shows that this engine's last writer died without closing:
+//      - in this same boot (the process died, the machine did not), the page cache is
+//        intact and the tail the writer last published is the end of its last
+//        complete write; entries past it were a batch or rename cut short, so they go;
+//      - after a machine crash, pages may have reached the disk in any order, so every
+//        entry past what the writer's last sync covered has its checksum checked, and
+//        the chain is cut below the oldest that fails.
+//  * A non-empty file with no complete entry at all is refused (kCorruption) unless
+//    the lock file shows our own writer crashed on it, or repair_unrecoverable is set.
+//  * A read-only open never changes the file: what it would cut, it just does not read.
+//
+// Thread-safety: called by the store's writer or follower while it loads, under the
+// publication's change mutex.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "engine/lock_file.h"
+#include "engine/publication.h"
+#include "engine/store_state.h"
+#include "io/file_handle.h"
+#include "simd_r_drive/options.h"
+
+namespace simd_r_drive::engine {
+
+struct OpenedStore {
+  std::shared_ptr<Generation> generation;
+  std::uint64_t file_length = 0;  // the file's length after any cut
+  bool from_snapshot = false;
+  std::optional<std::uint64_t> snapshot_covers;  // the tail the snapshot on disk covers
+};
+
+struct OpenRequest {
+  const std::filesystem::path& path;
+  const OpenOptions& options;
+  io::FileIdentity identity;
+  // What the last writer left in the lock file (writers only; nullopt otherwise).
+  std::optional<LockFile::State> previous;
+  // Advise 2 MiB folios for the mapping past the tail (Appender::huge_folios).
+  bool huge_folios = false;
+};
+
+// Loads the store held in the first `file_len` bytes of `file` into a new generation
+// (not yet published). A writable open may cut the file; a read-only one never does.
+OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenRequest& request,
+                       const Publication& publication);
+
+// The generation of a store held in memory that something else maps (a value of
+// another store). Nothing is cut: unless the whole of it is a chain of complete
+// entries, the last one matching its checksum, it is refused with kCorruption.
+std::shared_ptr<Generation> open_nested_store(std::shared_ptr<io::Mapping> value);
+
+// Deletes what crashed compactions left beside the store ("<name>.compact-*.tmp").
+// Called with the writer's lock held, so no compaction of this store is running.
+void remove_stale_compaction_files(const std::filesystem::path& store) noexcept;
+
+}  // namespace simd_r_drive::engine

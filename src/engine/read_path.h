@@ -1,0 +1,42 @@
+// The read path: entries looked up in the published generation. No lock is taken
+// and no writer is waited for; a reader brackets its loads with a guard so that the
+// writer frees nothing it may still be reading (publication.h).
+//
+// Thread-safety: every function may be called from any thread at any time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/publication.h"
+#include "io/mapping.h"
+#include "simd_r_drive/entry_handle.h"
+
+namespace simd_r_drive::engine {
+
+// What a handle holds to keep `mapping` alive: this thread's lease on it. Every
+// handle pinning the mapping directly would make all reading threads bump one shared
+// reference count, whose cache line then bounces between cores. A lease is a
+// reference to the mapping with a control block of its own; each thread keeps one,
+// for the mapping it read from last. So a thread keeps the last mapping it read from
+// (address space; for a deleted file, its pages) until it reads from another mapping
+// or exits, even after the store is closed.
+std::shared_ptr<const void> pin(io::Mapping& mapping);
+
+// A handle for the entry whose record ends at `tail` in `mapping`, or nullopt if the
+// record is malformed, or is a tombstone and `allow_tombstone` is false.
+std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone);
+
+std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64_t key_hash);
+// One result per hash, in order.
+std::vector<std::optional<EntryHandle>> read_hashes(const Publication& publication,
+                                                    std::span<const std::uint64_t> key_hashes);
+// The physically last record, which may be a tombstone.
+std::optional<EntryHandle> read_last(const Publication& publication);
+std::uint64_t published_tail(const Publication& publication) noexcept;
+std::size_t published_live_count(const Publication& publication) noexcept;
+
+}  // namespace simd_r_drive::engine
