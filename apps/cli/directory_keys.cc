@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include <simd_r_drive/store_files.h>
+
 #include "console.h"
 #include "exit_codes.h"
 #include "key_arguments.h"
@@ -19,9 +21,10 @@ using Identity = std::pair<dev_t, ino_t>;
 
 std::vector<Identity> store_identities(const std::filesystem::path& store) {
   std::vector<Identity> identities;
-  for (const std::string& suffix : {std::string(), std::string(".lock"), std::string(".index")}) {
+  const simd_r_drive::StoreFiles files = simd_r_drive::StoreFiles::of(store);
+  for (const std::filesystem::path& path : {files.store, files.lock, files.index_snapshot}) {
     struct stat info {};
-    if (::stat((store.string() + suffix).c_str(), &info) == 0) identities.emplace_back(info.st_dev, info.st_ino);
+    if (::stat(path.c_str(), &info) == 0) identities.emplace_back(info.st_dev, info.st_ino);
   }
   return identities;
 }
@@ -73,7 +76,8 @@ DirectoryListing list_directory(const std::filesystem::path& root, const std::fi
     throw CliError(ExitCode::kError, quote_bytes(root.string()) + " is not a directory");
   }
   DirectoryListing listing;
-  walk(root, root, store_identities(store), store.filename().string() + ".compact-", listing);
+  walk(root, root, store_identities(store), simd_r_drive::StoreFiles::of(store).compaction_temporary_prefix(),
+       listing);
   std::sort(listing.files.begin(), listing.files.end(),
             [](const DirectoryFile& a, const DirectoryFile& b) { return a.key < b.key; });
   return listing;

@@ -1,8 +1,5 @@
 #include "store_access.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <system_error>
 
@@ -54,19 +51,6 @@ simd_r_drive::DataStore open_for_writing(const std::filesystem::path& path, bool
   options.must_exist = !create;
   if (g_sync.load(std::memory_order_relaxed)) options.durability = simd_r_drive::Durability::kSyncEachWrite;
   return simd_r_drive::DataStore::open(path, options);
-}
-
-bool writer_active(const std::filesystem::path& path) noexcept {
-  // The engine's documented lock: an exclusive OS record lock on "<path>.lock".
-  const std::string lock_path = path.string() + ".lock";
-  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct flock probe {};
-  probe.l_type = F_WRLCK;
-  probe.l_whence = SEEK_SET;
-  const bool held = ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
-  ::close(fd);
-  return held;
 }
 
 ExitCode exit_code_for(const simd_r_drive::Error& error) noexcept {

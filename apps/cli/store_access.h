@@ -27,10 +27,6 @@ simd_r_drive::DataStore open_for_reading(const std::filesystem::path& path);
 // `create`: make an empty store if the file does not exist (write, import, targets).
 simd_r_drive::DataStore open_for_writing(const std::filesystem::path& path, bool create);
 
-// Whether another process holds the writer's lock on the store ("<path>.lock"), so
-// that bytes past the store's tail may be its preallocation or a write in progress.
-bool writer_active(const std::filesystem::path& path) noexcept;
-
 // The exit code for a library error.
 ExitCode exit_code_for(const simd_r_drive::Error& error) noexcept;
 

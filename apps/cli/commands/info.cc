@@ -7,10 +7,10 @@
 #include <string>
 
 #include "byte_size.h"
-#include "chain_walker.h"
 #include "commands/commands.h"
 #include "console.h"
 #include "report_format.h"
+#include "store_access.h"
 
 namespace srd_cli {
 
@@ -25,46 +25,30 @@ std::string bytes_text(std::uint64_t bytes) {
 }
 
 ExitCode run_info(const InfoOptions& options, const GlobalOptions& global) {
-  StoreView view(global.storage);
-  simd_r_drive::DataStore& store = view.store();
-  // Every record on the chain: live entries, older versions, and tombstones.
-  std::uint64_t entries = 0;
-  std::uint64_t tombstones = 0;
-  for (std::uint64_t tail = view.tail(); tail != 0;) {
-    const ChainRecord record = decode_record(view.bytes(), tail);
-    ++entries;
-    if (record.tombstone) ++tombstones;
-    tail = record.metadata.prev_offset;
-  }
-  std::uint64_t live_payload = 0;
-  for (const simd_r_drive::EntryHandle& entry : store.iter_entries()) live_payload += entry.size();
-  const std::uint64_t live = store.len();
-  // Older versions of keys written again, and the values of deleted keys.
-  const std::uint64_t stale = entries >= tombstones + live ? entries - tombstones - live : 0;
-  const std::uint64_t reclaimable = store.estimate_compaction_savings();
-
+  simd_r_drive::DataStore store = open_for_reading(global.storage);
+  const simd_r_drive::StoreStats stats = store.stats();
   if (options.json) {
     nlohmann::ordered_json report;
     report["path"] = global.storage.string();
-    report["file_size"] = store.file_size();
-    report["live_keys"] = live;
-    report["entries"] = entries;
-    report["tombstones"] = tombstones;
-    report["stale_entries"] = stale;
-    report["live_payload_bytes"] = live_payload;
-    report["reclaimable_bytes"] = reclaimable;
+    report["file_size"] = stats.file_size;
+    report["live_keys"] = stats.live_keys;
+    report["entries"] = stats.entries;
+    report["tombstones"] = stats.tombstones;
+    report["stale_entries"] = stats.stale_entries;
+    report["live_payload_bytes"] = stats.live_payload_bytes;
+    report["reclaimable_bytes"] = stats.reclaimable_bytes;
     print(report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     return ExitCode::kOk;
   }
   std::string text = report_title("STORAGE INFO");
   text += report_line("STORAGE FILE:", "\"" + global.storage.string() + "\"");
   text += report_rule('-');
-  text += report_line("TOTAL SIZE:", bytes_text(store.file_size()));
-  text += report_line("ACTIVE ENTRIES:", std::to_string(live));
-  text += report_line("LIVE PAYLOAD:", bytes_text(live_payload));
-  text += report_line("TOMBSTONES:", std::to_string(tombstones));
-  text += report_line("STALE ENTRIES:", std::to_string(stale));
-  text += report_line("COMPACTION SAVINGS:", bytes_text(reclaimable));
+  text += report_line("TOTAL SIZE:", bytes_text(stats.file_size));
+  text += report_line("ACTIVE ENTRIES:", std::to_string(stats.live_keys));
+  text += report_line("LIVE PAYLOAD:", bytes_text(stats.live_payload_bytes));
+  text += report_line("TOMBSTONES:", std::to_string(stats.tombstones));
+  text += report_line("STALE ENTRIES:", std::to_string(stats.stale_entries));
+  text += report_line("COMPACTION SAVINGS:", bytes_text(stats.reclaimable_bytes));
   text += report_rule('=');
   print(text);
   return ExitCode::kOk;

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "chain_walker.h"
 #include "commands/commands.h"
 #include "console.h"
 #include "key_arguments.h"
 #include "report_format.h"
+#include "store_access.h"
 
 namespace srd_cli {
 
@@ -24,27 +24,18 @@ struct InspectOptions {
   bool checksums = false;
 };
 
-// Whether a record is its key's current version, an older one, or a delete marker.
-const char* state_of(const ChainRecord& record, const simd_r_drive::DataStore& store) {
-  if (record.tombstone) return "tombstone";
-  const auto current = store.read_with_key_hash(record.metadata.key_hash);
-  if (!current) return "deleted";
-  return current->end_offset() == record.metadata_offset ? "live" : "superseded";
-}
-
 // Output is collected in pieces of about this size, so a large store streams out.
 constexpr std::size_t kFlushSize = 1 << 16;
 
 ExitCode run_inspect(const InspectOptions& options, const GlobalOptions& global) {
-  StoreView view(global.storage);
-  std::vector<std::uint64_t> tails = chain_tails(view.bytes(), view.tail());
+  simd_r_drive::DataStore store = open_for_reading(global.storage);
 
   std::string out;
-  std::size_t live = 0, superseded = 0, deleted = 0, tombstones = 0, bad_checksums = 0;
+  std::size_t entries = 0, live = 0, superseded = 0, deleted = 0, tombstones = 0, bad_checksums = 0;
   if (options.json) {
     nlohmann::ordered_json header;
     header["path"] = global.storage.string();
-    header["file_size"] = view.tail();
+    header["file_size"] = store.file_size();
     std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.pop_back();  // the closing brace: the entries follow
     out = text + ",\"entries\":[";
@@ -55,44 +46,42 @@ ExitCode run_inspect(const InspectOptions& options, const GlobalOptions& global)
     out = line;
   }
   // Oldest first, as the bytes lie in the file.
-  for (auto it = tails.rbegin(); it != tails.rend(); ++it) {
-    const ChainRecord record = decode_record(view.bytes(), *it);
-    const char* state = state_of(record, view.store());
-    const std::string_view state_text(state);
-    live += state_text == "live";
-    superseded += state_text == "superseded";
-    deleted += state_text == "deleted";
-    tombstones += state_text == "tombstone";
+  for (const simd_r_drive::RecordInfo& record : store.iter_records(simd_r_drive::RecordOrder::kOldestFirst)) {
+    const std::string state(simd_r_drive::to_string(record.kind));
+    live += record.kind == simd_r_drive::RecordKind::kLive;
+    superseded += record.kind == simd_r_drive::RecordKind::kSuperseded;
+    deleted += record.kind == simd_r_drive::RecordKind::kDeleted;
+    tombstones += record.kind == simd_r_drive::RecordKind::kTombstone;
     bool crc_ok = true;
     if (options.checksums) {
-      crc_ok = simd_r_drive::compute_checksum(simd_r_drive::ByteView(
-                   view.bytes().data() + record.payload_offset, record.payload_size)) == record.metadata.checksum;
+      crc_ok = record.entry.is_valid_checksum();
       bad_checksums += !crc_ok;
     }
     if (options.json) {
       nlohmann::ordered_json entry;
-      entry["offset"] = record.payload_offset;
-      entry["size"] = record.payload_size;
-      entry["metadata_offset"] = record.metadata_offset;
+      entry["offset"] = record.payload_offset();
+      entry["size"] = record.payload_size();
+      entry["metadata_offset"] = record.metadata_offset();
       entry["tail"] = record.tail;
-      entry["prev_offset"] = record.metadata.prev_offset;
-      entry["key_hash"] = hex_u64(record.metadata.key_hash);
-      entry["checksum"] = record.metadata.checksum;
+      entry["prev_offset"] = record.metadata().prev_offset;
+      entry["key_hash"] = hex_u64(record.metadata().key_hash);
+      entry["checksum"] = record.metadata().checksum;
       if (options.checksums) entry["checksum_valid"] = crc_ok;
-      entry["tombstone"] = record.tombstone;
+      entry["tombstone"] = record.kind == simd_r_drive::RecordKind::kTombstone;
       entry["state"] = state;
-      if (it != tails.rbegin()) out += ",";
+      if (entries != 0) out += ",";
       out += "\n" + entry.dump();
     } else {
       char line[200];
       std::snprintf(line, sizeof line, "%-14llu %-12llu %-14llu %-18s 0x%08x %-*s%s\n",
-                    static_cast<unsigned long long>(record.payload_offset),
-                    static_cast<unsigned long long>(record.payload_size),
-                    static_cast<unsigned long long>(record.tail), hex_u64(record.metadata.key_hash).c_str(),
-                    record.metadata.checksum, options.checksums ? 10 : 0, state,
+                    static_cast<unsigned long long>(record.payload_offset()),
+                    static_cast<unsigned long long>(record.payload_size()),
+                    static_cast<unsigned long long>(record.tail), hex_u64(record.metadata().key_hash).c_str(),
+                    record.metadata().checksum, options.checksums ? 10 : 0, state.c_str(),
                     !options.checksums ? "" : crc_ok ? " ok" : " BAD");
       out += line;
     }
+    ++entries;
     if (out.size() >= kFlushSize) {
       print(out);
       out.clear();
@@ -101,7 +90,7 @@ ExitCode run_inspect(const InspectOptions& options, const GlobalOptions& global)
   if (options.json) {
     out += "\n]}\n";
   } else {
-    out += counted(tails.size(), "entry", "entries") + ": " + std::to_string(live) + " live, " +
+    out += counted(entries, "entry", "entries") + ": " + std::to_string(live) + " live, " +
            std::to_string(superseded) + " superseded, " + std::to_string(deleted) + " deleted, " +
            counted(tombstones, "tombstone", "tombstones");
     if (options.checksums) out += ", " + counted(bad_checksums, "bad checksum", "bad checksums");

@@ -1,8 +1,4 @@
 // verify: check every checksum and the chain; report damage with offsets. Read-only.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <simd_r_drive/data_store.h>
@@ -29,41 +25,10 @@ struct VerifyOptions {
   bool json = false;
 };
 
-// What lies in the file after the store's tail.
-struct Trailing {
-  std::uint64_t bytes = 0;
-  bool nonzero = false;  // anything but zeros: a torn write or garbage
-  bool writer_active = false;
-};
-
 std::string hex_u32(std::uint32_t value) {
   char text[16];
   std::snprintf(text, sizeof text, "0x%08x", value);
   return text;
-}
-
-Trailing inspect_trailing(const std::filesystem::path& path, std::uint64_t tail) {
-  Trailing trailing;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat info {};
-  if (fd < 0) return trailing;
-  if (::fstat(fd, &info) == 0 && static_cast<std::uint64_t>(info.st_size) > tail) {
-    trailing.bytes = static_cast<std::uint64_t>(info.st_size) - tail;
-    // A writer preallocates beyond its tail (zeros) and may be mid-append: those
-    // bytes are not damage, and are not judged while it runs.
-    trailing.writer_active = writer_active(path);
-    if (!trailing.writer_active) {
-      std::vector<char> buffer(1 << 20);
-      for (std::uint64_t offset = tail; offset < tail + trailing.bytes && !trailing.nonzero;) {
-        const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-        if (n <= 0) break;
-        trailing.nonzero = std::any_of(buffer.begin(), buffer.begin() + n, [](char c) { return c != 0; });
-        offset += static_cast<std::uint64_t>(n);
-      }
-    }
-  }
-  ::close(fd);
-  return trailing;
 }
 
 ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
@@ -74,9 +39,9 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
     ProgressSpinner spinner("verifying " + format_bytes(store.file_size()));
     report = store.verify();
   }
-  const Trailing trailing = inspect_trailing(global.storage, report.file_size);
-  const bool ok = report.ok() && !trailing.nonzero;
-  const std::size_t problems = report.corrupt_entries.size() + (report.chain_intact ? 0 : 1) + (trailing.nonzero ? 1 : 0);
+  const bool ok = report.ok();
+  const std::size_t problems =
+      report.corrupt_entries.size() + (report.chain_intact ? 0 : 1) + (report.trailing_bytes_damaged ? 1 : 0);
 
   if (options.json) {
     nlohmann::ordered_json out;
@@ -100,9 +65,9 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
       entry["computed_checksum"] = corrupt.computed_checksum;
       out["corrupt_entries"].push_back(std::move(entry));
     }
-    out["trailing_bytes"] = trailing.bytes;
-    out["trailing_bytes_damaged"] = trailing.nonzero;
-    out["writer_active"] = trailing.writer_active;
+    out["trailing_bytes"] = report.trailing_bytes;
+    out["trailing_bytes_damaged"] = report.trailing_bytes_damaged;
+    out["writer_active"] = report.writer_active;
     print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   } else {
     std::string text = report_line("STORE:", "\"" + global.storage.string() + "\"");
@@ -120,14 +85,14 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
                                                 hex_u32(corrupt.stored_checksum) + ", computed " +
                                                 hex_u32(corrupt.computed_checksum));
     }
-    if (trailing.bytes != 0) {
-      const std::string where = std::to_string(trailing.bytes) + " bytes at offsets " +
+    if (report.trailing_bytes != 0) {
+      const std::string where = std::to_string(report.trailing_bytes) + " bytes at offsets " +
                                 std::to_string(report.file_size) + ".." +
-                                std::to_string(report.file_size + trailing.bytes);
-      if (trailing.writer_active) {
+                                std::to_string(report.file_size + report.trailing_bytes);
+      if (report.writer_active) {
         text += report_line("TRAILING BYTES:", where + ": a writer has the store open (its preallocated space or "
                                                        "a write in progress); not checked");
-      } else if (trailing.nonzero) {
+      } else if (report.trailing_bytes_damaged) {
         text += report_line("TRAILING BYTES:", where + " are not a complete entry (a torn write or garbage); "
                                                        "opening the store for writing cuts them off");
       } else {
