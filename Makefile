@@ -43,4 +43,4 @@ bench: deps
 	@build/bin/srd-microbench --benchmark_min_time=0.1
 
 clean:
-	rm -rf build build-asan build-tsan build-install
+	rm -rf build build-asan build-tsan build-install build-install-shared build-ab build-fuzz

@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
-# Installs the library into a scratch prefix and builds examples/consumer against it
-# with find_package(simd_r_drive), as another project would; then runs the result.
+# Installs the project into scratch prefixes, as a user would, and checks what arrives:
+#  1. the static library (the default): examples/consumer builds against it with
+#     find_package(simd_r_drive) and runs; the command-line tool is in bin/ and runs;
+#  2. a shared build (-DBUILD_SHARED_LIBS=ON): the consumer links and runs against
+#     it, and the library exports the public API only (no engine internals).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
-cmake -S . -B build-install -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_TESTS=OFF -DSRD_BUILD_APPS=OFF \
-  -DCMAKE_INSTALL_PREFIX="$prefix/usr" >/dev/null
-cmake --build build-install -j "${JOBS:-2}" >/dev/null
-cmake --install build-install >/dev/null
-cmake -S examples/consumer -B "$prefix/consumer-build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix/usr" >/dev/null
-cmake --build "$prefix/consumer-build" >/dev/null
-"$prefix/consumer-build/consumer" "$prefix/store.bin"
+
+install_into() {  # install_into PREFIX BUILD_DIR [CMAKE ARGS...]
+  local into=$1 dir=$2; shift 2
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_TESTS=OFF -DSRD_BUILD_APPS=ON \
+    -DCMAKE_INSTALL_PREFIX="$into" "$@" >/dev/null
+  cmake --build "$dir" -j "${JOBS:-2}" >/dev/null
+  cmake --install "$dir" >/dev/null
+}
+
+consume() {  # consume PREFIX
+  cmake -S examples/consumer -B "$1/consumer-build" -G Ninja -DCMAKE_PREFIX_PATH="$1" >/dev/null
+  cmake --build "$1/consumer-build" >/dev/null
+  LD_LIBRARY_PATH="$1/lib:${LD_LIBRARY_PATH:-}" "$1/consumer-build/consumer" "$1/store.bin"
+}
+
+echo "-- static library"
+install_into "$prefix/static" build-install
+consume "$prefix/static"
+"$prefix/static/bin/simd-r-drive" --version
+"$prefix/static/bin/simd-r-drive" "$prefix/static/store.bin" info >/dev/null
+
+echo "-- shared library"
+install_into "$prefix/shared" build-install-shared -DBUILD_SHARED_LIBS=ON
+library=$(find "$prefix/shared" -name 'libsimd_r_drive.so*' -type f | head -1)
+[ -n "$library" ] || { echo "no libsimd_r_drive.so installed" >&2; exit 1; }
+consume "$prefix/shared"
+# Exported C++ symbols must all belong to the public API: nothing of the engine's
+# internal namespaces (engine, format, io, detail).
+leaked=$(nm -D --defined-only -C "$library" | grep -E 'simd_r_drive::(engine|format|io)::' || true)
+if [ -n "$leaked" ]; then
+  echo "the shared library exports internal symbols:" >&2
+  echo "$leaked" | head -20 >&2
+  exit 1
+fi
+public=$(nm -D --defined-only -C "$library" | grep -c 'simd_r_drive::DataStore::' || true)
+[ "$public" -gt 0 ] || { echo "the shared library exports no DataStore symbols" >&2; exit 1; }
+echo "install check passed ($public DataStore symbols exported, no internal ones)"

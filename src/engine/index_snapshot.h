@@ -12,7 +12,7 @@
 // A snapshot is accepted only if its header and body checksums match, and if the
 // store still holds, at the offset the snapshot covers, the same 20-byte record and
 // the same first 64 KiB. Entries appended after that offset are then validated and
-// applied on top (see recovery.h, find_valid_tail_above).
+// applied on top (recovery.h, tails_above).
 //
 // Thread-safety: called by the store's writer (open, close, compact) only.
 #pragma once

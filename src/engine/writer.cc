@@ -87,7 +87,7 @@ void Writer::close() noexcept {
       // A store that was only read leaves its snapshot as it found it.
       if (snapshot_covers_ != tail) {
         // Saved with the snapshot, LiveBits spare the next open's first iteration
-        // their build (about 15 ms per million keys, paid here instead).
+        // their build, which is cheaper here, while the index is still hot.
         build_live_bits(generation);
         save_snapshot(path_, *generation.table_owner, generation.live_owner.get(), live,
                       generation.mapping.load(std::memory_order_relaxed)->data(), tail);
