@@ -57,8 +57,13 @@ simd_r_drive::DataStore open_for_writing(const std::filesystem::path& path, bool
 }
 
 bool writer_active(const std::filesystem::path& path) noexcept {
-  // The engine's documented lock: an exclusive OS record lock on "<path>.lock".
-  const std::string lock_path = path.string() + ".lock";
+  // The engine's documented lock: an exclusive OS record lock on "<path>.lock", beside
+  // the file the path resolves to (a store opened through a symbolic link keeps its
+  // lock beside the real file).
+  std::error_code error;
+  std::filesystem::path real = std::filesystem::weakly_canonical(path, error);
+  if (error) real = path;
+  const std::string lock_path = real.string() + ".lock";
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct flock probe {};

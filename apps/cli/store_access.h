@@ -27,7 +27,8 @@ simd_r_drive::DataStore open_for_reading(const std::filesystem::path& path);
 // `create`: make an empty store if the file does not exist (write, import, targets).
 simd_r_drive::DataStore open_for_writing(const std::filesystem::path& path, bool create);
 
-// Whether another process holds the writer's lock on the store ("<path>.lock"), so
+// Whether another process holds the writer's lock on the store ("<path>.lock" beside
+// the file `path` resolves to), so
 // that bytes past the store's tail may be its preallocation or a write in progress.
 bool writer_active(const std::filesystem::path& path) noexcept;
 

@@ -52,28 +52,29 @@ bool all_zero(const std::byte* data, std::size_t size) noexcept {
 // Open and close
 
 DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& options)
-    : path_(path), options_(options) {
+    : path_(io::resolve_store_path(path)), options_(options) {
+  // Everything below opens path_, the resolved file, never `path`: see resolve_store_path.
   std::optional<engine::LockFile::State> previous;
   std::uint64_t file_len = 0;
   if (options.read_only) {
-    file_ = io::FileHandle(path, io::FileHandle::Mode::kReadOnly);
+    file_ = io::FileHandle(path_, io::FileHandle::Mode::kReadOnly);
     identity_ = file_.identity();
-    lock_ = engine::LockFile::observe(path);
+    lock_ = engine::LockFile::observe(path_);
     file_len = follower_candidate_tail(file_.size(), identity_);
   } else {
     // Opened before the lock so that a missing file is reported before a lock file is
     // created; nothing reads it until the lock is held, since another writer might be
     // changing it.
-    file_ = io::FileHandle(path, options.must_exist ? io::FileHandle::Mode::kOpenExisting
+    file_ = io::FileHandle(path_, options.must_exist ? io::FileHandle::Mode::kOpenExisting
                                                     : io::FileHandle::Mode::kOpenOrCreate);
-    lock_ = engine::LockFile::acquire(path, &previous);
+    lock_ = engine::LockFile::acquire(path_, &previous);
     // The store file is locked too, so that a second name for it (a hard link) does
     // not let a second writer in. The lock is taken through a descriptor of its own:
     // an OFD lock lives as long as its open file description, and mappings (which
     // handles keep alive after close) hold the description they were made from.
-    file_lock_ = io::FileHandle(path, io::FileHandle::Mode::kOpenExisting);
+    file_lock_ = io::FileHandle(path_, io::FileHandle::Mode::kOpenExisting);
     if (!file_lock_.try_lock_exclusive()) {
-      throw Error(ErrorCode::kLocked, "'" + path.string() + "' is locked by another writer (through another "
+      throw Error(ErrorCode::kLocked, "'" + path_.string() + "' is locked by another writer (through another "
                                       "name of the same file); only one DataStore may write a store at a time.");
     }
     identity_ = file_.identity();
