@@ -175,5 +175,47 @@ TEST_F(ImportExport, KeysThatAreNotSafePathsAreNeverWrittenOutsideTheDirectory) 
   EXPECT_NE(run.err.find("skipped 2 live entries"), std::string::npos) << run.err;
 }
 
+// Links inside and outside the imported tree, to files and to directories.
+class ImportLinks : public ImportExport {
+ protected:
+  void SetUp() override {
+    ImportExport::SetUp();
+    const auto outside = path("outside");
+    std::filesystem::create_directories(outside / "deep");
+    write_file(outside / "secret.txt", "from outside");
+    write_file(outside / "deep" / "file.txt", "deep outside");
+    std::filesystem::create_symlink("index.html", source_ / "inside-file-link");
+    std::filesystem::create_directory_symlink("css", source_ / "inside-dir-link");
+    std::filesystem::create_symlink(outside / "secret.txt", source_ / "outside-file-link");
+    std::filesystem::create_directory_symlink(outside / "deep", source_ / "outside-dir-link");
+    std::filesystem::create_directory_symlink("..", source_ / "css" / "loop");  // back up to the root
+  }
+};
+
+TEST_F(ImportLinks, ImportSkipsEveryLinkByDefault) {
+  const CliRun run = cli({"import", source_.string(), "--list"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "css/main.css\nimg/icons/logo.png\nindex.html\n");
+  for (const char* link : {"inside-file-link", "inside-dir-link", "outside-file-link", "outside-dir-link"}) {
+    EXPECT_NE(run.err.find((source_ / link).string() + "': a symbolic link (--follow-symlinks follows links)"),
+              std::string::npos)
+        << link << " was not reported as skipped: " << run.err;
+  }
+  EXPECT_EQ(cli({"read", "outside-file-link"}).exit_code, 3);
+  EXPECT_EQ(DataStore::open(store()).len(), 3u);
+}
+
+TEST_F(ImportLinks, FollowSymlinksFollowsLinksToFilesAndDirectoriesButNotLoops) {
+  const CliRun run = cli({"import", source_.string(), "--list", "--follow-symlinks"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "css/main.css\nimg/icons/logo.png\nindex.html\ninside-dir-link/main.css\ninside-file-link\n"
+            "outside-dir-link/file.txt\noutside-file-link\n");
+  EXPECT_NE(run.err.find("loop"), std::string::npos) << run.err;
+  EXPECT_EQ(cli({"read", "outside-file-link"}).out, "from outside");
+  EXPECT_EQ(cli({"read", "outside-dir-link/file.txt"}).out, "deep outside");
+  EXPECT_EQ(cli({"read", "inside-file-link"}).out, "<html>hello</html>");
+}
+
 }  // namespace
 }  // namespace srd_cli_test

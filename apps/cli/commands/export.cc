@@ -173,7 +173,7 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   std::vector<std::string> candidates;
   for (const std::string& file : options.key_files) read_key_list(file, options.null_separated, candidates);
   for (const std::filesystem::path& from : options.from_dirs) {
-    for (DirectoryFile& file : list_directory(from, global.storage).files) candidates.push_back(std::move(file.key));
+    for (DirectoryFile& file : list_directory(from, global.storage, false).files) candidates.push_back(std::move(file.key));
   }
   std::unordered_map<std::uint64_t, std::string> names;  // key hash -> key
   for (std::string& candidate : candidates) {
