@@ -12,6 +12,14 @@
 // values a pure function of (iteration seed, operation index, item), so the parent
 // recomputes what the child did from the indices it acknowledged through a pipe.
 //
+// Where a kill lands is arranged, not left to the machine's speed: of every four
+// iterations one kills at a random time from the start (often inside open), two at a
+// random time after the child reported the store open (so inside an operation), and
+// one as soon as the child acknowledged the operation before a compaction (so inside
+// the compaction, or just after it on a slow scheduler). Iterations of the last kind
+// are added, a bounded number, until enough kills landed in a compaction; the test
+// asserts lower bounds on both kinds of kill.
+//
 // SRD_KILL_ITERATIONS sets the kills per durability mode (default 60), SRD_KILL_SEED
 // the base seed (a failure prints the seed, the iteration and the delay).
 
@@ -353,6 +361,23 @@ std::string tail_of_file(const std::filesystem::path& path) {
   return std::string(reinterpret_cast<const char*>(bytes.data() + bytes.size() - keep), keep);
 }
 
+// When an iteration kills its child.
+enum class KillAt { kAnyTime, kAfterOpen, kInCompaction };
+
+const char* name_of(KillAt plan) {
+  switch (plan) {
+    case KillAt::kAnyTime: return "any time";
+    case KillAt::kAfterOpen: return "after open";
+    case KillAt::kInCompaction: return "in compaction";
+  }
+  return "?";
+}
+
+// Iterations of kind kInCompaction added at most, when too few kills landed in one.
+constexpr std::uint64_t kMaxExtraIterations = 40;
+// A child that neither opens nor acknowledges anything for this long is a failure.
+constexpr auto kChildProgressBound = std::chrono::seconds(60);
+
 class KillLoopTest : public testing::TestWithParam<Durability> {};
 
 TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
@@ -371,12 +396,30 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   ValueCache cache;
   Tally tally;
 
-  for (std::uint64_t iteration = 0; iteration < iterations; ++iteration) {
+  // Bounds on where the kills landed: every iteration but the kAnyTime ones kills
+  // after open; a quarter aim at a compaction, of which the scheduler may let some
+  // finish first, so half of them are required (iterations are added until then).
+  const std::uint64_t min_mid_op = iterations / 2;
+  const std::uint64_t min_during_compaction = std::max<std::uint64_t>(1, iterations / 8);
+  const auto extra_deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  for (std::uint64_t iteration = 0;
+       iteration < iterations || (tally.during_compaction < min_during_compaction &&
+                                  iteration < iterations + kMaxExtraIterations &&
+                                  std::chrono::steady_clock::now() < extra_deadline);
+       ++iteration) {
     const std::uint64_t seed = srd_test::mix64(base_seed ^ srd_test::mix64(iteration * 16 + static_cast<std::uint64_t>(mode)));
-    // From a few milliseconds (often inside open or the first op) to about 40.
-    const auto delay = std::chrono::microseconds(2000 + delays() % 38000);
+    const KillAt plan = iteration >= iterations   ? KillAt::kInCompaction
+                        : iteration % 4 == 0      ? KillAt::kAnyTime
+                        : iteration % 4 == 3      ? KillAt::kInCompaction
+                                                  : KillAt::kAfterOpen;
+    // kAnyTime: from a few milliseconds (often inside open or the first op) to about
+    // 40 after the start; kAfterOpen: up to 20 after the child reported the store open.
+    const std::uint64_t random_delay = delays();
+    const auto delay = plan == KillAt::kAnyTime ? std::chrono::microseconds(2000 + random_delay % 38000)
+                                                : std::chrono::microseconds(random_delay % 20000);
     SCOPED_TRACE("mode " + std::string(mode_name(mode)) + ", SRD_KILL_SEED=" + std::to_string(base_seed) +
-                 ", iteration " + std::to_string(iteration) + ", delay " + std::to_string(delay.count()) + " us");
+                 ", iteration " + std::to_string(iteration) + ", kill " + name_of(plan) + ", delay " +
+                 std::to_string(delay.count()) + " us");
 
     std::filesystem::remove(child_log);
     bool opened = false;
@@ -393,13 +436,26 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
       ChildProcess child([&](const ChildChannel& channel) { return child_writer(path, mode, seed, channel); },
                          child_log);
       // Read acknowledgements while waiting, so the pipe never fills and blocks the child.
-      const auto deadline = std::chrono::steady_clock::now() + delay;
-      while (!child.ended()) {
+      const auto started = std::chrono::steady_clock::now();
+      std::optional<std::chrono::steady_clock::time_point> deadline;
+      if (plan == KillAt::kAnyTime) deadline = started + delay;
+      bool kill_now = false;
+      while (!child.ended() && !kill_now) {
         const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) break;
-        if (auto message = child.receive(std::chrono::ceil<std::chrono::milliseconds>(deadline - now))) {
+        if (deadline && now >= *deadline) break;
+        if (!deadline && now >= started + kChildProgressBound) {
+          ADD_FAILURE() << "the child did not get to the planned kill point within the bound";
+          break;
+        }
+        const auto until = deadline ? *deadline : started + kChildProgressBound;
+        if (auto message = child.receive(std::chrono::ceil<std::chrono::milliseconds>(until - now))) {
           take(*message);
           if (HasFatalFailure()) return;
+          if (plan == KillAt::kAfterOpen && opened && !deadline) deadline = std::chrono::steady_clock::now() + delay;
+          // The next operation is a compaction: kill while it runs.
+          if (plan == KillAt::kInCompaction && acked && op_at(seed, *acked + 1).kind == OpKind::kCompact) {
+            kill_now = true;
+          }
         }
       }
       child.kill();
@@ -500,9 +556,14 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   RecordProperty("mid_op_kills", std::to_string(tally.mid_op));
   RecordProperty("acknowledged_verified", std::to_string(tally.acknowledged_verified));
   RecordProperty("lost", std::to_string(tally.lost));
+  RecordProperty("during_compaction_kills", std::to_string(tally.during_compaction));
   EXPECT_EQ(tally.lost, 0u);
   EXPECT_EQ(tally.torn, 0u);
-  EXPECT_EQ(tally.kills, iterations);
+  EXPECT_GE(tally.kills, iterations);
+  // A loop whose kills all landed during open (or none in a compaction) would check
+  // little of what it claims to.
+  EXPECT_GE(tally.mid_op, min_mid_op) << "too few kills landed inside an operation";
+  EXPECT_GE(tally.during_compaction, min_during_compaction) << "too few kills landed inside a compaction";
 }
 
 INSTANTIATE_TEST_SUITE_P(KillLoop, KillLoopTest,
