@@ -699,4 +699,71 @@ TEST(KillLoop, RenameCutShortByAKillIsAllOrNothing) {
   EXPECT_EQ(store.len(), 1u);
 }
 
+// A batch of thousands of small items above the direct-write threshold is one
+// pwrite_all of three pieces per item (pad, payload, record), which the kernel takes
+// IOV_MAX (1024) pieces per pwritev: several system calls. The injector lets the first
+// call through whole and kills the process when the engine goes on to the second, so
+// the file holds a third of the batch's entries, complete, and nothing of the rest.
+class KillAtSecondWrite : public simd_r_drive::io::FaultInjector {
+ public:
+  KillAtSecondWrite(std::filesystem::path store, std::uint64_t from, const ChildChannel& channel)
+      : store_(std::move(store)), from_(from), channel_(channel) {}
+  int before(simd_r_drive::io::FileOperation operation, const std::filesystem::path& path, std::uint64_t offset,
+             std::uint64_t bytes, std::uint64_t*) override {
+    if (operation != simd_r_drive::io::FileOperation::kWrite || path != store_ || offset < from_) return 0;
+    if (++writes_ == 2) {
+      channel_.send(offset - from_);  // what the first call wrote: less than the batch if it was split
+      ::raise(SIGKILL);
+    }
+    (void)bytes;
+    return 0;
+  }
+  void synced(const std::filesystem::path&) override {}
+
+ private:
+  std::filesystem::path store_;
+  std::uint64_t from_;
+  const ChildChannel& channel_;
+  int writes_ = 0;
+};
+
+TEST(KillLoop, BatchSplitAtIovMaxCutShortByAKillIsAllOrNothing) {
+  TempDir dir;
+  const std::filesystem::path path = dir.file("store.bin");
+  constexpr int kItems = 3000;
+  constexpr std::size_t kItemSize = 100;  // 300,000 payload bytes: above the 256 KiB threshold
+  ChildProcess child([&](const ChildChannel& channel) {
+    DataStore store = DataStore::open(path);
+    const std::uint64_t tail = store.write("base", "acknowledged");
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < kItems; ++i) items.emplace_back("item-" + std::to_string(i), std::string(kItemSize, 'a' + i % 26));
+    channel.send(tail);
+    KillAtSecondWrite injector(store.path(), tail, channel);
+    simd_r_drive::io::install_fault_injector(&injector);
+    store.batch_write(items);
+    ::_exit(kChildFinished);  // not reached: the injector kills the process
+    return kChildFinished;
+  });
+  const std::optional<std::uint64_t> tail = child.receive(std::chrono::seconds(60));
+  const std::optional<std::uint64_t> first_write = child.receive(std::chrono::seconds(60));
+  const srd_test::ChildExit exit = child.wait();
+  ASSERT_TRUE(tail.has_value()) << "the child did not get to the batch";
+  ASSERT_TRUE(exit.signalled && exit.signal == SIGKILL)
+      << "the child " << exit.describe() << ": the batch was not split into several writes";
+  ASSERT_TRUE(first_write.has_value());
+  EXPECT_GT(*first_write, 0u);
+  EXPECT_LT(*first_write, kItems * kItemSize) << "the first write held the whole batch";
+
+  srd_test::StderrCapture log;
+  DataStore store = DataStore::open(path);
+  const std::string recovery = log.take();
+  ASSERT_TRUE(store.exists("base"));
+  std::size_t present = 0;
+  for (int i = 0; i < kItems; ++i) present += store.exists("item-" + std::to_string(i)) ? 1 : 0;
+  EXPECT_TRUE(present == 0 || present == kItems)
+      << present << " of " << kItems << " items of a batch cut short by a kill are visible; recovery said: " << recovery;
+  EXPECT_EQ(store.len(), present + 1);
+  EXPECT_TRUE(store.verify().ok());
+}
+
 }  // namespace
