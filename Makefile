@@ -3,8 +3,9 @@
 #
 #   make build   release build of everything into build/ (binaries in build/bin/)
 #   make run     build, then use the CLI on data/store.bin (write, read, info)
-#   make test    every test: release, ASan+UBSan, TSan (concurrency), install check;
-#                ends with one line "N passed, N failed"
+#   make test    every test: release, ASan+UBSan (library and CLI), TSan (every test
+#                that starts a thread), fuzzing, install check; ends with one line
+#                "N passed, N failed, N skipped"
 #   make bench   the benchmarks (see docs/performance.md)
 
 BUILD_TYPE ?= Release

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include <simd_r_drive/simd_r_drive.h>
 
+#include "scripted_injector.h"
 #include "test_support.h"
 
 namespace {
@@ -408,6 +410,57 @@ TEST_F(BatchOps, TwoNulBytesInBatchAreAnOrdinaryPayload) {
   auto entry = store.read("two");
   ASSERT_TRUE(entry.has_value());
   EXPECT_TRUE(*entry == ByteView(two));
+}
+
+// ---- the direct-write threshold ----
+
+// Batches of at least 256 KiB of payload go to the file with pwritev; smaller ones
+// are copied into the mapping. Both sides of the boundary must store every byte.
+// The injector counts the writes the engine makes to the store file, which tells
+// the two paths apart: the mapping path makes none.
+TEST_F(BatchOps, BatchesOnBothSidesOfTheDirectWriteThresholdStoreEveryByte) {
+  constexpr std::size_t kThreshold = 256 * 1024;
+  for (const std::size_t total : {kThreshold - 1, kThreshold}) {
+    SCOPED_TRACE("payload bytes " + std::to_string(total));
+    srd_test::TempDir dir;
+    const auto store_path = dir.file("threshold.bin");
+    DataStore store = DataStore::open(store_path);
+    store.write("before", "an entry, so that the batch starts at an unaligned tail");
+    // Four items whose sizes add up to `total`, none a multiple of 64.
+    StringPairs items;
+    std::size_t left = total;
+    for (int i = 0; i < 4; ++i) {
+      const std::size_t size = i < 3 ? 65'531 + static_cast<std::size_t>(i) : left;
+      std::string value(size, '\0');
+      for (std::size_t b = 0; b < size; ++b) value[b] = static_cast<char>('a' + (b * 7 + static_cast<std::size_t>(i)) % 26);
+      left -= size;
+      items.emplace_back("item-" + std::to_string(i), std::move(value));
+    }
+    std::atomic<int> store_writes{0};
+    {
+      srd_test::ScriptedInjector injector([&](auto operation, const std::filesystem::path& written, std::uint64_t,
+                                              std::uint64_t, std::uint64_t*) {
+        if (operation == srd_test::ScriptedInjector::Operation::kWrite && written == store.path()) ++store_writes;
+        return 0;
+      });
+      store.batch_write(items);
+    }
+    EXPECT_EQ(store_writes.load() > 0, total >= kThreshold) << store_writes.load() << " pwritev calls";
+    for (const auto& [key, value] : items) {
+      const auto entry = store.read(key);
+      ASSERT_TRUE(entry.has_value()) << key;
+      EXPECT_TRUE(entry->as_string_view() == value) << key;
+      EXPECT_TRUE(entry->is_valid_checksum());
+      EXPECT_EQ(entry->start_offset() % simd_r_drive::kPayloadAlignment, 0u);
+    }
+    EXPECT_TRUE(store.verify().ok());
+    const std::uint64_t tail = store.file_size();
+    store = DataStore::open(dir.file("other.bin"));  // closes the first store
+    const DataStore reopened = DataStore::open(store_path);
+    EXPECT_EQ(reopened.file_size(), tail);
+    EXPECT_EQ(reopened.len(), 5u);
+    EXPECT_TRUE(reopened.read("item-3")->as_string_view() == items[3].second);
+  }
 }
 
 }  // namespace

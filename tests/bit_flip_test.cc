@@ -622,8 +622,9 @@ TEST(BitFlipTombstone, OlderTombstoneFlipIsReported) {
 // compact() carries a damaged value over with its stored checksum, so verify() still
 // reports it. But when that value is the newest live one, it becomes the last entry of
 // the compacted file, where the next open cannot tell it from a torn write. The store
-// must still open, and still hold the value (reported by verify()); refusing to compact
-// is a fair answer too.
+// must still open, and still hold the value (reported by verify()). With an older
+// intact value, compaction moves that one to the end and must succeed; with none, it
+// must refuse (kCorruption) and leave the store as it was.
 //
 // (Compaction now moves the newest intact value to the end; before, the reopened store
 // dropped the damaged value, or refused the file when it was the only live one.)
@@ -650,10 +651,12 @@ TEST(BitFlipCompaction, DamagedNewestValueSurvivesCompactionAndReopen) {
       ASSERT_TRUE(store.exists("damaged"));
       EXPECT_FALSE(store.read("damaged")->is_valid_checksum());
       store.remove("newest");
-      try {
-        store.compact();
-      } catch (const simd_r_drive::Error&) {
-        // Refusing leaves the store as it was, which opens as before.
+      const std::uint64_t size_before = store.file_size();
+      EXPECT_EQ(srd_test::code_of([&] { store.compact(); }), alone ? "corruption" : "no error");
+      if (alone) {
+        EXPECT_EQ(store.file_size(), size_before) << "a refused compaction changed the store";
+      } else {
+        EXPECT_LT(store.file_size(), size_before) << "compaction did not rewrite the store";
       }
       EXPECT_EQ(store.verify().corrupt_entries.size(), 1u);
     }

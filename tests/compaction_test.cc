@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "simd_r_drive/simd_r_drive.h"
+#include "scripted_injector.h"
 #include "test_support.h"
 
 namespace {
@@ -445,6 +447,43 @@ TEST(Compaction, LargeStoreListedInTwoHalvesKeepsOrderAndContents) {
     }
   }
   EXPECT_TRUE(store.verify().ok());
+}
+
+// A full disk when compaction allocates its new file (fallocate fails with ENOSPC):
+// compaction fails with the OS's reason, removes its temporary, and the store goes
+// on as it was: every value readable, writable, and compactable once there is room.
+TEST(Compaction, AFullDiskWhenAllocatingTheNewFileLeavesTheStoreIntactAndWritable) {
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  DataStore store = DataStore::open(path);
+  for (int i = 0; i < 50; ++i) store.write("key-" + std::to_string(i % 20), std::string(1000 + i, 'a' + i % 26));
+  const std::uint64_t size_before = store.file_size();
+  const std::set<std::string> listing_before = directory_listing(dir.path());
+  int refused = 0;
+  {
+    srd_test::ScriptedInjector full_disk([&](auto operation, const std::filesystem::path& file, std::uint64_t,
+                                             std::uint64_t, std::uint64_t*) {
+      if (operation != srd_test::ScriptedInjector::Operation::kAllocate) return 0;
+      if (file.filename().string().find(".compact-") == std::string::npos) return 0;
+      ++refused;
+      return ENOSPC;
+    });
+    const std::string message = srd_test::message_of([&] { store.compact(); });
+    EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  }
+  EXPECT_EQ(refused, 1) << "the fault did not reach compaction's allocation";
+  EXPECT_EQ(store.file_size(), size_before);
+  EXPECT_EQ(directory_listing(dir.path()), listing_before) << "the compaction's temporary was left behind";
+  EXPECT_EQ(store.len(), 20u);
+  for (int i = 30; i < 50; ++i) {
+    EXPECT_EQ(store.read("key-" + std::to_string(i % 20))->as_string_view(), std::string(1000 + i, 'a' + i % 26));
+  }
+  store.write("after", "the failed compaction");
+  EXPECT_EQ(store.read("after")->as_string_view(), "the failed compaction");
+  EXPECT_TRUE(store.verify().ok());
+  store.compact();
+  EXPECT_LT(store.file_size(), size_before);
+  EXPECT_EQ(store.len(), 21u);
 }
 
 }  // namespace

@@ -657,14 +657,17 @@ TEST(ConcurrencyReaders, IteratingALargeValueStoreNeverWaitsForAWriter) {
   std::shared_future<void> done = iteration_done.get_future().share();
   std::promise<void> stream_started;
   // The writer holds the write mutex for the whole stream; its source waits until the
-  // reader has finished iterating. If iteration needed that mutex, neither could go on.
+  // reader has finished iterating. If iteration needed that mutex, neither could go on:
+  // the source gives up after its bound and records that iteration had not finished.
+  bool iteration_finished_while_writer_waited = false;  // written by the writer, read after join
   std::thread writer([&] {
     bool first = true;
     store.write_stream("streamed", [&](std::span<std::byte> buffer) -> std::size_t {
       if (!first) return 0;
       first = false;
       stream_started.set_value();
-      done.wait_for(std::chrono::seconds(30));  // bounded: a failure, not a hang
+      // Bounded: a failure, not a hang.
+      iteration_finished_while_writer_waited = done.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
       buffer[0] = std::byte{1};
       return 1;
     });
@@ -674,10 +677,10 @@ TEST(ConcurrencyReaders, IteratingALargeValueStoreNeverWaitsForAWriter) {
   for (const auto& entry : store.iter_entries()) seen += entry.size() == value.size();
   std::size_t visited = 0;
   store.par_iter_entries([&](const simd_r_drive::EntryHandle&) { __atomic_add_fetch(&visited, 1, __ATOMIC_RELAXED); });
-  const bool finished_while_writer_waited = done.wait_for(std::chrono::seconds(0)) == std::future_status::timeout;
   iteration_done.set_value();
   writer.join();
-  EXPECT_TRUE(finished_while_writer_waited);
+  EXPECT_TRUE(iteration_finished_while_writer_waited)
+      << "iteration finished only after the writer gave up waiting: it waited for the write mutex";
   EXPECT_EQ(seen, 20u);
   EXPECT_EQ(visited, 20u);
   EXPECT_TRUE(store.exists("streamed"));

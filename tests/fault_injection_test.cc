@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -160,6 +161,9 @@ enum Outcome : char { kReturned = 'R', kFailedMaybeApplied = 'F', kFailedNoEffec
 struct RunResult {
   std::vector<Outcome> outcomes;
   bool fault_fired = false;
+  // The operation that was running (or had last returned, for a sync on
+  // kSyncPeriodically's thread between operations) when the fault fired.
+  std::size_t fired_during = 0;
 };
 
 // Runs the sequence in a child process; returns what it reported.
@@ -171,7 +175,13 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
   if (child == 0) {
     ::close(pipe_fds[0]);
     int calls = 0;
-    bool fired = false;
+    // Also set from kSyncPeriodically's sync thread.
+    std::atomic<bool> fired{false};
+    std::atomic<std::size_t> running{0};
+    std::atomic<std::size_t> fired_during{0};
+    const auto fire = [&] {
+      if (!fired.exchange(true)) fired_during = running.load();
+    };
     std::optional<std::vector<std::byte>> pending_compaction;
     // Replaced atomically: the child may exit (kSyncPeriodically's thread is still
     // syncing) in the middle of taking a copy.
@@ -188,12 +198,12 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
             // A rename that goes through makes the synced compacted file the store.
             if (!fails && pending_compaction) keep_durable_image(*pending_compaction);
             pending_compaction.reset();
-            if (fails) fired = true;
+            if (fails) fire();
             return fails ? fault.error : 0;
           }
           if (path.string().ends_with(".lock")) return 0;
           if (operation != fault.operation || ++calls != fault.nth) return 0;
-          fired = true;
+          fire();
           if (fault.short_write) {
             *limit = bytes / 3;
             return 0;
@@ -213,7 +223,9 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
       options.durability = mode;
       options.sync_interval = std::chrono::milliseconds(1);  // kSyncPeriodically: sync between operations
       auto store = DataStore::open(store_path, options);
-      for (const Op& op : ops) {
+      for (std::size_t i = 0; i < ops.size(); ++i) {
+        const Op& op = ops[i];
+        running = i;
         Outcome outcome = kReturned;
         try {
           run(op, store);
@@ -224,6 +236,7 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
         report.push_back(static_cast<char>(outcome));
       }
       report.push_back(fired ? '!' : '.');
+      if (fired) report += std::to_string(fired_during.load());
       (void)!::write(pipe_fds[1], report.data(), report.size());
       // Leak the store: a crash does not close anything.
       new DataStore(std::move(store));
@@ -243,12 +256,13 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || report.size() != ops.size() + 1) {
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || report.size() < ops.size() + 1) {
     throw std::runtime_error(std::string("child failed (") + fault.name + "), status " + std::to_string(status));
   }
   RunResult result;
   for (std::size_t i = 0; i < ops.size(); ++i) result.outcomes.push_back(static_cast<Outcome>(report[i]));
-  result.fault_fired = report.back() == '!';
+  result.fault_fired = report[ops.size()] == '!';
+  if (result.fault_fired) result.fired_during = std::stoul(report.substr(ops.size() + 1));
   return result;
 }
 
@@ -367,6 +381,17 @@ void check_run(Durability mode, const Fault& fault, std::uint32_t seed, Tally& t
   if (fault.short_write) {
     EXPECT_FALSE(faulted_seen) << "a short write is retried, not an error";
   }
+  // Only the injected fault may make an operation fail: none before it fires, and
+  // none at all in a run where it never does (the no-fault baseline among them).
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (result.outcomes[i] != kFailedMaybeApplied) continue;
+    EXPECT_TRUE(result.fault_fired) << "operation " << i << " failed, but no fault was injected";
+    if (result.fault_fired) {
+      EXPECT_GE(i, result.fired_during) << "operation " << i << " failed before the fault, injected during operation "
+                                        << result.fired_during;
+    }
+    break;
+  }
 
   std::mt19937 random(seed * 7919u + static_cast<std::uint32_t>(fault.nth));
   // kFlush and kSyncPeriodically promise no acknowledged write across a power loss
@@ -427,8 +452,13 @@ TEST_P(FaultInjection, EveryAcknowledgedWriteSurvivesEachFault) {
       if (HasFatalFailure()) return;
     }
   }
-  // A run with no fault at all, as the baseline.
+  // A run with no fault at all, as the baseline: every operation returns (or reports
+  // a missing key, which a rename of a deleted key does), and nothing fires.
+  const int failed_before_baseline = tally.failed_ops;
+  const int fired_before_baseline = tally.faults_fired;
   check_run(GetParam(), {Operation::kWrite, 1 << 30, EIO, false, "none"}, seed++, tally);
+  EXPECT_EQ(tally.failed_ops, failed_before_baseline) << "an operation failed with no fault injected";
+  EXPECT_EQ(tally.faults_fired, fired_before_baseline);
   std::cout << "[ faults ] mode " << static_cast<int>(GetParam()) << ": " << tally.runs << " runs, "
             << tally.faults_fired << " faults injected, " << tally.acknowledged_ops << " acknowledged ops checked in "
             << tally.crash_views << " crash and " << tally.power_loss_views << " power-loss views, "

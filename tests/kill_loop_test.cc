@@ -12,6 +12,14 @@
 // values a pure function of (iteration seed, operation index, item), so the parent
 // recomputes what the child did from the indices it acknowledged through a pipe.
 //
+// Where a kill lands is arranged, not left to the machine's speed: of every four
+// iterations one kills at a random time from the start (often inside open), two at a
+// random time after the child reported the store open (so inside an operation), and
+// one as soon as the child acknowledged the operation before a compaction (so inside
+// the compaction, or just after it on a slow scheduler). Iterations of the last kind
+// are added, a bounded number, until enough kills landed in a compaction; the test
+// asserts lower bounds on both kinds of kill.
+//
 // SRD_KILL_ITERATIONS sets the kills per durability mode (default 60), SRD_KILL_SEED
 // the base seed (a failure prints the seed, the iteration and the delay).
 
@@ -353,6 +361,23 @@ std::string tail_of_file(const std::filesystem::path& path) {
   return std::string(reinterpret_cast<const char*>(bytes.data() + bytes.size() - keep), keep);
 }
 
+// When an iteration kills its child.
+enum class KillAt { kAnyTime, kAfterOpen, kInCompaction };
+
+const char* name_of(KillAt plan) {
+  switch (plan) {
+    case KillAt::kAnyTime: return "any time";
+    case KillAt::kAfterOpen: return "after open";
+    case KillAt::kInCompaction: return "in compaction";
+  }
+  return "?";
+}
+
+// Iterations of kind kInCompaction added at most, when too few kills landed in one.
+constexpr std::uint64_t kMaxExtraIterations = 40;
+// A child that neither opens nor acknowledges anything for this long is a failure.
+constexpr auto kChildProgressBound = std::chrono::seconds(60);
+
 class KillLoopTest : public testing::TestWithParam<Durability> {};
 
 TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
@@ -371,12 +396,30 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   ValueCache cache;
   Tally tally;
 
-  for (std::uint64_t iteration = 0; iteration < iterations; ++iteration) {
+  // Bounds on where the kills landed: every iteration but the kAnyTime ones kills
+  // after open; a quarter aim at a compaction, of which the scheduler may let some
+  // finish first, so half of them are required (iterations are added until then).
+  const std::uint64_t min_mid_op = iterations / 2;
+  const std::uint64_t min_during_compaction = std::max<std::uint64_t>(1, iterations / 8);
+  const auto extra_deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  for (std::uint64_t iteration = 0;
+       iteration < iterations || (tally.during_compaction < min_during_compaction &&
+                                  iteration < iterations + kMaxExtraIterations &&
+                                  std::chrono::steady_clock::now() < extra_deadline);
+       ++iteration) {
     const std::uint64_t seed = srd_test::mix64(base_seed ^ srd_test::mix64(iteration * 16 + static_cast<std::uint64_t>(mode)));
-    // From a few milliseconds (often inside open or the first op) to about 40.
-    const auto delay = std::chrono::microseconds(2000 + delays() % 38000);
+    const KillAt plan = iteration >= iterations   ? KillAt::kInCompaction
+                        : iteration % 4 == 0      ? KillAt::kAnyTime
+                        : iteration % 4 == 3      ? KillAt::kInCompaction
+                                                  : KillAt::kAfterOpen;
+    // kAnyTime: from a few milliseconds (often inside open or the first op) to about
+    // 40 after the start; kAfterOpen: up to 20 after the child reported the store open.
+    const std::uint64_t random_delay = delays();
+    const auto delay = plan == KillAt::kAnyTime ? std::chrono::microseconds(2000 + random_delay % 38000)
+                                                : std::chrono::microseconds(random_delay % 20000);
     SCOPED_TRACE("mode " + std::string(mode_name(mode)) + ", SRD_KILL_SEED=" + std::to_string(base_seed) +
-                 ", iteration " + std::to_string(iteration) + ", delay " + std::to_string(delay.count()) + " us");
+                 ", iteration " + std::to_string(iteration) + ", kill " + name_of(plan) + ", delay " +
+                 std::to_string(delay.count()) + " us");
 
     std::filesystem::remove(child_log);
     bool opened = false;
@@ -393,13 +436,26 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
       ChildProcess child([&](const ChildChannel& channel) { return child_writer(path, mode, seed, channel); },
                          child_log);
       // Read acknowledgements while waiting, so the pipe never fills and blocks the child.
-      const auto deadline = std::chrono::steady_clock::now() + delay;
-      while (!child.ended()) {
+      const auto started = std::chrono::steady_clock::now();
+      std::optional<std::chrono::steady_clock::time_point> deadline;
+      if (plan == KillAt::kAnyTime) deadline = started + delay;
+      bool kill_now = false;
+      while (!child.ended() && !kill_now) {
         const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) break;
-        if (auto message = child.receive(std::chrono::ceil<std::chrono::milliseconds>(deadline - now))) {
+        if (deadline && now >= *deadline) break;
+        if (!deadline && now >= started + kChildProgressBound) {
+          ADD_FAILURE() << "the child did not get to the planned kill point within the bound";
+          break;
+        }
+        const auto until = deadline ? *deadline : started + kChildProgressBound;
+        if (auto message = child.receive(std::chrono::ceil<std::chrono::milliseconds>(until - now))) {
           take(*message);
           if (HasFatalFailure()) return;
+          if (plan == KillAt::kAfterOpen && opened && !deadline) deadline = std::chrono::steady_clock::now() + delay;
+          // The next operation is a compaction: kill while it runs.
+          if (plan == KillAt::kInCompaction && acked && op_at(seed, *acked + 1).kind == OpKind::kCompact) {
+            kill_now = true;
+          }
         }
       }
       child.kill();
@@ -500,9 +556,14 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   RecordProperty("mid_op_kills", std::to_string(tally.mid_op));
   RecordProperty("acknowledged_verified", std::to_string(tally.acknowledged_verified));
   RecordProperty("lost", std::to_string(tally.lost));
+  RecordProperty("during_compaction_kills", std::to_string(tally.during_compaction));
   EXPECT_EQ(tally.lost, 0u);
   EXPECT_EQ(tally.torn, 0u);
-  EXPECT_EQ(tally.kills, iterations);
+  EXPECT_GE(tally.kills, iterations);
+  // A loop whose kills all landed during open (or none in a compaction) would check
+  // little of what it claims to.
+  EXPECT_GE(tally.mid_op, min_mid_op) << "too few kills landed inside an operation";
+  EXPECT_GE(tally.during_compaction, min_during_compaction) << "too few kills landed inside a compaction";
 }
 
 INSTANTIATE_TEST_SUITE_P(KillLoop, KillLoopTest,
@@ -636,6 +697,73 @@ TEST(KillLoop, RenameCutShortByAKillIsAllOrNothing) {
       << "old " << store.exists("old") << ", new " << store.exists("new")
       << ": a rename cut short by a kill left the value under both keys (or neither); recovery said: " << recovery;
   EXPECT_EQ(store.len(), 1u);
+}
+
+// A batch of thousands of small items above the direct-write threshold is one
+// pwrite_all of three pieces per item (pad, payload, record), which the kernel takes
+// IOV_MAX (1024) pieces per pwritev: several system calls. The injector lets the first
+// call through whole and kills the process when the engine goes on to the second, so
+// the file holds a third of the batch's entries, complete, and nothing of the rest.
+class KillAtSecondWrite : public simd_r_drive::io::FaultInjector {
+ public:
+  KillAtSecondWrite(std::filesystem::path store, std::uint64_t from, const ChildChannel& channel)
+      : store_(std::move(store)), from_(from), channel_(channel) {}
+  int before(simd_r_drive::io::FileOperation operation, const std::filesystem::path& path, std::uint64_t offset,
+             std::uint64_t bytes, std::uint64_t*) override {
+    if (operation != simd_r_drive::io::FileOperation::kWrite || path != store_ || offset < from_) return 0;
+    if (++writes_ == 2) {
+      channel_.send(offset - from_);  // what the first call wrote: less than the batch if it was split
+      ::raise(SIGKILL);
+    }
+    (void)bytes;
+    return 0;
+  }
+  void synced(const std::filesystem::path&) override {}
+
+ private:
+  std::filesystem::path store_;
+  std::uint64_t from_;
+  const ChildChannel& channel_;
+  int writes_ = 0;
+};
+
+TEST(KillLoop, BatchSplitAtIovMaxCutShortByAKillIsAllOrNothing) {
+  TempDir dir;
+  const std::filesystem::path path = dir.file("store.bin");
+  constexpr int kItems = 3000;
+  constexpr std::size_t kItemSize = 100;  // 300,000 payload bytes: above the 256 KiB threshold
+  ChildProcess child([&](const ChildChannel& channel) {
+    DataStore store = DataStore::open(path);
+    const std::uint64_t tail = store.write("base", "acknowledged");
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < kItems; ++i) items.emplace_back("item-" + std::to_string(i), std::string(kItemSize, 'a' + i % 26));
+    channel.send(tail);
+    KillAtSecondWrite injector(store.path(), tail, channel);
+    simd_r_drive::io::install_fault_injector(&injector);
+    store.batch_write(items);
+    ::_exit(kChildFinished);  // not reached: the injector kills the process
+    return kChildFinished;
+  });
+  const std::optional<std::uint64_t> tail = child.receive(std::chrono::seconds(60));
+  const std::optional<std::uint64_t> first_write = child.receive(std::chrono::seconds(60));
+  const srd_test::ChildExit exit = child.wait();
+  ASSERT_TRUE(tail.has_value()) << "the child did not get to the batch";
+  ASSERT_TRUE(exit.signalled && exit.signal == SIGKILL)
+      << "the child " << exit.describe() << ": the batch was not split into several writes";
+  ASSERT_TRUE(first_write.has_value());
+  EXPECT_GT(*first_write, 0u);
+  EXPECT_LT(*first_write, kItems * kItemSize) << "the first write held the whole batch";
+
+  srd_test::StderrCapture log;
+  DataStore store = DataStore::open(path);
+  const std::string recovery = log.take();
+  ASSERT_TRUE(store.exists("base"));
+  std::size_t present = 0;
+  for (int i = 0; i < kItems; ++i) present += store.exists("item-" + std::to_string(i)) ? 1 : 0;
+  EXPECT_TRUE(present == 0 || present == kItems)
+      << present << " of " << kItems << " items of a batch cut short by a kill are visible; recovery said: " << recovery;
+  EXPECT_EQ(store.len(), present + 1);
+  EXPECT_TRUE(store.verify().ok());
 }
 
 }  // namespace

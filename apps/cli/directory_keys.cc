@@ -21,7 +21,11 @@ using Identity = std::pair<dev_t, ino_t>;
 
 std::vector<Identity> store_identities(const std::filesystem::path& store) {
   std::vector<Identity> identities;
-  const simd_r_drive::StoreFiles files = simd_r_drive::StoreFiles::of(store);
+  // The companions live beside the file the store path resolves to.
+  std::error_code error;
+  std::filesystem::path real = std::filesystem::weakly_canonical(store, error);
+  if (error) real = store;
+  const simd_r_drive::StoreFiles files = simd_r_drive::StoreFiles::of(real);
   for (const std::filesystem::path& path : {files.store, files.lock, files.index_snapshot}) {
     struct stat info {};
     if (::stat(path.c_str(), &info) == 0) identities.emplace_back(info.st_dev, info.st_ino);
@@ -29,24 +33,42 @@ std::vector<Identity> store_identities(const std::filesystem::path& store) {
   return identities;
 }
 
-// Walks one directory, recursing into real subdirectories. A directory that cannot be
-// read is reported and skipped; the walk goes on with its siblings.
+// Walks one directory, recursing into subdirectories (and, when following links,
+// into linked ones, unless one leads back to a directory on the way down: a loop). A
+// directory that cannot be read is reported and skipped; the walk goes on with its
+// siblings. `ancestors` holds the directories from the root down to `directory`.
 void walk(const std::filesystem::path& root, const std::filesystem::path& directory, const std::vector<Identity>& skip,
-          const std::string& compaction_prefix, DirectoryListing& listing) {
+          const std::string& compaction_prefix, bool follow_symlinks, std::vector<Identity>& ancestors,
+          DirectoryListing& listing) {
   std::error_code error;
   std::filesystem::directory_iterator it(directory, error);
   for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
     const std::filesystem::path& path = it->path();
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) {
-      // A dangling symbolic link, or a file that went away meanwhile.
-      warning("cannot read " + quote_bytes(path.string()) + ": " + std::strerror(errno));
+    if (::lstat(path.c_str(), &info) != 0) {
+      warning("cannot read " + quote_bytes(path.string()) + ": " + std::strerror(errno));  // went away meanwhile
+      ++listing.problems;
+      continue;
+    }
+    const bool link = S_ISLNK(info.st_mode);
+    if (link && !follow_symlinks) {
+      notice("skipping " + quote_bytes(path.string()) + ": a symbolic link (--follow-symlinks follows links)");
+      continue;
+    }
+    if (link && ::stat(path.c_str(), &info) != 0) {
+      warning("cannot read " + quote_bytes(path.string()) + ": " + std::strerror(errno));  // a dangling link
       ++listing.problems;
       continue;
     }
     if (S_ISDIR(info.st_mode)) {
-      std::error_code link_error;
-      if (!it->is_symlink(link_error)) walk(root, path, skip, compaction_prefix, listing);
+      const Identity identity(info.st_dev, info.st_ino);
+      if (std::find(ancestors.begin(), ancestors.end(), identity) != ancestors.end()) {
+        notice("skipping " + quote_bytes(path.string()) + ": the link leads back to a directory above it (a loop)");
+        continue;
+      }
+      ancestors.push_back(identity);
+      walk(root, path, skip, compaction_prefix, follow_symlinks, ancestors, listing);
+      ancestors.pop_back();
       continue;
     }
     if (!S_ISREG(info.st_mode)) {
@@ -70,13 +92,16 @@ void walk(const std::filesystem::path& root, const std::filesystem::path& direct
 
 }  // namespace
 
-DirectoryListing list_directory(const std::filesystem::path& root, const std::filesystem::path& store) {
-  std::error_code error;
-  if (!std::filesystem::is_directory(root, error)) {
+DirectoryListing list_directory(const std::filesystem::path& root, const std::filesystem::path& store,
+                                bool follow_symlinks) {
+  struct stat info {};
+  if (::stat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
     throw CliError(ExitCode::kError, quote_bytes(root.string()) + " is not a directory");
   }
   DirectoryListing listing;
+  std::vector<Identity> ancestors = {Identity(info.st_dev, info.st_ino)};
   walk(root, root, store_identities(store), simd_r_drive::StoreFiles::of(store).compaction_temporary_prefix(),
+       follow_symlinks, ancestors,
        listing);
   std::sort(listing.files.begin(), listing.files.end(),
             [](const DirectoryFile& a, const DirectoryFile& b) { return a.key < b.key; });

@@ -2,9 +2,11 @@
 //
 // As the original's file-import extension derives them: a file's key is its path
 // relative to the directory, components joined with '/' (so "docs/a.txt", never
-// "./docs/a.txt"). Regular files are listed, and symbolic links to files; links to
-// directories are not followed (so a loop cannot trap the walk). The listing is
-// sorted by key, so an import writes its entries in the same order every time.
+// "./docs/a.txt"). Regular files are listed. Symbolic links are skipped (with a
+// notice) unless the caller asks to follow them: then a link to a file is listed
+// under the link's own path, and a link to a directory is walked, wherever either
+// points, except a link back to a directory above it (a loop). The listing is sorted
+// by key, so an import writes its entries in the same order every time.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -31,6 +33,7 @@ struct DirectoryListing {
 // "<store>.index", "<store>.compact-*.tmp") are left out with a notice, so importing
 // a directory that holds the store cannot feed the store into itself. Throws
 // CliError(kError) if `root` is not a directory.
-DirectoryListing list_directory(const std::filesystem::path& root, const std::filesystem::path& store);
+DirectoryListing list_directory(const std::filesystem::path& root, const std::filesystem::path& store,
+                                bool follow_symlinks);
 
 }  // namespace srd_cli

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 #include "byte_size.h"
 #include "console.h"
@@ -36,6 +37,19 @@ void draw_line(const std::string& line, int fd = STDERR_FILENO) {
 // Leaves the cursor at the start of an empty line.
 void erase_line() { draw_line(""); }
 
+// How long progress waits before its first draw, so that quick work draws nothing at
+// all: 300 ms, or SRD_PROGRESS_DELAY_MS (the tests set 0, so that what they check of
+// a drawn line does not depend on how fast the disk is).
+std::chrono::milliseconds first_draw_delay() noexcept {
+  static const std::chrono::milliseconds delay = [] {
+    const char* text = std::getenv("SRD_PROGRESS_DELAY_MS");
+    char* end = nullptr;
+    const long value = text != nullptr ? std::strtol(text, &end, 10) : -1;
+    return std::chrono::milliseconds(text != nullptr && *text != '\0' && *end == '\0' && value >= 0 ? value : 300);
+  }();
+  return delay;
+}
+
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1fs", seconds);
@@ -51,8 +65,9 @@ ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
       total_(total),
       enabled_(enabled),
       start_(std::chrono::steady_clock::now()),
-      // The first draw comes after 300 ms, so that quick work draws nothing at all.
-      last_draw_(start_ + std::chrono::milliseconds(200)) {}
+      // The first draw comes after first_draw_delay() (set() draws kRedrawInterval
+      // after the last draw).
+      last_draw_(start_ + first_draw_delay() - kRedrawInterval) {}
 
 ProgressBar::~ProgressBar() { finish(); }
 
@@ -132,10 +147,21 @@ ProgressSpinner::~ProgressSpinner() {
 void ProgressSpinner::run() {
   static constexpr char kFrames[] = {'|', '/', '-', '\\'};
   const auto start = std::chrono::steady_clock::now();
-  // The first frame waits a moment, so that quick work draws nothing at all.
-  auto next_frame = start + std::chrono::milliseconds(300);
+  // The first frame waits a moment, so that quick work draws nothing at all. With no
+  // wait it is drawn before anything else, however soon the work ends.
+  auto next_frame = start + first_draw_delay();
   std::size_t frame = 0;
   for (;;) {
+    if (std::chrono::steady_clock::now() >= next_frame) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::string line = label_ + " " + kFrames[frame % 4] + " " + seconds_text(elapsed);
+      const std::size_t width = terminal_width();
+      if (line.size() >= width) line.resize(width - 1);
+      draw_line(line, terminal_fd_);
+      drawn_ = true;
+      ++frame;
+      next_frame = std::chrono::steady_clock::now() + std::chrono::milliseconds(125);
+    }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_frame - std::chrono::steady_clock::now());
     pollfd capture{capture_fd_, POLLIN, 0};
     const int ready = ::poll(&capture, 1, static_cast<int>(std::max<std::int64_t>(wait.count(), 0)));
@@ -144,17 +170,7 @@ void ProgressSpinner::run() {
       const ssize_t n = ::read(capture_fd_, buffer, sizeof buffer);
       if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;  // stderr was given back
       if (n > 0) captured_.append(buffer, static_cast<std::size_t>(n));
-      continue;
     }
-    if (std::chrono::steady_clock::now() < next_frame) continue;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::string line = label_ + " " + kFrames[frame % 4] + " " + seconds_text(elapsed);
-    const std::size_t width = terminal_width();
-    if (line.size() >= width) line.resize(width - 1);
-    draw_line(line, terminal_fd_);
-    drawn_ = true;
-    ++frame;
-    next_frame = std::chrono::steady_clock::now() + std::chrono::milliseconds(125);
   }
 }
 

@@ -1,8 +1,10 @@
 // Progress on stderr for long work, drawn only when stderr is a terminal.
 //
 // When stderr is a file or a pipe nothing is drawn at all (no carriage returns in
-// logs). --quiet also turns it off. The bar redraws at most ten times a second and
-// erases itself when the work ends, so the notices after it start on a clean line.
+// logs). --quiet also turns it off. Nothing is drawn for the first 300 ms (the
+// environment variable SRD_PROGRESS_DELAY_MS, meant for tests, sets another wait).
+// The bar redraws at most ten times a second and erases itself when the work ends,
+// so the notices after it start on a clean line.
 //
 // ProgressBar is for work that knows its size (bytes copied of a known total, or a
 // running count when the total is unknown). ProgressSpinner is for a single library

@@ -57,7 +57,8 @@ using StreamReader = std::function<std::size_t(std::span<std::byte> buffer)>;
 
 class SRD_API DataStore {
  public:
-  // Opens the store at `path`, creating an empty file if it does not exist.
+  // Opens the store at `path`, creating an empty file if it does not exist. A
+  // symbolic link in `path` is resolved once, here (see path()).
   // Validates the backward chain; a torn tail is cut off (and logged on stderr).
   static DataStore open(const std::filesystem::path& path, const OpenOptions& options = {});
   // Like open, but fails with ErrorCode::kNotFound if the file does not exist.
@@ -135,9 +136,10 @@ class SRD_API DataStore {
   bool is_empty() const noexcept { return len() == 0; }
   // The store's size in bytes: the tail, i.e. the length the file has when closed.
   std::uint64_t file_size() const noexcept;
-  // The store file's path with symbolic links resolved, as open found it: every file
-  // of the store (store_files.h) lives beside it. For a nested store, the outer
-  // store's path.
+  // The file the store is: the path given to open, resolved once at open to an
+  // absolute path without symbolic links (docs/design.md, "Open"). Its lock file and
+  // index snapshot (store_files.h) live beside that file, and compaction replaces that
+  // file, so a store opened through a link stays one store. Empty for a nested store.
   const std::filesystem::path& path() const noexcept;
   // Whether open loaded the index from a snapshot (OpenOptions::index_snapshot_min_keys)
   // rather than rebuilding it from the chain.

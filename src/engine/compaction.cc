@@ -155,7 +155,9 @@ std::optional<std::size_t> move_newest_intact_last(LiveEntries& entries) {
   return std::nullopt;
 }
 
-// A name beside the store that no other compaction uses: never an old leftover.
+// A name beside the store that no other compaction uses: never an old leftover. The
+// store path is the resolved file (resolve_store_path), so this is beside the real
+// file, and the rename below replaces that file, not a symbolic link to it.
 std::filesystem::path fresh_temporary_path(const std::filesystem::path& store_path) {
   static std::atomic<unsigned> counter{0};
   const StoreFiles files = StoreFiles::of(store_path);
@@ -214,6 +216,15 @@ void Writer::compact() {
   // Locked like the file it replaces, through a descriptor of its own (see the
   // Writer's constructor). Nobody else knows this brand-new file, so the lock is free.
   io::FileHandle output_lock(temporary, io::FileHandle::Mode::kOpenExisting);
+  if (output_lock.identity() != output.identity()) {
+    // The name was replaced between the two opens (by a link to another file, say):
+    // neither the lock nor, later, the rename would concern the file written here.
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw Error(ErrorCode::kIo, "compaction's new file '" + temporary.string() +
+                                    "' was replaced by another while it was being opened; the store was left as "
+                                    "it is.");
+  }
   output_lock.try_lock_exclusive();
   // Lay the new file out first: every entry's new tail, newest first as
   // build_generation wants them, and the file's size.

@@ -26,40 +26,13 @@ void validate_payload(ByteView payload, bool allow_null_bytes) {
   }
 }
 
-// The path the store's files are kept beside: `path` with every symbolic link
-// resolved. Compaction renames a new file over the store's path, and the lock and
-// snapshot files are named after it; through a link, the rename would replace the
-// link with a regular file and split the store in two. A store that does not exist
-// yet is resolved through its directory (and through a dangling link's target).
-std::filesystem::path resolve_store_path(const std::filesystem::path& path) {
-  std::filesystem::path current = path;
-  for (int hops = 0; hops < 40; ++hops) {
-    std::error_code error;
-    const std::filesystem::path resolved = std::filesystem::canonical(current, error);
-    if (!error) return resolved;
-    const std::filesystem::file_status status = std::filesystem::symlink_status(current, error);
-    if (!error && std::filesystem::is_symlink(status)) {
-      const std::filesystem::path target = std::filesystem::read_symlink(current, error);
-      if (error) break;
-      current = target.is_absolute() ? target : current.parent_path() / target;
-      continue;
-    }
-    // Not there yet: the directory must exist; the name is kept as given.
-    const std::filesystem::path directory = current.has_parent_path() ? current.parent_path() : ".";
-    const std::filesystem::path resolved_directory = std::filesystem::canonical(directory, error);
-    if (error) break;
-    return resolved_directory / current.filename();
-  }
-  return path;  // unresolvable: opening it reports the problem with the name as given
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Impl
 
 DataStore::Impl::Impl(const std::filesystem::path& path, const OpenOptions& options)
-    : path_(resolve_store_path(path)), options_(options) {
+    : path_(io::resolve_store_path(path)), options_(options) {
   if (options.read_only) {
     follower_ = std::make_unique<engine::Follower>(path_, options_, publication_);
   } else {

@@ -169,7 +169,13 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
                    std::uint64_t live_count, const std::byte* file, std::uint64_t tail) noexcept {
   if constexpr (std::endian::native != std::endian::little) return;
   const std::filesystem::path path = snapshot_path(store);
+  // Only the store's writer saves, so the name is this process's alone. It is created
+  // with O_EXCL|O_NOFOLLOW: whatever is found under it (a crashed session's leftover,
+  // or a link planted to make this write truncate another file) is unlinked, which
+  // removes the link itself, never its target; if the create still fails, the save
+  // fails (and the next session rebuilds its index).
   const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  bool created = false;
   try {
     Header header;
     header.covered_tail = tail;
@@ -187,8 +193,10 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
     std::vector<std::byte> first_page(kBodyOffset);
     std::memcpy(first_page.data(), encoded.data(), encoded.size());
     {
-      io::FileHandle out(temporary, io::FileHandle::Mode::kOpenOrCreate);
-      out.truncate(0);
+      std::error_code stale;
+      std::filesystem::remove(temporary, stale);
+      io::FileHandle out(temporary, io::FileHandle::Mode::kCreateExclusive);
+      created = true;
       const std::span<const std::byte> pieces[] = {
           first_page,
           {table.raw_slots(), table.raw_size()},
@@ -199,8 +207,10 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
     // rebuilt; the store does not depend on it.
     std::filesystem::rename(temporary, path);
   } catch (const std::exception& error) {
+    // Removed only if this call created it: otherwise the name is another's (the
+    // planted file or link that made the exclusive create fail).
     std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
+    if (created) std::filesystem::remove(temporary, ignored);
     log_warning("could not save the index snapshot " + path.string() + ": " + error.what());
   }
 }

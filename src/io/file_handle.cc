@@ -39,8 +39,8 @@ FaultInjector* install_fault_injector(FaultInjector* injector) noexcept {
 
 FileHandle::FileHandle(const std::filesystem::path& path, Mode mode) : path_(path) {
   int flags = (mode == Mode::kReadOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-  if (mode == Mode::kOpenOrCreate) flags |= O_CREAT;
-  if (mode == Mode::kCreateExclusive) flags |= O_CREAT | O_EXCL;
+  if (mode == Mode::kOpenOrCreate) flags |= O_CREAT | O_NOFOLLOW;
+  if (mode == Mode::kCreateExclusive) flags |= O_CREAT | O_EXCL | O_NOFOLLOW;
   do {
     fd_ = ::open(path.c_str(), flags, 0644);
   } while (fd_ < 0 && errno == EINTR);
@@ -48,6 +48,11 @@ FileHandle::FileHandle(const std::filesystem::path& path, Mode mode) : path_(pat
     const int error = errno;
     if (error == ENOENT && (mode == Mode::kOpenExisting || mode == Mode::kReadOnly)) {
       throw Error(ErrorCode::kNotFound, "Storage file '" + path.string() + "' does not exist.");
+    }
+    if (error == ELOOP && (flags & O_NOFOLLOW) != 0) {
+      throw Error(ErrorCode::kIo, "cannot open '" + path.string() +
+                                      "': it is a symbolic link, which the engine does not follow for a file it "
+                                      "creates or locks");
     }
     throw Error(ErrorCode::kIo, "cannot open '" + path.string() + "': " + os_reason(error));
   }
@@ -238,6 +243,26 @@ void sync_directory(const std::filesystem::path& directory) {
   if (result != 0) {
     throw Error(ErrorCode::kIo, "fsync of directory '" + directory.string() + "' failed: " + os_reason(error));
   }
+}
+
+std::filesystem::path resolve_store_path(const std::filesystem::path& path) {
+  std::filesystem::path current = path;
+  // As many links as the kernel follows in one path (MAXSYMLINKS) before ELOOP.
+  for (int links = 0; links <= 40; ++links) {
+    const std::filesystem::path name = current.filename();
+    if (name.empty() || name == "." || name == "..") return path;  // a directory: open reports it
+    std::error_code error;
+    const std::filesystem::path directory =
+        std::filesystem::canonical(current.has_parent_path() ? current.parent_path() : ".", error);
+    if (error) return path;
+    const std::filesystem::path full = directory / name;
+    struct stat info {};
+    if (::lstat(full.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) return full;
+    const std::filesystem::path target = std::filesystem::read_symlink(full, error);
+    if (error) return full;
+    current = target.is_absolute() ? target : directory / target;
+  }
+  throw Error(ErrorCode::kIo, "cannot open '" + path.string() + "': " + os_reason(ELOOP));
 }
 
 void rename_file(const std::filesystem::path& from, const std::filesystem::path& to) {

@@ -26,6 +26,10 @@ struct FileIdentity {
 
 class FileHandle {
  public:
+  // The creating modes (kOpenOrCreate, kCreateExclusive) never follow a symbolic link
+  // in the last component (O_NOFOLLOW): the engine opens names it resolved itself
+  // (resolve_store_path), so a link found there was planted since, and following it
+  // would make the writer create, truncate or lock some other file.
   enum class Mode { kOpenOrCreate, kOpenExisting, kCreateExclusive, kReadOnly };
 
   FileHandle() = default;
@@ -77,6 +81,14 @@ class FileHandle {
   int fd_ = -1;
   std::filesystem::path path_;
 };
+
+// The file a store path names, as an absolute path with every symbolic link resolved:
+// the store's companions (lock file, index snapshot, compaction temporaries) live
+// beside that file, and compaction replaces that file, never a link to it. A path
+// whose last component does not exist yet keeps that name in its resolved directory
+// (a dangling link is resolved to the file it would create). A path whose directory
+// cannot be resolved is returned as given, for open to report.
+std::filesystem::path resolve_store_path(const std::filesystem::path& path);
 
 // fsync of a directory, so a rename inside it is durable.
 void sync_directory(const std::filesystem::path& directory);

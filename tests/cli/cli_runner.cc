@@ -24,6 +24,14 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
+// The binary under test: the one this suite was built with, or SRD_CLI_BINARY, so
+// that the same suite can run against a sanitizer build of the tool
+// (scripts/run-tests.sh).
+std::string cli_binary() {
+  const char* chosen = std::getenv("SRD_CLI_BINARY");
+  return chosen != nullptr && *chosen != '\0' ? chosen : SRD_CLI_BINARY;
+}
+
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 struct Pipe {
@@ -87,7 +95,7 @@ CliRun run_cli(const std::vector<std::string>& args, CliInput input) {
   posix_spawnattr_setsigdefault(&attributes, &defaults);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> argv_storage = {SRD_CLI_BINARY};
+  std::vector<std::string> argv_storage = {cli_binary()};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& arg : argv_storage) argv.push_back(arg.data());
@@ -100,12 +108,12 @@ CliRun run_cli(const std::vector<std::string>& args, CliInput input) {
   envp.push_back(nullptr);
 
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, SRD_CLI_BINARY, &actions, &attributes, argv.data(), envp.data());
+  const int spawned = ::posix_spawn(&pid, argv_storage[0].c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) {
     errno = spawned;
-    fail("posix_spawn " SRD_CLI_BINARY);
+    fail("posix_spawn " + argv_storage[0]);
   }
   // The parent keeps only its ends.
   ::close(out.write);

@@ -43,7 +43,8 @@ struct CliRun {
   std::vector<std::string> err_lines() const;
 };
 
-// Runs `build/bin/simd-r-drive args...`.
+// Runs `build/bin/simd-r-drive args...` (or the binary the environment variable
+// SRD_CLI_BINARY names).
 CliRun run_cli(const std::vector<std::string>& args, CliInput input = {});
 
 // A fresh temporary directory per test, removed afterwards, with the store path.

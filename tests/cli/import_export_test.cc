@@ -175,5 +175,101 @@ TEST_F(ImportExport, KeysThatAreNotSafePathsAreNeverWrittenOutsideTheDirectory) 
   EXPECT_NE(run.err.find("skipped 2 live entries"), std::string::npos) << run.err;
 }
 
+// Export never writes through a symbolic link inside its directory: a linked folder
+// (out/sub -> ../outside) used to let key "sub/x" create outside/x, exit 0.
+TEST_F(ImportExport, ExportRefusesAKeyWhosePathLeadsThroughALinkedFolder) {
+  ASSERT_EQ(cli({"write", "sub/x", "escaped"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "fine", "stays inside"}).exit_code, 0);
+  const auto out = path("out");
+  const auto outside = path("outside");
+  std::filesystem::create_directories(out);
+  std::filesystem::create_directories(outside);
+  std::filesystem::create_directory_symlink("../outside", out / "sub");
+  expect_failure(cli({"export", out.string(), "--keys", "-"}, {.data = "fine\nsub/x\n"}), 1,
+                 "'" + (out / "sub").string() + "' is a symbolic link");
+  EXPECT_FALSE(std::filesystem::exists(outside / "x")) << "export wrote through the link";
+  EXPECT_TRUE(std::filesystem::is_empty(outside));
+  // Refused before anything was written, like the other checks.
+  EXPECT_FALSE(std::filesystem::exists(out / "fine"));
+  // --overwrite does not make a link a way out either.
+  EXPECT_EQ(cli({"export", out.string(), "--keys", "-", "--overwrite"}, {.data = "sub/x\n"}).exit_code, 1);
+  EXPECT_TRUE(std::filesystem::is_empty(outside));
+}
+
+// The temporary file used to be "<target>.srd-export.tmp", opened with O_CREAT|O_TRUNC
+// (following links): a link planted under that name made export overwrite the file it
+// points to, without --overwrite. Temporaries are now fresh names created with
+// O_EXCL|O_NOFOLLOW, so the planted link is never opened; the export writes a file of
+// its own.
+TEST_F(ImportExport, ExportNeverWritesThroughALinkPlantedAtItsTemporaryName) {
+  ASSERT_EQ(cli({"write", "victim", "exported value"}).exit_code, 0);
+  const auto out = path("out");
+  std::filesystem::create_directories(out);
+  write_file(path("precious.txt"), "must stay as it is");
+  std::filesystem::create_symlink(path("precious.txt"), out / "victim.srd-export.tmp");
+  const CliRun run = cli({"export", out.string(), "--keys", "-"}, {.data = "victim\n"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(read_file(path("precious.txt")), "must stay as it is");
+  EXPECT_FALSE(std::filesystem::is_symlink(out / "victim"));
+  EXPECT_EQ(read_file(out / "victim"), "exported value");
+  // A link at the target itself counts as an existing file.
+  std::filesystem::remove(out / "victim");
+  std::filesystem::create_symlink(path("precious.txt"), out / "victim");
+  expect_failure(cli({"export", out.string(), "--keys", "-"}, {.data = "victim\n"}), 1, "already exists");
+  EXPECT_EQ(read_file(path("precious.txt")), "must stay as it is");
+  // --overwrite replaces the link, never what it points to.
+  EXPECT_EQ(cli({"export", out.string(), "--keys", "-", "--overwrite"}, {.data = "victim\n"}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::is_symlink(out / "victim"));
+  EXPECT_EQ(read_file(out / "victim"), "exported value");
+  EXPECT_EQ(read_file(path("precious.txt")), "must stay as it is");
+}
+
+// Links inside and outside the imported tree, to files and to directories.
+class ImportLinks : public ImportExport {
+ protected:
+  void SetUp() override {
+    ImportExport::SetUp();
+    const auto outside = path("outside");
+    std::filesystem::create_directories(outside / "deep");
+    write_file(outside / "secret.txt", "from outside");
+    write_file(outside / "deep" / "file.txt", "deep outside");
+    std::filesystem::create_symlink("index.html", source_ / "inside-file-link");
+    std::filesystem::create_directory_symlink("css", source_ / "inside-dir-link");
+    std::filesystem::create_symlink(outside / "secret.txt", source_ / "outside-file-link");
+    std::filesystem::create_directory_symlink(outside / "deep", source_ / "outside-dir-link");
+    std::filesystem::create_directory_symlink("..", source_ / "css" / "loop");  // back up to the root
+  }
+};
+
+TEST_F(ImportLinks, ImportSkipsEveryLinkByDefault) {
+  const CliRun run = cli({"import", source_.string(), "--list"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "css/main.css\nimg/icons/logo.png\nindex.html\n");
+  for (const char* link : {"inside-file-link", "inside-dir-link", "outside-file-link", "outside-dir-link"}) {
+    EXPECT_NE(run.err.find((source_ / link).string() + "': a symbolic link (--follow-symlinks follows links)"),
+              std::string::npos)
+        << link << " was not reported as skipped: " << run.err;
+  }
+  EXPECT_EQ(cli({"read", "outside-file-link"}).exit_code, 3);
+  EXPECT_EQ(DataStore::open(store()).len(), 3u);
+}
+
+TEST_F(ImportLinks, FollowSymlinksFollowsLinksToFilesAndDirectoriesButNotLoops) {
+  const CliRun run = cli({"import", source_.string(), "--list", "--follow-symlinks"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "css/main.css\nimg/icons/logo.png\nindex.html\ninside-dir-link/main.css\ninside-file-link\n"
+            "outside-dir-link/file.txt\noutside-file-link\n");
+  EXPECT_NE(run.err.find("loop"), std::string::npos) << run.err;
+  EXPECT_EQ(cli({"read", "outside-file-link"}).out, "from outside");
+  EXPECT_EQ(cli({"read", "outside-dir-link/file.txt"}).out, "deep outside");
+  EXPECT_EQ(cli({"read", "inside-file-link"}).out, "<html>hello</html>");
+  // export --from-dir derives the same keys with the same flag.
+  const auto out = path("out");
+  const CliRun exported = cli({"export", out.string(), "--from-dir", source_.string(), "--follow-symlinks"});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(read_file(out / "outside-dir-link" / "file.txt"), "deep outside");
+}
+
 }  // namespace
 }  // namespace srd_cli_test

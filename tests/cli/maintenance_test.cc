@@ -96,6 +96,25 @@ TEST_F(Maintenance, CompactFreesSpaceAndKeepsEveryLiveValue) {
   EXPECT_EQ(info["live_keys"], 2);
 }
 
+TEST_F(Maintenance, CompactThroughALinkedStorePathKeepsOneStore) {
+  // links/s.bin -> ../real/s.bin: compaction used to rename its new file over the
+  // link, after which links/s.bin and real/s.bin were two stores with two locks.
+  std::filesystem::create_directories(path("real"));
+  std::filesystem::create_directories(path("links"));
+  const std::string real = (path("real") / "s.bin").string();
+  const std::string link = (path("links") / "s.bin").string();
+  std::filesystem::create_symlink("../real/s.bin", link);
+  ASSERT_EQ(run_cli({link, "write", "k", "old"}).exit_code, 0);
+  ASSERT_EQ(run_cli({link, "write", "k", "new"}).exit_code, 0);
+  const CliRun compact = run_cli({link, "compact"});
+  EXPECT_EQ(compact.exit_code, 0) << compact.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  ASSERT_EQ(run_cli({link, "write", "after", "through the link"}).exit_code, 0);
+  EXPECT_EQ(run_cli({real, "read", "after"}).out, "through the link");
+  EXPECT_EQ(run_cli({real, "read", "k"}).out, "new");
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(link + ".lock")));
+}
+
 TEST_F(Maintenance, VerifyPassesASoundStoreAndChangesNothing) {
   write_example();
   const std::string bytes = read_file(store());

@@ -8,7 +8,10 @@
 // --unnamed: skip them (the default; they are counted), write them under their
 // hashes (DIR/_by_hash/<hash>), or fail before writing anything.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <CLI/CLI.hpp>
 #include <simd_r_drive/data_store.h>
@@ -19,9 +22,11 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "byte_size.h"
@@ -49,6 +54,7 @@ struct ExportOptions {
   std::optional<std::string> name_space;
   std::string unnamed = "skip";
   bool overwrite = false;
+  bool follow_symlinks = false;  // in --from-dir directories, as import's flag
 };
 
 struct Planned {
@@ -113,30 +119,160 @@ bool safe_relative_path(std::string_view key) {
   return true;
 }
 
-// Writes one value to `target` through a temporary file renamed into place, so a
-// failed export never leaves a half-written file under the real name.
-void write_file(const std::filesystem::path& target, const simd_r_drive::EntryHandle& value, ProgressBar& progress) {
-  std::error_code error;
-  std::filesystem::create_directories(target.parent_path(), error);
-  if (error) {
-    throw CliError(ExitCode::kError, "cannot create " + quote_bytes(target.parent_path().string()) + ": " + error.message());
+// The export directory, opened once: every file goes below it through *at() calls
+// relative to this descriptor, never through a path string that the kernel would
+// resolve anew (and through whatever symbolic links are in it by then).
+class ExportRoot {
+ public:
+  explicit ExportRoot(const std::filesystem::path& directory) : name_(directory) {
+    std::error_code error;
+    std::filesystem::create_directories(directory, error);
+    if (error) throw CliError(ExitCode::kError, "cannot create " + quote_bytes(directory.string()) + ": " + error.message());
+    // The directory named on the command line may itself be a link: the user chose it.
+    fd_ = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw CliError(ExitCode::kError, "cannot open " + quote_bytes(directory.string()) + ": " + std::strerror(errno));
   }
-  const std::filesystem::path temporary = target.string() + ".srd-export.tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw CliError(ExitCode::kError, "cannot create " + quote_bytes(target.string()) + ": " + std::strerror(errno));
-  try {
-    write_mapped(fd, value.as_slice(), kWriteChunk, quote_bytes(target.string()), &progress);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    throw;
+  ExportRoot(const ExportRoot&) = delete;
+  ExportRoot& operator=(const ExportRoot&) = delete;
+  ~ExportRoot() { ::close(fd_); }
+
+  // Refuses, before anything is written, a target that export would have to reach
+  // through a symbolic link or a file, or (without --overwrite) one that exists.
+  void check(const std::string& relative, bool overwrite) const {
+    int directory = fd_;
+    Descriptor walked;
+    std::size_t start = 0;
+    for (std::size_t slash = relative.find('/'); slash != std::string::npos; slash = relative.find('/', start)) {
+      const std::string part = relative.substr(0, slash);
+      struct stat info {};
+      if (::fstatat(directory, relative.substr(start, slash - start).c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        return;  // not there yet: export creates it, so nothing below it exists either
+      }
+      refuse_unless_directory(part, info);
+      walked = Descriptor(::openat(directory, relative.substr(start, slash - start).c_str(),
+                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (walked.fd < 0) fail("cannot open", part, errno);
+      directory = walked.fd;
+      start = slash + 1;
+    }
+    struct stat info {};
+    if (!overwrite && ::fstatat(directory, relative.substr(start).c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0) {
+      throw CliError(ExitCode::kError, quote_bytes(shown(relative)) +
+                                           " already exists; nothing was exported (--overwrite replaces files)");
+    }
   }
-  if (::close(fd) != 0 || ::rename(temporary.c_str(), target.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(temporary.c_str());
-    throw CliError(ExitCode::kError, "cannot write " + quote_bytes(target.string()) + ": " + std::strerror(saved));
+
+  // Writes one value to `relative` through a temporary file renamed into place, so a
+  // failed export never leaves a half-written file under the real name. Directories
+  // on the way are created, and none is entered through a symbolic link (O_NOFOLLOW);
+  // the temporary is a fresh name created with O_EXCL|O_NOFOLLOW, so a file or link
+  // planted beside the target is never written through; without --overwrite the
+  // rename refuses to replace a file that appeared since the check.
+  void write(const std::string& relative, const simd_r_drive::EntryHandle& value, bool overwrite,
+             ProgressBar& progress) const {
+    int directory = fd_;
+    Descriptor walked;
+    std::size_t start = 0;
+    for (std::size_t slash = relative.find('/'); slash != std::string::npos; slash = relative.find('/', start)) {
+      const std::string name = relative.substr(start, slash - start);
+      if (::mkdirat(directory, name.c_str(), 0755) != 0 && errno != EEXIST) {
+        fail("cannot create", relative.substr(0, slash), errno);
+      }
+      walked = Descriptor(::openat(directory, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (walked.fd < 0) {
+        const int saved = errno;
+        struct stat info {};
+        if (::fstatat(directory, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0) {
+          refuse_unless_directory(relative.substr(0, slash), info);
+        }
+        fail("cannot open", relative.substr(0, slash), saved);
+      }
+      directory = walked.fd;
+      start = slash + 1;
+    }
+    const std::string name = relative.substr(start);
+    std::string temporary;
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 16; ++attempt) {
+      temporary = name + ".srd-export-" + hex_u64(random_word()).substr(2) + ".tmp";
+      fd = ::openat(directory, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) fail("cannot create a temporary file for", relative, errno);
+    try {
+      write_mapped(fd, value.as_slice(), kWriteChunk, quote_bytes(shown(relative)), &progress);
+    } catch (...) {
+      ::close(fd);
+      ::unlinkat(directory, temporary.c_str(), 0);
+      throw;
+    }
+    int result = ::close(fd);
+    if (result == 0) result = overwrite ? ::renameat(directory, temporary.c_str(), directory, name.c_str())
+                                        : rename_no_replace(directory, temporary, name);
+    if (result != 0) {
+      const int saved = errno;
+      ::unlinkat(directory, temporary.c_str(), 0);
+      if (saved == EEXIST) {
+        throw CliError(ExitCode::kError, quote_bytes(shown(relative)) +
+                                             " appeared while export ran; it was not replaced (--overwrite replaces files)");
+      }
+      fail("cannot write", relative, saved);
+    }
   }
-}
+
+ private:
+  struct Descriptor {
+    int fd = -1;
+    Descriptor() = default;
+    explicit Descriptor(int descriptor) : fd(descriptor) {}
+    Descriptor(Descriptor&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+    Descriptor& operator=(Descriptor&& other) noexcept {
+      if (this != &other) {
+        if (fd >= 0) ::close(fd);
+        fd = std::exchange(other.fd, -1);
+      }
+      return *this;
+    }
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  static std::uint64_t random_word() {
+    static std::mt19937_64 generator{std::random_device{}()};
+    return generator();
+  }
+
+  // renameat2(RENAME_NOREPLACE), or where the file system has no such rename, a hard
+  // link under the new name (which fails if the name exists) and an unlink of the old.
+  static int rename_no_replace(int directory, const std::string& from, const std::string& to) {
+    if (::renameat2(directory, from.c_str(), directory, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    if (::linkat(directory, from.c_str(), directory, to.c_str(), 0) != 0) return -1;
+    ::unlinkat(directory, from.c_str(), 0);
+    return 0;
+  }
+
+  std::string shown(const std::string& relative) const { return (name_ / relative).string(); }
+
+  void refuse_unless_directory(const std::string& part, const struct stat& info) const {
+    if (S_ISLNK(info.st_mode)) {
+      throw CliError(ExitCode::kError, quote_bytes(shown(part)) +
+                                           " is a symbolic link; export writes only inside " +
+                                           quote_bytes(name_.string()) + " and follows no link there");
+    }
+    if (!S_ISDIR(info.st_mode)) {
+      throw CliError(ExitCode::kError, quote_bytes(shown(part)) + " is in the way: it is not a directory");
+    }
+  }
+
+  [[noreturn]] void fail(const char* what, const std::string& relative, int error) const {
+    throw CliError(ExitCode::kError, std::string(what) + " " + quote_bytes(shown(relative)) + ": " + std::strerror(error));
+  }
+
+  std::filesystem::path name_;
+  int fd_ = -1;
+};
 
 // Two keys that need the same path, or one key that is a directory of another
 // ("a" and "a/b"), cannot both become files. Found before anything is written.
@@ -173,7 +309,7 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   std::vector<std::string> candidates;
   for (const std::string& file : options.key_files) read_key_list(file, options.null_separated, candidates);
   for (const std::filesystem::path& from : options.from_dirs) {
-    for (DirectoryFile& file : list_directory(from, global.storage).files) candidates.push_back(std::move(file.key));
+    for (DirectoryFile& file : list_directory(from, global.storage, options.follow_symlinks).files) candidates.push_back(std::move(file.key));
   }
   std::unordered_map<std::uint64_t, std::string> names;  // key hash -> key
   for (std::string& candidate : candidates) {
@@ -218,24 +354,22 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   std::sort(plan.begin(), plan.end(), [](const Planned& a, const Planned& b) { return a.relative < b.relative; });
   refuse_conflicts(plan);
   std::uint64_t total = 0;
-  for (const Planned& entry : plan) {
-    total += entry.size;
-    if (!options.overwrite) {
-      std::error_code error;
-      const std::filesystem::path target = options.directory / entry.relative;
-      if (std::filesystem::symlink_status(target, error).type() != std::filesystem::file_type::not_found) {
-        throw CliError(ExitCode::kError, quote_bytes(target.string()) +
-                                             " already exists; nothing was exported (--overwrite replaces files)");
-      }
-    }
+  for (const Planned& entry : plan) total += entry.size;
+  std::error_code missing;
+  if (std::filesystem::exists(options.directory, missing)) {
+    // Checked before anything is written (or created): nothing below a missing
+    // directory can be in the way.
+    const ExportRoot existing(options.directory);
+    for (const Planned& entry : plan) existing.check(entry.relative, options.overwrite);
   }
+  const ExportRoot root(options.directory);
 
   ProgressBar progress("exporting", total);
   std::uint64_t written = 0;
   for (const Planned& entry : plan) {
     const auto value = store.read_with_key_hash(entry.key_hash);
     if (!value) continue;  // cannot happen: the store is read-only and unchanged
-    write_file(options.directory / entry.relative, *value, progress);
+    root.write(entry.relative, *value, options.overwrite, progress);
     written += value->size();
   }
   progress.finish();
@@ -270,6 +404,8 @@ Command add_export_command(CLI::App& app, const GlobalOptions& global) {
                       "Take the keys from this directory's files, as import derives them; repeatable")
       ->type_name("DIR");
   command->add_flag("-0,--null", options->null_separated, "Keys in --keys files end with NUL, not newline");
+  command->add_flag("--follow-symlinks", options->follow_symlinks,
+                    "Walk --from-dir directories following symbolic links, as `import --follow-symlinks` does");
   command->add_option("--namespace", options->name_space, "The keys live in this namespace (as given to import)");
   command->add_option("--unnamed", options->unnamed,
                       "Live entries whose keys were not given: skip (default), hash (write them to "
@@ -286,7 +422,9 @@ fail before writing anything (--unnamed=fail). Keys that are not safe relative
 paths ("/etc/x", "a/../b") are treated as unnamed.
 
 Nothing is overwritten unless --overwrite; each file is written under a
-temporary name and renamed into place.
+fresh temporary name and renamed into place. Export never follows a symbolic
+link inside DIRECTORY: a key whose path leads through one is refused before
+anything is written.
 
 Examples:
   simd-r-drive store.bin import ./site --list > site.keys

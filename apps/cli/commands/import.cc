@@ -32,6 +32,7 @@ struct ImportOptions {
   bool list = false;
   bool null_separated = false;
   bool skip_empty = false;
+  bool follow_symlinks = false;
 };
 
 // A file that cannot be stored as a value: empty, or only 0x00 bytes.
@@ -46,7 +47,7 @@ void report_unstorable(const DirectoryFile& file, const char* why, const ImportO
 }
 
 ExitCode run_import(const ImportOptions& options, const GlobalOptions& global) {
-  const DirectoryListing listing = list_directory(options.directory, global.storage);
+  const DirectoryListing listing = list_directory(options.directory, global.storage, options.follow_symlinks);
   std::uint64_t total = 0;
   for (const DirectoryFile& file : listing.files) total += file.size;
 
@@ -62,7 +63,8 @@ ExitCode run_import(const ImportOptions& options, const GlobalOptions& global) {
       report_unstorable(file, "it is empty, and a value cannot be empty", options, failed);
       continue;
     }
-    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Not following links, a file that became one since the walk is not read either.
+    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | (options.follow_symlinks ? 0 : O_NOFOLLOW));
     if (fd < 0) {
       warning("cannot read " + quote_bytes(file.path.string()) + ": " + std::strerror(errno));
       ++failed;
@@ -133,10 +135,15 @@ Command add_import_command(CLI::App& app, const GlobalOptions& global) {
   command->add_flag("-0,--null", options->null_separated, "With --list, end each key with NUL instead of newline");
   command->add_flag("--skip-empty", options->skip_empty,
                     "Files that cannot be stored (empty, or only 0x00 bytes) are skipped without failing");
+  command->add_flag("--follow-symlinks", options->follow_symlinks,
+                    "Follow symbolic links to files and directories, also out of DIRECTORY (default: skip them)");
   command->footer(R"(A file's key is its path relative to DIRECTORY with '/' between the parts, as
 the original's file-import extension derives it ("docs/a.txt"). Each file is
-streamed in 64 KiB pieces, in key order. Symbolic links to files are followed,
-links to directories are not. The store's own files are never imported.
+streamed in 64 KiB pieces, in key order. Symbolic links are skipped, with a
+notice, unless --follow-symlinks: then a link to a file is imported under the
+link's path and a link to a directory is walked, wherever they point (a link
+back to a directory above it is skipped). The store's own files are never
+imported.
 
 A file that cannot be stored (empty, or only 0x00 bytes: the format has no way to
 hold either) is reported and the import goes on; the exit status is then 1,
