@@ -2,7 +2,8 @@
 # Builds and runs every test suite, then prints one summary line, the last line of
 # its output:
 #   "N passed, N failed, N skipped"
-# Stages: the GoogleTest binary in release and under ASan+UBSan; the CLI suite (the
+# Stages: the GoogleTest binaries (one per layer, the public API, the conformance
+# cases) in release and under ASan+UBSan; the CLI suite (the
 # real binary) against the release build and against the ASan+UBSan build of the
 # tool; every test that starts a thread (or a process) under TSan; a bounded
 # libFuzzer pass (scripts/run-fuzz.sh); an install check (find_package from a
@@ -97,13 +98,25 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
+# run_suites LABEL BUILD_DIR SCALE: the library's suites (tests/CMakeLists.txt: one
+# binary per layer, the public API, the conformance cases) from one build. SCALE
+# multiplies the time limits for the slower sanitizer builds.
+run_suites() {
+  local label=$1 dir=$2 scale=$3
+  run_gtest "$label-format" $((60 * scale)) "$dir/bin/srd_format_tests"
+  run_gtest "$label-io" $((60 * scale)) "$dir/bin/srd_io_tests"
+  run_gtest "$label-engine" $((600 * scale)) "$dir/bin/srd_engine_tests"
+  run_gtest "$label-api" $((600 * scale)) "$dir/bin/srd_tests"
+  run_gtest "$label-conformance" $((120 * scale)) "$dir/bin/srd_conformance_tests"
+}
+
 if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
-  run_gtest release 900 build/bin/srd_tests
+  run_suites release build 1
   # The command-line tool, run as a user would (tests/cli/).
   run_gtest cli 300 build/bin/srd_cli_tests
 fi
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -DSRD_BUILD_BENCHMARKS=OFF; then
-  run_gtest asan-ubsan 1200 build-asan/bin/srd_tests
+  run_suites asan-ubsan build-asan 2
   # The same CLI suite against the ASan+UBSan build of the tool: every run of the
   # binary is checked for memory errors, undefined behaviour and leaks. Left out:
   # the test of peak memory, which measures ASan's shadow memory and quarantine,
@@ -127,8 +140,10 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSR
   #    file system): ChildProcess refuses to fork while the process has another
   #    thread, and TSan's runtime keeps one. What their children run is the same
   #    engine code the in-process tests run under TSan.
-  run_gtest tsan 1500 build-tsan/bin/srd_tests \
-    --gtest_filter='-Format.*:Hashing.*:GoldenHashVectors.*:GoldenNamespaceHasher.*:RecoveryParser.*:BitFlip/GoldenBitFlip.*:BitFlipTombstone.*:Golden/GoldenFileTest.*:KillLoop.*:KillLoop/*:MultiProcess.*:ReadOnlyFilesystem.*'
+  tsan_filter='-Format.*:Hashing.*:GoldenHashVectors.*:GoldenNamespaceHasher.*:RecoveryParser.*:BitFlip/GoldenBitFlip.*:BitFlipTombstone.*:Golden/GoldenFileTest.*:KillLoop.*:KillLoop/*:MultiProcess.*:ReadOnlyFilesystem.*'
+  run_gtest tsan-engine 1200 build-tsan/bin/srd_engine_tests --gtest_filter="$tsan_filter"
+  run_gtest tsan-api 900 build-tsan/bin/srd_tests --gtest_filter="$tsan_filter"
+  run_gtest tsan-conformance 300 build-tsan/bin/srd_conformance_tests
 fi
 
 # libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.

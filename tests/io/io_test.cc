@@ -1,0 +1,122 @@
+// The io layer on its own: file handles, mappings (reserved and borrowed), and the
+// resolution of a store's path through symbolic links.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/file_handle.h"
+#include "io/mapping.h"
+#include "simd_r_drive/error.h"
+#include "test_support.h"
+
+namespace {
+
+using simd_r_drive::io::FileHandle;
+using simd_r_drive::io::Mapping;
+using srd_test::TempDir;
+
+std::span<const std::byte> bytes(std::string_view text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+TEST(FileHandle, WritesAndReadsBackAtOffsets) {
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  const std::span<const std::byte> pieces[] = {bytes("hello "), bytes("world")};
+  file.pwrite_all(3, pieces);
+  EXPECT_EQ(file.size(), 14u);
+  std::vector<std::byte> out(32);
+  const std::size_t got = file.pread_some(3, out);
+  EXPECT_EQ(got, 11u);  // short at the end of the file
+  EXPECT_EQ(std::memcmp(out.data(), "hello world", 11), 0);
+  EXPECT_EQ(file.pread_some(100, out), 0u);
+  file.allocate(1 << 20);
+  EXPECT_EQ(file.size(), 1u << 20);
+  file.truncate(5);
+  EXPECT_EQ(file.size(), 5u);
+}
+
+TEST(FileHandle, ErrorsNameThePathAndTheReason) {
+  TempDir dir;
+  const std::string message = srd_test::message_of([&] { FileHandle(dir.file("missing"), FileHandle::Mode::kOpenExisting); });
+  EXPECT_NE(message.find("missing"), std::string::npos) << message;
+  EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
+  FileHandle first(dir.file("new"), FileHandle::Mode::kCreateExclusive);
+  EXPECT_EQ(srd_test::code_of([&] { FileHandle(dir.file("new"), FileHandle::Mode::kCreateExclusive); }), "io");
+}
+
+TEST(FileHandle, CreatingModesDoNotFollowALinkInTheLastComponent) {
+  TempDir dir;
+  srd_test::write_file(dir.file("victim"), srd_test::bytes_of("keep me"));
+  std::filesystem::create_symlink(dir.file("victim"), dir.file("planted"));
+  EXPECT_EQ(srd_test::code_of([&] { FileHandle(dir.file("planted"), FileHandle::Mode::kCreateExclusive); }), "io");
+  EXPECT_EQ(srd_test::code_of([&] { FileHandle(dir.file("planted"), FileHandle::Mode::kOpenOrCreate); }), "io");
+  EXPECT_EQ(srd_test::read_file(dir.file("victim")).size(), 7u);
+}
+
+TEST(Mapping, AReservationReachesPastTheFile) {
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  file.allocate(4096);
+  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(4096), true);
+  EXPECT_GE(mapping.capacity(), 256u << 20);
+  mapping.data()[10] = std::byte{42};
+  file.allocate(8192);  // the file grows under the unchanged mapping
+  mapping.data()[5000] = std::byte{7};
+  std::vector<std::byte> out(1);
+  file.pread_some(5000, out);
+  EXPECT_EQ(out[0], std::byte{7});
+}
+
+TEST(Mapping, ReservationsAreTwiceTheNeedInWholeHugePages) {
+  using simd_r_drive::io::kHugePageSize;
+  using simd_r_drive::io::reservation_for;
+  EXPECT_EQ(reservation_for(0), 256u << 20);
+  EXPECT_EQ(reservation_for(1000u << 20), 2000u << 20);
+  EXPECT_EQ(reservation_for((1000u << 20) + 1) % kHugePageSize, 0u);
+  EXPECT_GE(reservation_for((1000u << 20) + 1), (2000u << 20) + 2);
+}
+
+TEST(Mapping, ABorrowedViewKeepsItsOwnerAndUnmapsNothing) {
+  auto owner = std::make_shared<std::vector<std::byte>>(4096, std::byte{9});
+  std::weak_ptr<std::vector<std::byte>> watch = owner;
+  {
+    auto view = std::make_shared<Mapping>(owner->data() + 64, 128, owner);
+    owner.reset();
+    EXPECT_FALSE(watch.expired());  // the view holds it
+    EXPECT_EQ(view->capacity(), 128u);
+    EXPECT_EQ(view->data()[0], std::byte{9});
+    view->prefer_huge_pages(0, 128);  // advice on borrowed memory is ignored
+  }
+  EXPECT_TRUE(watch.expired());  // and lets it go, without munmap of foreign memory
+}
+
+TEST(ResolveStorePath, FollowsLinksToTheRealFile) {
+  TempDir dir;
+  using simd_r_drive::io::resolve_store_path;
+  std::filesystem::create_directory(dir.file("real"));
+  srd_test::write_file(dir.file("real") / "s.bin", srd_test::bytes_of("x"));
+  std::filesystem::create_symlink(dir.file("real") / "s.bin", dir.file("link.bin"));
+  std::filesystem::create_directory_symlink(dir.file("real"), dir.file("linked-dir"));
+  const auto real = std::filesystem::canonical(dir.file("real") / "s.bin");
+  EXPECT_EQ(resolve_store_path(dir.file("link.bin")), real);
+  EXPECT_EQ(resolve_store_path(dir.file("linked-dir") / "s.bin"), real);
+  // Not there yet: the directory is resolved, the name kept.
+  EXPECT_EQ(resolve_store_path(dir.file("linked-dir") / "new.bin"), real.parent_path() / "new.bin");
+  // A dangling link resolves to the file it would create.
+  std::filesystem::create_symlink(dir.file("real") / "later.bin", dir.file("dangling"));
+  EXPECT_EQ(resolve_store_path(dir.file("dangling")), real.parent_path() / "later.bin");
+  // A loop is an error, not a hang.
+  std::filesystem::create_symlink(dir.file("loop-b"), dir.file("loop-a"));
+  std::filesystem::create_symlink(dir.file("loop-a"), dir.file("loop-b"));
+  EXPECT_EQ(srd_test::code_of([&] { resolve_store_path(dir.file("loop-a")); }), "io");
+}
+
+}  // namespace
