@@ -82,9 +82,9 @@ LiveList list_by_bits(const LiveBits& bits, std::shared_ptr<io::Mapping> mapping
   auto list_range = [&](std::uint64_t low, std::uint64_t high, std::size_t first, std::size_t last) {
     std::size_t next = last;
     for (std::uint64_t at = high - 1; high > low && next > first;) {
-      const std::optional<detail::LiveRecord> record = detail::previous_live_record(bits, base, at, low);
+      const std::optional<format::Record> record = detail::previous_live_record(bits, base, at, low);
       if (!record) break;
-      entries[--next] = {base + record->range.start, record->range.size(), record->metadata.key_hash,
+      entries[--next] = {base + record->payload.start, record->payload.size(), record->metadata.key_hash,
                          record->metadata.checksum};
     }
     return next;

@@ -73,9 +73,9 @@ void parallel_scan_bits(const LiveBits& bits, const std::shared_ptr<io::Mapping>
                               (slice = next_slice.fetch_add(1, std::memory_order_relaxed)) < slices;) {
       const std::uint64_t low = slice * kSlice;
       for (std::uint64_t at = std::min(tail, low + kSlice - 1);;) {
-        const std::optional<detail::LiveRecord> record = detail::previous_live_record(bits, base, at, low);
+        const std::optional<format::Record> record = detail::previous_live_record(bits, base, at, low);
         if (!record) break;
-        DataStore::Impl::repoint(handle, base + record->range.start, record->range.size(), record->range.start,
+        DataStore::Impl::repoint(handle, base + record->payload.start, record->payload.size(), record->payload.start,
                                  record->metadata);
         visit(handle);
       }

@@ -18,25 +18,19 @@ namespace simd_r_drive {
 
 namespace detail {
 
-// One live entry as a LiveBits scan finds it: its record and its payload.
-struct LiveRecord {
-  EntryMetadata metadata;
-  format::PayloadRange range;
-};
-
 // The live entry with the largest tail that is at most `at` and at least `low`, read
 // from `bits` and the mapped file `base`; `at` moves below it, so calling again
 // yields the next older one. Records that do not decode (damage) are skipped.
 // nullopt once the range holds no more. The scan behind iteration, parallel
 // iteration and compaction's listing.
-inline std::optional<LiveRecord> previous_live_record(const engine::LiveBits& bits, const std::byte* base,
-                                                      std::uint64_t& at, std::uint64_t low) noexcept {
+inline std::optional<format::Record> previous_live_record(const engine::LiveBits& bits, const std::byte* base,
+                                                          std::uint64_t& at, std::uint64_t low) noexcept {
   for (;;) {
     const std::uint64_t tail = bits.previous(at);
     if (tail < low || tail < format::kMinEntryTail) return std::nullopt;
     at = tail - 1;
-    const std::optional<format::Record> record = format::decode_record(base, tail, tail);
-    if (record && !record->payload.tombstone) return LiveRecord{record->metadata, record->payload};
+    std::optional<format::Record> record = format::decode_record(base, tail, tail);
+    if (record && !record->payload.tombstone) return record;
   }
 }
 
@@ -77,15 +71,12 @@ class IterationState {
       refill();
     }
     const Ready& entry = ready_[next_++];
-    DataStore::Impl::repoint(current_, mapping_->data() + entry.range.start, entry.range.size(), entry.range.start,
-                          entry.metadata);
+    DataStore::Impl::repoint(current_, mapping_->data() + entry.payload.start, entry.payload.size(),
+                             entry.payload.start, entry.metadata);
   }
 
  private:
-  struct Ready {
-    EntryMetadata metadata;
-    format::PayloadRange range;
-  };
+  using Ready = format::Record;
 
   // Reads the next batch of records going backwards and prefetches their index
   // slots, then checks the batch read the time before, whose slots have had a whole
@@ -110,7 +101,7 @@ class IterationState {
       }
       if (!record->payload.tombstone) {
         table->prefetch(record->metadata.key_hash);
-        incoming_.push_back({walk_cursor_, {record->metadata, record->payload}});
+        incoming_.push_back({walk_cursor_, *record});
       }
       walk_cursor_ = record->metadata.prev_offset;
     }
@@ -129,12 +120,12 @@ class IterationState {
     const engine::LiveBits* bits = generation_->live.load(std::memory_order_seq_cst);
     const std::byte* base = mapping_->data();
     while (ready_.size() < kScanBatch) {
-      const std::optional<LiveRecord> record = previous_live_record(*bits, base, cursor_, 0);
+      const std::optional<format::Record> record = previous_live_record(*bits, base, cursor_, 0);
       if (!record) {
         cursor_ = 0;
         return;
       }
-      ready_.push_back({record->metadata, record->range});
+      ready_.push_back(*record);
     }
   }
 
