@@ -5,7 +5,7 @@
 //
 // Reads go through a Reader rather than the Backend itself, because some stores
 // tie read state to a thread: an LMDB read transaction belongs to the thread that
-// began it, and a SQLite connection is best used by one thread (baseline-peers.md:
+// began it, and a SQLite connection is best used by one thread (bench/BASELINES.md:
 // "W9 second thread has its own connection"). W9 gives each thread its own Reader.
 #pragma once
 
@@ -108,7 +108,7 @@ class Backend {
   // One put in its own write transaction, or the store's equivalent.
   virtual void put(std::string_view key, Bytes value) = 0;
   // All items in one write (one transaction, write batch or atomic append), or a
-  // plain loop where the store has nothing better (baseline-peers.md says which).
+  // plain loop where the store has nothing better (bench/BASELINES.md says which).
   virtual void put_batch(std::span<const KeyValue> items) = 0;
 
   // A read handle for the calling thread. Destroy it before close().

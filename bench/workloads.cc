@@ -156,7 +156,7 @@ std::vector<Figure> iterate(Backend& backend, std::uint64_t n) {
 }
 
 // W8: blobs of 1 MiB written one put each, then read back through the same open
-// store (baseline-peers.md: "the handle stays open") and summed byte by byte.
+// store (bench/BASELINES.md: "the handle stays open") and summed byte by byte.
 std::vector<Figure> blobs(Backend& backend, const fs::path& store_dir, std::uint64_t n) {
   const std::uint64_t count = blob_count(n);
   const double mib = double(count) * kBlobSize / (1 << 20);
@@ -281,7 +281,7 @@ Figure write_fresh(std::string_view id, Backend& backend, const fs::path& store_
     for (std::uint64_t i = 0; i < n; ++i) backend.put(key.format(i), u64_bytes(i));
   }
   const double puts = timer.seconds();
-  // The peers' W1/W2 include close (baseline-peers.md: "puts+close"): it is where a
+  // The peers' W1/W2 include close (bench/BASELINES.md: "puts+close"): it is where a
   // store finishes what it deferred.
   backend.close();
   Figure figure{std::string(id), timer.seconds(), double(n)};

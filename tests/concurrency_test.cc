@@ -1,4 +1,5 @@
-// Concurrency: one DataStore shared by many threads (inventory 9.7, 3.10).
+// Concurrency: one DataStore shared by many threads (the original's concurrency
+// tests, and its sharp edges: a lock-order inversion and writers that block readers).
 //
 // These tests also run under ThreadSanitizer. They coordinate threads with latches,
 // semaphores and atomic wait/notify, never with sleeps, and assert only on values:

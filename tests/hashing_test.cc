@@ -1,5 +1,6 @@
 // Key hashes, checksums and namespaced keys: catalogue 9.8 (hash stability) and 9.11
-// (namespace hasher), plus the CRC-32 vectors of inventory 1.4.
+// (namespace hasher), plus CRC-32 vectors (IEEE/zlib, not CRC-32C as the original's
+// documentation says).
 #include <gtest/gtest.h>
 
 #include <array>

@@ -1,4 +1,4 @@
-// Integrity: payload checksums (inventory 9.9, 1.4) and DataStore::verify().
+// Integrity: payload checksums (as the original's integrity tests check them) and DataStore::verify().
 //
 // Corruption is made by editing the file while no store has it open, then reopening.
 // Reads never check checksums on their own: a damaged entry still reads, and

@@ -1,5 +1,5 @@
 // Iteration: iter_entries() yields one entry per live key, newest first by the
-// position of each key's latest record (inventory 3.6); par_iter_entries() visits
+// position of each key's latest record (the original's order); par_iter_entries() visits
 // the same set, each entry once (9.12).
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Multi-process: one writer per store, across processes and within one (a second
 // writer gets ErrorCode::kLocked), a read-only store in another process that follows
 // the writer with refresh() and sees a consistent prefix of its writes every time,
-// and a read-only store that never changes a byte of the file (issue 4).
+// and a read-only store that never changes a byte of the file.
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Persistence: what one session writes, the next one reads (inventory 9.13), a torn
+// Persistence: what one session writes, the next one reads (the original's persistence tests), a torn
 // or garbage tail is cut back on open (2.3), and len() counts live keys also after
 // reopening, unlike the original (2.5, 10.2).
 

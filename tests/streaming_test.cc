@@ -1,6 +1,6 @@
 // write_stream and EntryStream: catalogue 9.15, plus the decided stream rules
 // (empty and all-zero streams rejected) and rollback of a failed source (the
-// original committed partial data and left stray bytes behind, inventory 3.4).
+// original committed partial data and left stray bytes behind).
 #include <gtest/gtest.h>
 
 #include <algorithm>

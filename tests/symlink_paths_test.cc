@@ -2,7 +2,7 @@
 // is the file the link resolves to, for its whole session: compaction replaces that
 // file, not the link; the lock file and the index snapshot live beside it; path()
 // names it. Files the engine creates or locks beside the store are never opened
-// through a link planted under their names (issue 17).
+// through a link planted under their names.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -37,7 +37,7 @@ class SymlinkPaths : public testing::Test {
   TempDir dir_;
 };
 
-// The split the issue describes: compaction through links/s.bin used to rename the
+// The split this guards against: compaction through links/s.bin used to rename the
 // new file over the link, so links/s.bin became a file of its own, with its own lock.
 TEST_F(SymlinkPaths, CompactionThroughALinkReplacesTheFileNotTheLink) {
   const fs::path real = real_dir() / "s.bin";

@@ -1,4 +1,4 @@
-// Kyoto Cabinet HashDB as baseline-peers.md measured it: default tuning, opened
+// Kyoto Cabinet HashDB, configured as bench/BASELINES.md says: default tuning, opened
 // OWRITER | OCREATE without OAUTOSYNC or OAUTOTRAN, so nothing is synced.
 //   put: set; put_batch: begin_transaction(hard = false) ... end_transaction(true),
 //        which keeps an undo log but never syncs (atomic batches).

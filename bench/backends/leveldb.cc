@@ -1,4 +1,4 @@
-// LevelDB as baseline-peers.md measured it: default options, the log on,
+// LevelDB, configured as bench/BASELINES.md says: default options, the log on,
 // WriteOptions::sync = false.
 // Synced (the D rows): WriteOptions::sync = true, LevelDB's documented durable
 // write: the log is synced before Write returns. Concurrent writers queue, and the

@@ -1,4 +1,4 @@
-// LMDB as baseline-peers.md measured it: MDB_NOSYNC (commits write into the page
+// LMDB, configured as bench/BASELINES.md says: MDB_NOSYNC (commits write into the page
 // cache, never fsync), a map large enough for W8's 1 GiB, otherwise defaults.
 // Synced (the D rows): the same without MDB_NOSYNC, LMDB's documented default, in
 // which every commit syncs the data file (fdatasync) and then writes the meta page

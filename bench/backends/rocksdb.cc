@@ -1,4 +1,4 @@
-// RocksDB as baseline-peers.md measured it ("rocksdb" column): default options
+// RocksDB, configured as bench/BASELINES.md says ("rocksdb" column): default options
 // (so the default 8 MiB block cache), WAL on, WriteOptions::sync = false.
 // Synced (the D rows): WriteOptions::sync = true, RocksDB's documented durable
 // write: the WAL is synced (fdatasync) before Write returns. Concurrent writers

@@ -1,4 +1,4 @@
-// SQLite as baseline-peers.md measured it: journal_mode = WAL, synchronous = OFF,
+// SQLite, configured as bench/BASELINES.md says: journal_mode = WAL, synchronous = OFF,
 // prepared statements, one table kv(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID (the
 // key is the b-tree key; no second index).
 //   put: one autocommit INSERT OR REPLACE (one transaction each); put_batch: the

@@ -1,4 +1,4 @@
-// tkrzw HashDBM as baseline-peers.md measured it ("tkrzw" column): default tuning
+// tkrzw HashDBM, configured as bench/BASELINES.md says ("tkrzw" column): default tuning
 // and its default in-place update mode; no sync anywhere (records go into the
 // shared file mapping).
 //   put: Set; put_batch: HashDBM has no transactions, so a loop of Set (not atomic).

@@ -198,7 +198,7 @@ TEST_F(BasicCommands, NamespacedKeysMatchTheOriginalsNamespaceHasher) {
   ASSERT_EQ(cli({"write", "--namespace", "namespace1", "key1", "v"}).exit_code, 0);
   EXPECT_EQ(cli({"read", "--namespace", "namespace1", "key1"}).out, "v");
   EXPECT_EQ(cli({"read", "key1"}).exit_code, 3);
-  // The 16-byte key of the original's golden vector (inventory 3.8).
+  // The 16-byte key of the original's golden vector (NamespaceHasher, as in tests/compat/golden/prehashed.json).
   EXPECT_EQ(cli({"read", "--key-hex", "7c066c9df2e6eccbe229d8d50c074d38"}).out, "v");
 }
 

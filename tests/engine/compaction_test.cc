@@ -1,4 +1,4 @@
-// Compaction: compact() rewrites the file with the live entries only (inventory 9.6,
+// Compaction: compact() rewrites the file with the live entries only (the original's compaction tests,
 // 3.9). Unlike the original it needs no reopen: the same DataStore reads and writes
 // the compacted file at once, handles and ranges taken before stay valid, the order
 // of entries is kept, and no temporary file is left behind.

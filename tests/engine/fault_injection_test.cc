@@ -1,4 +1,4 @@
-// Fault injection (issue 4): writes that fail or come up short, fallocate and ftruncate
+// Fault injection: writes that fail or come up short, fallocate and ftruncate
 // failures, failed fdatasyncs, renames and directory syncs, and power losses that
 // drop every byte not yet synced.
 //

@@ -2,7 +2,7 @@
 // moment, many times over on the same file. After each kill the parent reopens the
 // store and checks it against a model: every operation the child acknowledged is
 // there byte for byte, the one operation it was running is there entirely or not at
-// all, nothing else is, and every live entry passes its checksum (issue 4).
+// all, nothing else is, and every live entry passes its checksum.
 //
 // A process crash loses no acknowledged write in any durability mode (the page cache
 // survives it), so the check is the same for all modes; what differs is the path a
@@ -655,7 +655,7 @@ void kill_after_first_entry(const std::filesystem::path& path, std::uint64_t fir
   EXPECT_TRUE(exit.signalled && exit.signal == SIGKILL) << "the child " << exit.describe();
 }
 
-// issue 4: "the in-flight op is either fully applied or not at all". batch_write
+// The in-flight op is either fully applied or not at all. batch_write
 // appends its items in one write; a kill that cuts it short must not leave the first
 // items visible without the others.
 TEST(KillLoop, BatchCutShortByAKillIsAllOrNothing) {
