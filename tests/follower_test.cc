@@ -21,11 +21,7 @@ using simd_r_drive::EntryHandle;
 using simd_r_drive::OpenOptions;
 using srd_test::TempDir;
 
-OpenOptions read_only() {
-  OpenOptions options;
-  options.read_only = true;
-  return options;
-}
+using srd_test::read_only;
 
 std::string value_for(int i) { return "v" + std::to_string(i) + std::string(static_cast<std::size_t>(i * 37 % 500), 'a' + i % 26); }
 

@@ -35,11 +35,7 @@ using srd_test::TempDir;
 
 constexpr std::chrono::seconds kPatience{120};  // only a hung child takes this long
 
-OpenOptions read_only() {
-  OpenOptions options;
-  options.read_only = true;
-  return options;
-}
+using srd_test::read_only;
 
 // Every file in `dir` with its size and hash: a read-only store must leave all of them
 // as they were and create none.

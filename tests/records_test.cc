@@ -23,11 +23,7 @@ using simd_r_drive::RecordKind;
 using simd_r_drive::RecordOrder;
 using srd_test::TempDir;
 
-OpenOptions read_only() {
-  OpenOptions options;
-  options.read_only = true;
-  return options;
-}
+using srd_test::read_only;
 
 // a, b, c written; a written again; b deleted: one record of every kind.
 void write_every_kind(DataStore& store) {

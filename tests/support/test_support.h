@@ -11,6 +11,7 @@
 
 #include "simd_r_drive/byte_view.h"
 #include "simd_r_drive/error.h"
+#include "simd_r_drive/options.h"
 
 namespace srd_test {
 
@@ -90,6 +91,13 @@ class StderrCapture {
 
 // Whether `text` contains `number` as a whole decimal number.
 bool mentions_number(const std::string& text, std::uint64_t number);
+
+// Options that open a store read-only (a follower).
+inline simd_r_drive::OpenOptions read_only() {
+  simd_r_drive::OpenOptions options;
+  options.read_only = true;
+  return options;
+}
 
 // Directory of the golden files (tests/compat/golden); fails the test if missing.
 std::filesystem::path compat_dir();
