@@ -6,3 +6,4 @@
 #include "simd_r_drive/extensions/entry_value.h"
 #include "simd_r_drive/extensions/namespaces.h"
 #include "simd_r_drive/extensions/option.h"
+#include "simd_r_drive/extensions/ttl_cache.h"
