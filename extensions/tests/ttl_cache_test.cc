@@ -250,6 +250,20 @@ TEST_F(TtlTest, EachWriteRegistersItsValueInTheSameAppend) {
   EXPECT_EQ(registration->metadata().prev_offset, value->end_offset() + simd_r_drive::kMetadataSize);
 }
 
+// docs/extensions.md works this example through by hand (hashes from the xxHash
+// reference tool, the CRC from zlib): the bytes here are those.
+TEST_F(TtlTest, TheDocumentedWorkedExample) {
+  now_ = 1'700'000'000;
+  cache_.write("my_key", ByteView("v"), 60);
+  const auto value = store_.read_with_key_hash(0x25bf8cbf5dc32de8ull);
+  ASSERT_TRUE(value.has_value());
+  EXPECT_EQ(to_hex(value->as_slice()), "3cf1536500000000" "76");
+  const auto registration = store_.read_with_key_hash(0xc0105e7830e21c4eull);
+  ASSERT_TRUE(registration.has_value());
+  EXPECT_EQ(to_hex(registration->as_slice()), "e82dc35dbf8cbf25" "3cf1536500000000" "768aafee");
+  EXPECT_EQ(documented_registry_hash("my_key"), 0xc0105e7830e21c4eull);
+}
+
 // ---- purge and compaction ----
 
 TEST_F(TtlTest, PurgeRemovesExpiredValuesInOneBatchAndKeepsLiveOnes) {

@@ -73,7 +73,8 @@ struct TtlRemaining {
   friend bool operator==(const TtlRemaining&, const TtlRemaining&) = default;
 };
 
-// The TTL functions over one store with one clock.
+// The TTL functions over one store with one clock. It refers to the store, which must
+// outlive it; it holds no other state, so making one per call costs nothing.
 class SRD_EXT_API TtlCache {
  public:
   explicit TtlCache(DataStore& store, Clock clock = system_clock_seconds);
