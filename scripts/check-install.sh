@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the project into scratch prefixes, as a user would, and checks what arrives:
-#  1. the static library (the default): examples/consumer builds against it with
-#     find_package(simd_r_drive) and runs; the command-line tool is in bin/ and runs;
+#  1. the static libraries (the default): examples/consumer builds against them with
+#     find_package(simd_r_drive), linking simd_r_drive::simd_r_drive and
+#     simd_r_drive::extensions, and runs; the command-line tool is in bin/ and runs;
 #  2. a shared build (-DBUILD_SHARED_LIBS=ON): the consumer links and runs against
-#     it, and the library exports the public API only (no engine internals).
+#     it, the core library exports the public API only (no engine internals), and the
+#     extensions library exports its own API and nothing of the core's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(mktemp -d)
@@ -44,4 +46,15 @@ if [ -n "$leaked" ]; then
 fi
 public=$(nm -D --defined-only -C "$library" | grep -c 'simd_r_drive::DataStore::' || true)
 [ "$public" -gt 0 ] || { echo "the shared library exports no DataStore symbols" >&2; exit 1; }
-echo "install check passed ($public DataStore symbols exported, no internal ones)"
+extensions=$(find "$prefix/shared" -name 'libsimd_r_drive_extensions.so*' -type f | head -1)
+[ -n "$extensions" ] || { echo "no libsimd_r_drive_extensions.so installed" >&2; exit 1; }
+ext_public=$(nm -D --defined-only -C "$extensions" | grep -c 'simd_r_drive::extensions::' || true)
+[ "$ext_public" -gt 0 ] || { echo "the extensions library exports none of its API" >&2; exit 1; }
+# It links the core; it must not carry a copy of it (or of its internals).
+copied=$(nm -D --defined-only -C "$extensions" | grep -E 'simd_r_drive::(DataStore|engine|format|io)::' || true)
+if [ -n "$copied" ]; then
+  echo "the extensions library exports symbols of the core:" >&2
+  echo "$copied" | head -20 >&2
+  exit 1
+fi
+echo "install check passed ($public DataStore symbols exported, no internal ones; $ext_public extension symbols)"

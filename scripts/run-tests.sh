@@ -3,7 +3,7 @@
 # its output:
 #   "N passed, N failed, N skipped"
 # Stages: the GoogleTest binaries (one per layer, the public API, the conformance
-# cases) in release and under ASan+UBSan; the CLI suite (the
+# cases, the extensions library) in release and under ASan+UBSan; the CLI suite (the
 # real binary) against the release build and against the ASan+UBSan build of the
 # tool; every test that starts a thread (or a process) under TSan; a bounded
 # libFuzzer pass (scripts/run-fuzz.sh); an install check (find_package from a
@@ -98,16 +98,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-# run_suites LABEL BUILD_DIR SCALE: the library's suites (tests/CMakeLists.txt: one
-# binary per layer, the public API, the conformance cases) from one build. SCALE
-# multiplies the time limits for the slower sanitizer builds.
+# run_suites LABEL BUILD_DIR SCALE [EXTENSIONS FILTER]: the library's suites
+# (tests/CMakeLists.txt: one binary per layer, the public API, the conformance cases)
+# and the extensions' (extensions/tests/) from one build. SCALE multiplies the time
+# limits for the slower sanitizer builds.
 run_suites() {
-  local label=$1 dir=$2 scale=$3
+  local label=$1 dir=$2 scale=$3 extensions_filter=${4:-*}
   run_gtest "$label-format" $((60 * scale)) "$dir/bin/srd_format_tests"
   run_gtest "$label-io" $((60 * scale)) "$dir/bin/srd_io_tests"
   run_gtest "$label-engine" $((600 * scale)) "$dir/bin/srd_engine_tests"
   run_gtest "$label-api" $((600 * scale)) "$dir/bin/srd_tests"
   run_gtest "$label-conformance" $((120 * scale)) "$dir/bin/srd_conformance_tests"
+  run_gtest "$label-extensions" $((180 * scale)) "$dir/bin/srd_extensions_tests" --gtest_filter="$extensions_filter"
 }
 
 if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
@@ -115,8 +117,10 @@ if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   # The command-line tool, run as a user would (tests/cli/).
   run_gtest cli 300 build/bin/srd_cli_tests
 fi
+# The peak-memory tests measure a sanitizer's shadow memory and quarantine, not the
+# code: they run in the release build only (LargeFile here, Streaming in the CLI's).
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -DSRD_BUILD_BENCHMARKS=OFF; then
-  run_suites asan-ubsan build-asan 2
+  run_suites asan-ubsan build-asan 2 '-LargeFile.*'
   # The same CLI suite against the ASan+UBSan build of the tool: every run of the
   # binary is checked for memory errors, undefined behaviour and leaks. Left out:
   # the test of peak memory, which measures ASan's shadow memory and quarantine,
@@ -144,6 +148,8 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSR
   run_gtest tsan-engine 1200 build-tsan/bin/srd_engine_tests --gtest_filter="$tsan_filter"
   run_gtest tsan-api 900 build-tsan/bin/srd_tests --gtest_filter="$tsan_filter"
   run_gtest tsan-conformance 300 build-tsan/bin/srd_conformance_tests
+  # The extensions: purge racing TTL writes on two threads, and compaction's thread.
+  run_gtest tsan-extensions 600 build-tsan/bin/srd_extensions_tests --gtest_filter='-LargeFile.*'
 fi
 
 # libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.

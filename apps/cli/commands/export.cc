@@ -32,12 +32,12 @@
 #include "byte_size.h"
 #include "commands/commands.h"
 #include "console.h"
-#include "directory_keys.h"
 #include "key_arguments.h"
 #include "progress_bar.h"
 #include "report_format.h"
 #include "store_access.h"
 #include "value_output.h"
+#include "walk_report.h"
 
 namespace srd_cli {
 
@@ -309,7 +309,9 @@ ExitCode run_export(const ExportOptions& options, const GlobalOptions& global) {
   std::vector<std::string> candidates;
   for (const std::string& file : options.key_files) read_key_list(file, options.null_separated, candidates);
   for (const std::filesystem::path& from : options.from_dirs) {
-    for (DirectoryFile& file : list_directory(from, global.storage, options.follow_symlinks).files) candidates.push_back(std::move(file.key));
+    for (auto& file : list_for_export(from, global.storage, options.follow_symlinks).files) {
+      candidates.push_back(std::move(file.key));
+    }
   }
   std::unordered_map<std::uint64_t, std::string> names;  // key hash -> key
   for (std::string& candidate : candidates) {

@@ -1,13 +1,11 @@
 // import: every file under a directory into the store, keyed by its relative path.
-#include <fcntl.h>
-#include <unistd.h>
-
+//
+// The walk, the keys and the streaming are the extensions library's
+// (import_dir_recursively); this command picks its options and prints what it reports.
 #include <CLI/CLI.hpp>
 #include <simd_r_drive/data_store.h>
-#include <simd_r_drive/error.h>
+#include <simd_r_drive/extensions/file_import.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -16,15 +14,17 @@
 #include "byte_size.h"
 #include "commands/commands.h"
 #include "console.h"
-#include "directory_keys.h"
 #include "key_arguments.h"
 #include "progress_bar.h"
 #include "report_format.h"
 #include "store_access.h"
+#include "walk_report.h"
 
 namespace srd_cli {
 
 namespace {
+
+namespace ext = simd_r_drive::extensions;
 
 struct ImportOptions {
   std::filesystem::path directory;
@@ -35,88 +35,42 @@ struct ImportOptions {
   bool follow_symlinks = false;
 };
 
-// A file that cannot be stored as a value: empty, or only 0x00 bytes.
-void report_unstorable(const DirectoryFile& file, const char* why, const ImportOptions& options, std::size_t& failed) {
-  const std::string text = "not imported " + quote_bytes(file.path.string()) + ": " + why;
-  if (options.skip_empty) {
-    notice(text);
-  } else {
-    warning(text);
-    ++failed;
-  }
-}
-
 ExitCode run_import(const ImportOptions& options, const GlobalOptions& global) {
-  const DirectoryListing listing = list_directory(options.directory, global.storage, options.follow_symlinks);
-  std::uint64_t total = 0;
-  for (const DirectoryFile& file : listing.files) total += file.size;
-
+  require_directory(options.directory);
   simd_r_drive::DataStore store = open_for_writing(global.storage, true);
-  ProgressBar progress("importing", total);
-  std::uint64_t done = 0;
-  std::uint64_t imported_bytes = 0;
-  std::size_t imported = 0;
-  std::size_t failed = listing.problems;
-  for (const DirectoryFile& file : listing.files) {
-    const std::uint64_t done_before = done;
-    if (file.size == 0) {
-      report_unstorable(file, "it is empty, and a value cannot be empty", options, failed);
-      continue;
+
+  ext::ImportOptions import;
+  import.name_space = options.name_space;
+  import.symlinks = symlink_policy(options.follow_symlinks);
+  std::size_t failed = 0;
+  std::size_t not_imported = 0;  // files that could not be stored, also where that is no failure (--skip-empty)
+  import.on_skipped = [&](const ext::SkippedFile& file) {
+    if (report_skipped(file, options.skip_empty)) ++failed;
+    if (file.reason == ext::SkipReason::kEmpty || file.reason == ext::SkipReason::kAllZero ||
+        file.reason == ext::SkipReason::kUnreadable) {
+      ++not_imported;
     }
-    // Not following links, a file that became one since the walk is not read either.
-    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | (options.follow_symlinks ? 0 : O_NOFOLLOW));
-    if (fd < 0) {
-      warning("cannot read " + quote_bytes(file.path.string()) + ": " + std::strerror(errno));
-      ++failed;
-      continue;
-    }
-    std::uint64_t bytes = 0;
-    bool read_failed = false;
-    const simd_r_drive::StreamReader reader = [&](std::span<std::byte> buffer) -> std::size_t {
-      for (;;) {
-        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n >= 0) {
-          bytes += static_cast<std::uint64_t>(n);
-          progress.set(done_before + bytes);
-          return static_cast<std::size_t>(n);
-        }
-        if (errno == EINTR) continue;
-        read_failed = true;
-        throw CliError(ExitCode::kError, "reading " + quote_bytes(file.path.string()) + " failed: " + std::strerror(errno));
-      }
-    };
-    const Key key = Key::from_bytes(file.key, options.name_space);
-    try {
-      store.write_stream(key.bytes(), reader);
-      ++imported;
-      imported_bytes += bytes;
-      if (options.list) print(file.key + (options.null_separated ? '\0' : '\n'));
-    } catch (const CliError& error) {
-      if (!read_failed) throw;
-      warning(error.what());
-      ++failed;
-    } catch (const simd_r_drive::Error& error) {
-      // The stream's own refusals concern this file only; anything else (a full
-      // disk, say) stops the import.
-      if (error.code() != simd_r_drive::ErrorCode::kInvalidArgument) {
-        ::close(fd);
-        throw;
-      }
-      report_unstorable(file, bytes == 0 ? "it is empty, and a value cannot be empty"
-                                         : "it holds only 0x00 bytes, which the format reserves for deletes",
-                        options, failed);
-    }
-    ::close(fd);
-    done = done_before + file.size;
-    progress.set(done);
+  };
+  // The total is known once the walk is done: the bar starts with the first file.
+  std::optional<ProgressBar> progress;
+  import.on_progress = [&](const ext::ImportProgress& step) {
+    if (!progress) progress.emplace("importing", step.bytes_total);
+    progress->set(step.bytes_done);
+  };
+  const ext::ImportReport report = ext::import_dir_recursively(store, options.directory, import);
+  if (progress) progress->finish();
+
+  if (options.list) {
+    std::string keys;
+    for (const ext::ImportedFile& file : report.imported) keys += file.key + (options.null_separated ? '\0' : '\n');
+    print(keys);
   }
-  progress.finish();
-  notice("Imported " + counted(imported, "file", "files") + " (" + format_bytes(imported_bytes) + ") from " +
-         quote_bytes(options.directory.string()) + " into " + quote_bytes(global.storage.string()) +
+  notice("Imported " + counted(report.imported.size(), "file", "files") + " (" + format_bytes(report.imported_bytes) +
+         ") from " + quote_bytes(options.directory.string()) + " into " + quote_bytes(global.storage.string()) +
          (failed != 0 ? ", " + std::to_string(failed) + " not imported" : std::string()));
   if (failed != 0) {
     throw CliError(ExitCode::kError, std::to_string(failed) + " of " +
-                                         std::to_string(listing.files.size() + listing.problems) +
+                                         std::to_string(report.imported.size() + not_imported) +
                                          " files were not imported (see the warnings above)");
   }
   return ExitCode::kOk;
