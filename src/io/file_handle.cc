@@ -181,6 +181,39 @@ void FileHandle::allocate(std::uint64_t new_size) {
   fail("fallocate");
 }
 
+void FileHandle::reserve_blocks(std::uint64_t new_end) {
+  const std::uint64_t current = size();
+  if (new_end <= current) return;
+  fail_if_injected(FileOperation::kAllocate, "fallocate", current, new_end - current);
+  int result;
+  do {
+    result = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(current), static_cast<off_t>(new_end - current));
+  } while (result != 0 && errno == EINTR);
+  if (result == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return;
+  fail("fallocate");
+}
+
+void FileHandle::zero_range(std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return;
+  fail_if_injected(FileOperation::kAllocate, "fallocate", offset, length);
+  int result;
+  do {
+    result = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                         static_cast<off_t>(length));
+  } while (result != 0 && errno == EINTR);
+  if (result != 0 && errno != EOPNOTSUPP && errno != ENOSYS) fail("fallocate (punch hole)");
+  if (result == 0) {
+    do {
+      result = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+    } while (result != 0 && errno == EINTR);
+    if (result == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return;
+    fail("fallocate");
+  }
+  const std::vector<std::byte> zeros(static_cast<std::size_t>(length));
+  const std::span<const std::byte> pieces[] = {zeros};
+  pwrite_all(offset, pieces);
+}
+
 std::size_t FileHandle::pread_some(std::uint64_t offset, std::span<std::byte> out) const {
   std::size_t done = 0;
   while (done < out.size()) {
