@@ -100,9 +100,7 @@ std::span<const std::uint64_t> Appender::append(Generation& generation, std::spa
   // Every byte of the write is in the page cache (mapping and pwritev share it): the
   // padding record may now name the new tail. A kill before this store leaves the
   // record naming the old tail, and the write inside what reads as its payload.
-  if (anchor_mode_ == PaddingAnchor::kTail) {
-    anchor_padding_in_mapping(generation.mapping.load(std::memory_order_relaxed)->data(), new_tail);
-  }
+  if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(new_tail);
   return entry_tails;
 }
 
@@ -144,9 +142,7 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
     rollback(old_tail);
     throw;
   }
-  if (anchor_mode_ == PaddingAnchor::kTail) {
-    anchor_padding_in_mapping(generation.mapping.load(std::memory_order_relaxed)->data(), position);
-  }
+  if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(position);
   return position;
 }
 
@@ -165,10 +161,8 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     target = (target + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
     grow(target + padding_page_size());
   }
-  // The padding record is written through the mapping too, so it covers the file.
-  const std::uint64_t needed_view = std::max(needed_tail, physical_size_);
-  if (needed_view > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
-    auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_view), true);
+  if (needed_tail > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
+    auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail), true);
     advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
     generation.publish_mapping(std::move(mapping));
   }
@@ -197,6 +191,12 @@ void Appender::grow(std::uint64_t target) {
   const format::ZeroRunCrc zeros(record_at - payload_start(anchor_));
   std::array<std::byte, kMetadataSize> record{};
   format::encode_metadata(record.data(), {kPaddingKeyHash, anchor_, zeros.value()});
+  // Mapped before anything changes (a mapping may lie past the file's end until the
+  // write below extends the file over it): a failure leaves the old record in place.
+  io::WindowMapping new_page;
+  if (anchor_mode_ == PaddingAnchor::kTail) {
+    new_page = io::WindowMapping(file_.fd(), target - padding_page_size(), padding_page_size());
+  }
   const std::span<const std::byte> pieces[] = {record};
   try {
     file_.pwrite_all(record_at, pieces);
@@ -213,22 +213,24 @@ void Appender::grow(std::uint64_t target) {
   physical_size_ = target;
   padding_ = true;
   zeros_ = zeros;
+  padding_page_ = std::move(new_page);
   if (!had_padding) return;
   // The old record's page now lies in the space for data, inside what the new
   // record's payload covers. Where acknowledged writes must survive a power loss, the
   // new end is made durable first: otherwise the disk could hold the cleared page but
   // not yet the new size, and end in zeros.
   if (anchor_mode_ == PaddingAnchor::kSyncedTail && sync_barrier_) sync_barrier_();
-  // Punching the page out both clears the old record and drops the page from the
-  // page cache, so that its 2 MiB range gets one folio when data reaches it.
+  // Zeroing the page with fallocate both clears the old record and drops the page
+  // from the page cache, so that its 2 MiB range gets one folio when data reaches it
+  // (a hole punched would do the same, but first writes the dirty page back).
   file_.zero_range(old_end - padding_page_size(), padding_page_size());
 }
 
-void Appender::anchor_padding_in_mapping(std::byte* base, std::uint64_t tail) noexcept {
-  if (!padding_) return;
+void Appender::anchor_padding_in_mapping(std::uint64_t tail) noexcept {
+  if (!padding_ || !padding_page_) return;
   zeros_.drop_front(payload_start(tail) - payload_start(anchor_));
   anchor_ = tail;
-  std::byte* record = base + physical_size_ - kMetadataSize;
+  std::byte* record = padding_page_.data() + padding_page_.length() - kMetadataSize;
   format::store_u64_le(record + format::kPrevOffsetField, tail);
   format::store_u32_le(record + format::kChecksumField, zeros_.value());
 }
@@ -284,6 +286,7 @@ void Appender::replace_file(io::FileHandle file, std::uint64_t physical_size) no
   file_ = std::move(file);
   physical_size_ = physical_size;
   padding_ = false;
+  padding_page_ = io::WindowMapping();
   anchor_ = physical_size;
 }
 
@@ -292,6 +295,7 @@ void Appender::truncate(std::uint64_t tail) {
   file_.truncate(tail);
   physical_size_ = tail;
   padding_ = false;  // the file ends at the tail
+  padding_page_ = io::WindowMapping();  // it lies past the end of the file now
   anchor_ = std::min(anchor_, tail);
 }
 

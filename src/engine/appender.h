@@ -13,8 +13,8 @@
 //  * growth writes the new padding record with the write that extends the file, so
 //    the file never ends in zeros, and only then zeroes the old one;
 //  * in the modes without a sync per write, every append then points the record at
-//    the new tail: one 8-byte and one 4-byte store into the mapping, no system call,
-//    before the writer publishes the write;
+//    the new tail: one 8-byte and one 4-byte store into a mapping of the record's page,
+//    no system call, before the writer publishes the write;
 //  * in the modes with a sync per write, the record follows what the last sync
 //    covered instead (padding_durable_through), so that after a power loss it never
 //    names bytes that did not reach the disk.
@@ -109,8 +109,9 @@ class Appender {
   // Extends the file to `target`, moving the padding record to its new end (padding
   // mutex held).
   void grow(std::uint64_t target);
-  // PaddingAnchor::kTail: points the padding record at `tail` through the mapping.
-  void anchor_padding_in_mapping(std::byte* base, std::uint64_t tail) noexcept;
+  // PaddingAnchor::kTail: points the padding record at `tail` through its page's
+  // mapping.
+  void anchor_padding_in_mapping(std::uint64_t tail) noexcept;
   std::uint64_t payload_start(std::uint64_t anchor) const noexcept { return anchor + format::prepad(anchor); }
 
   io::FileHandle file_;
@@ -124,6 +125,8 @@ class Appender {
   // concurrently (kSyncedTail); in kTail mode only the writer touches them.
   mutable std::mutex padding_mutex_;
   bool padding_ = false;
+  // kTail: the record's page, mapped on its own (io::WindowMapping says why).
+  io::WindowMapping padding_page_;
   std::uint64_t anchor_;
   format::ZeroRunCrc zeros_;
   // Reused by every append, so a single write allocates nothing.

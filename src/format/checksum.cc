@@ -56,13 +56,14 @@ struct InversePowerTable {
 
 constexpr InversePowerTable kInversePowers;
 
-// Multiplication by x^-(512 * 2^k) (dropping 64 * 2^k zero bytes) for k below
-// kTabledSteps, one 256-entry table per byte of the multiplicand: the product is
-// linear in it, so four lookups replace a 32-step multiplication.
-constexpr std::size_t kTabledSteps = 6;
-struct DropTables {
+}  // namespace
+
+// Multiplication by x^-(512 * 2^k) (dropping 64 * 2^k zero bytes), one 256-entry table
+// per byte of the multiplicand: the product is linear in it, so four lookups replace a
+// 32-step multiplication. Built at compile time: no start-up cost, no guard per use.
+struct ZeroRunCrc::DropTables {
   std::uint32_t table[kTabledSteps][4][256];
-  DropTables() noexcept {
+  constexpr DropTables() : table{} {
     for (std::size_t k = 0; k < kTabledSteps; ++k) {
       const std::uint32_t factor = kInversePowers.x_to_minus_2_to_k[9 + k];  // 512 * 2^k = 2^(9 + k)
       for (std::uint32_t byte = 0; byte < 4; ++byte) {
@@ -72,18 +73,17 @@ struct DropTables {
       }
     }
   }
-  std::uint32_t apply(std::size_t k, std::uint32_t state) const noexcept {
-    return table[k][0][state & 0xFF] ^ table[k][1][(state >> 8) & 0xFF] ^ table[k][2][(state >> 16) & 0xFF] ^
-           table[k][3][state >> 24];
-  }
 };
 
-const DropTables& drop_tables() noexcept {
-  static const DropTables tables;
-  return tables;
-}
+namespace {
+
+constexpr ZeroRunCrc::DropTables kDropTables;
 
 }  // namespace
+
+// The tables the inline ZeroRunCrc::drop_front reads (an array of the library, so
+// each use is a direct load, not a call).
+const std::uint32_t (&ZeroRunCrc::kDropTable)[ZeroRunCrc::kTabledSteps][4][256] = kDropTables.table;
 
 std::uint32_t crc32_extend(std::uint32_t crc, const std::byte* data, std::size_t size) noexcept {
   // libdeflate uses the zlib convention (pre- and post-inversion inside the call), so
@@ -112,18 +112,11 @@ void ZeroRunCrc::reset(std::uint64_t length) noexcept {
   state_ = ~crc32_of_zeros(length);
 }
 
-void ZeroRunCrc::drop_front(std::uint64_t bytes) noexcept {
+void ZeroRunCrc::drop_front_slowly(std::uint64_t bytes) noexcept {
   bytes = bytes < length_ ? bytes : length_;
   length_ -= bytes;
   // Zeros in front of the register's start change nothing but the register's power
   // of x: the shorter run's register is the longer one's times x^-(8 * bytes).
-  if (bytes % 64 == 0 && bytes < (64u << kTabledSteps)) {
-    const DropTables& tables = drop_tables();
-    for (std::size_t k = 0, steps = bytes / 64; steps != 0; ++k, steps >>= 1) {
-      if (steps & 1u) state_ = tables.apply(k, state_);
-    }
-    return;
-  }
   const std::uint64_t bits = bytes * 8;  // below 2^64 for any file
   std::uint32_t factor = 1u << 31;       // x^0
   for (std::size_t i = 0; i < kInversePowers.x_to_minus_2_to_k.size(); ++i) {

@@ -29,12 +29,33 @@ class ZeroRunCrc {
   ZeroRunCrc() noexcept = default;
   explicit ZeroRunCrc(std::uint64_t length) noexcept { reset(length); }
   void reset(std::uint64_t length) noexcept;
-  // The run loses its first `bytes` bytes (at most its length).
-  void drop_front(std::uint64_t bytes) noexcept;
+  // The run loses its first `bytes` bytes (at most its length). Inline for what every
+  // append of a small value does: a multiple of 64 bytes below 4 KiB.
+  void drop_front(std::uint64_t bytes) noexcept {
+    if (bytes % 64 != 0 || bytes >= (64u << kTabledSteps) || bytes > length_) {
+      drop_front_slowly(bytes);
+      return;
+    }
+    length_ -= bytes;
+    for (std::size_t k = 0, steps = bytes / 64; steps != 0; ++k, steps >>= 1) {
+      if (steps & 1u) {
+        const std::uint32_t s = state_;
+        state_ = kDropTable[k][0][s & 0xFF] ^ kDropTable[k][1][(s >> 8) & 0xFF] ^ kDropTable[k][2][(s >> 16) & 0xFF] ^
+                 kDropTable[k][3][s >> 24];
+      }
+    }
+  }
   std::uint64_t length() const noexcept { return length_; }
   std::uint32_t value() const noexcept { return ~state_; }
 
+  static constexpr std::size_t kTabledSteps = 6;  // tables for 64 * 2^k bytes, k < 6
+  struct DropTables;
+
  private:
+  // Dropping 64 * 2^k zero bytes: multiplication by x^-(512 * 2^k), as four lookups.
+  static const std::uint32_t (&kDropTable)[kTabledSteps][4][256];
+  void drop_front_slowly(std::uint64_t bytes) noexcept;
+
   std::uint32_t state_ = 0xFFFFFFFFu;  // the CRC register after the run (before the final inversion)
   std::uint64_t length_ = 0;
 };

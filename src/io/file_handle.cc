@@ -196,18 +196,29 @@ void FileHandle::reserve_blocks(std::uint64_t new_end) {
 void FileHandle::zero_range(std::uint64_t offset, std::uint64_t length) {
   if (length == 0) return;
   fail_if_injected(FileOperation::kAllocate, "fallocate", offset, length);
-  int result;
-  do {
-    result = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                         static_cast<off_t>(length));
-  } while (result != 0 && errno == EINTR);
-  if (result != 0 && errno != EOPNOTSUPP && errno != ENOSYS) fail("fallocate (punch hole)");
-  if (result == 0) {
+  auto call = [this, offset, length](int mode) {
+    int result;
     do {
-      result = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+      result = ::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
     } while (result != 0 && errno == EINTR);
-    if (result == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return;
+    return result == 0 ? 0 : errno;
+  };
+  int error = call(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+  if (error == 0) return;
+  if (error != EOPNOTSUPP && error != ENOSYS) {
+    errno = error;
+    fail("fallocate (zero range)");
+  }
+  error = call(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  if (error == 0) {
+    error = call(0);
+    if (error == 0 || error == EOPNOTSUPP || error == ENOSYS) return;
+    errno = error;
     fail("fallocate");
+  }
+  if (error != EOPNOTSUPP && error != ENOSYS) {
+    errno = error;
+    fail("fallocate (punch hole)");
   }
   const std::vector<std::byte> zeros(static_cast<std::size_t>(length));
   const std::span<const std::byte> pieces[] = {zeros};

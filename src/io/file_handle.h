@@ -63,10 +63,11 @@ class FileHandle {
   // later write that extends the file into that range finds its blocks. Does nothing
   // where the file system has no fallocate.
   void reserve_blocks(std::uint64_t new_end);
-  // Makes [offset, offset + length) read as zeros with its blocks reserved again, and
-  // drops its pages from the page cache (fallocate: punch a hole, then allocate it).
-  // Where the file system cannot punch holes, writes zeros instead, which keeps the
-  // pages cached. `length` should be a multiple of the file system's block size.
+  // Makes [offset, offset + length) read as zeros, its blocks still reserved, and
+  // drops its pages from the page cache (fallocate FALLOC_FL_ZERO_RANGE; else a hole
+  // punched and allocated again, which first writes back a dirty page; else zeros
+  // written, which keeps the pages cached). `length` should be a multiple of the file
+  // system's block size.
   void zero_range(std::uint64_t offset, std::uint64_t length);
   void truncate(std::uint64_t new_size);
   void sync_data();
