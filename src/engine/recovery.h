@@ -20,6 +20,9 @@
 //    so a zero-filled tail is skipped in one pass and never taken for an entry.
 //  * Work is linear in the file size: chain walks are memoised, and checksums of
 //    candidates that share a payload start are extended or shrunk incrementally.
+//  * recover_store (below) wraps find_valid_tail for open: a padding record at the
+//    very end of the file (format/entry_layout.h) is not part of the store, and a
+//    chain that runs through a padding or zero-filled record is recovered below it.
 #pragma once
 
 #include <cstddef>
