@@ -9,6 +9,11 @@
 // its index snapshot, a compaction, and a reopen by recovery alone.
 //
 // An Error(kCorruption) from open is the right answer to a file that holds no entry.
+// A file in which entries follow a record that swallows the chain below it (a padding
+// record, docs/format.md) is refused read-only and repaired by the writable open,
+// which moves those entries down: the store is then checked against the repaired
+// file instead of the input. Where they do not fit, the writable open refuses too,
+// and DataStore::salvage must write a consistent store.
 // A crash, a sanitizer report, a hang or a failed check is a bug.
 #include <cstddef>
 #include <cstdint>
@@ -99,13 +104,42 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     SRD_CHECK(after.size() == size && is_prefix(after, data, size), "a refused open changed the file");
     OpenOptions repair = options;
     repair.repair_unrecoverable = true;
-    store.emplace(DataStore::open_existing(path, repair));
+    try {
+      store.emplace(DataStore::open_existing(path, repair));
+    } catch (const Error& refused) {
+      // Entries after a swallowing record that cannot be moved in place.
+      SRD_CHECK(refused.code() == ErrorCode::kCorruption, refused.what());
+      SRD_CHECK(read_back(path).size() == size, "a refused open changed the file");
+      const std::filesystem::path salvaged = srd_fuzz::Scratch::file("salvaged.bin");
+      simd_r_drive::SalvageReport report;
+      try {
+        report = DataStore::salvage(path, salvaged);
+      } catch (const Error& error) {
+        // More swallowing records stacked than open and salvage undo.
+        SRD_CHECK(error.code() == ErrorCode::kCorruption, error.what());
+        srd_fuzz::Scratch::clear();
+        return 0;
+      }
+      SRD_CHECK(report.moved_entries != 0, std::string("refused, yet salvage moved nothing: ") + refused.what());
+      const DataStore copy = DataStore::open_existing(salvaged);
+      srd_fuzz::check_consistent(copy);
+      srd_fuzz::Scratch::clear();
+      return 0;
+    }
     SRD_CHECK(store->file_size() == 0 && store->is_empty(), "repair_unrecoverable kept something");
   }
   const std::uint64_t tail = store->file_size();
   if (read_only_tail) {
     SRD_CHECK(*read_only_tail == tail && read_only_len == store->len(),
               "reader: tail " + std::to_string(*read_only_tail) + ", writer: " + std::to_string(tail));
+  }
+  // A reader that refused what the writer opened: the writer moved entries that
+  // followed a swallowing record, so the file is no longer a prefix of the input.
+  const bool moved = !read_only_tail && tail != 0;
+  const Bytes repaired = moved ? read_back(path) : Bytes{};
+  if (moved) {
+    data = reinterpret_cast<const std::uint8_t*>(repaired.data());
+    size = repaired.size();
   }
   SRD_CHECK(tail <= size, "tail beyond the input");
   const srd_fuzz::Contents contents = srd_fuzz::check_consistent(*store);

@@ -141,10 +141,12 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSR
   #    (thousands of single-threaded reopens of damaged golden files; its
   #    compaction cases are BitFlipCompaction, which stays in);
   #  - suites built on tests/child_process.h (kill loop, multi-process, read-only
-  #    file system): ChildProcess refuses to fork while the process has another
-  #    thread, and TSan's runtime keeps one. What their children run is the same
-  #    engine code the in-process tests run under TSan.
-  tsan_filter='-Format.*:Hashing.*:GoldenHashVectors.*:GoldenNamespaceHasher.*:RecoveryParser.*:BitFlip/GoldenBitFlip.*:BitFlipTombstone.*:Golden/GoldenFileTest.*:KillLoop.*:KillLoop/*:MultiProcess.*:ReadOnlyFilesystem.*'
+  #    file system, files a crashed writer left and what the original appended to
+  #    them): ChildProcess refuses to fork while the process has another thread,
+  #    and TSan's runtime keeps one. What their children run is the same engine
+  #    code the in-process tests run under TSan;
+  #  - the model of the Rust original's reader, which is single-threaded test code.
+  tsan_filter='-Format.*:Hashing.*:GoldenHashVectors.*:GoldenNamespaceHasher.*:RecoveryParser.*:BitFlip/GoldenBitFlip.*:BitFlipTombstone.*:Golden/GoldenFileTest.*:KillLoop.*:KillLoop/*:MultiProcess.*:ReadOnlyFilesystem.*:PaddingCrashLeft.*:*ForeignAppend*:OriginalReader.*:Golden/OriginalReaderGolden.*'
   run_gtest tsan-engine 1200 build-tsan/bin/srd_engine_tests --gtest_filter="$tsan_filter"
   run_gtest tsan-api 900 build-tsan/bin/srd_tests --gtest_filter="$tsan_filter"
   run_gtest tsan-conformance 300 build-tsan/bin/srd_conformance_tests

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
       srd_cli::add_compact_command(app, global), srd_cli::add_info_command(app, global),
       srd_cli::add_metadata_command(app, global), srd_cli::add_verify_command(app, global),
       srd_cli::add_inspect_command(app, global), srd_cli::add_import_command(app, global),
-      srd_cli::add_export_command(app, global),
+      srd_cli::add_export_command(app, global),  srd_cli::add_salvage_command(app, global),
   };
 
   // "simd-r-drive read --help", without a store: CLI11 would take "read" for the

@@ -40,6 +40,7 @@
 #include "simd_r_drive/entry_stream.h"
 #include "simd_r_drive/options.h"
 #include "simd_r_drive/records.h"
+#include "simd_r_drive/salvage_report.h"
 #include "simd_r_drive/store_stats.h"
 #include "simd_r_drive/verify_report.h"
 
@@ -70,6 +71,14 @@ class SRD_API DataStore {
   // Error(kCorruption) unless the whole value is a store: a chain of complete entries
   // from its first byte to its last, the last matching its checksum.
   static DataStore open_nested(const EntryHandle& value);
+  // Writes every complete entry of the store file `source` to a new store file
+  // `target`, which must not exist, and changes nothing in `source`. Meant for a file
+  // that open refuses because another writer (the Rust original) appended to it after
+  // a crash (docs/format.md, "When the original wrote after a crash"): the source's
+  // own chain is copied as it is, and the entries appended after the records that
+  // swallow it are moved onto it with new back-links, so both engines read every one.
+  // Takes no lock: it refuses (kLocked) while a writer has the source open.
+  static SalvageReport salvage(const std::filesystem::path& source, const std::filesystem::path& target);
 
   // A moved-from DataStore may only be destroyed or assigned to.
   DataStore(DataStore&&) noexcept;

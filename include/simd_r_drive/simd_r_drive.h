@@ -13,6 +13,7 @@
 #include "simd_r_drive/logging.h"
 #include "simd_r_drive/options.h"
 #include "simd_r_drive/records.h"
+#include "simd_r_drive/salvage_report.h"
 #include "simd_r_drive/store_files.h"
 #include "simd_r_drive/store_stats.h"
 #include "simd_r_drive/verify_report.h"

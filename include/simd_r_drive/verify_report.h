@@ -34,9 +34,18 @@ struct VerifyReport {
   // Whether a writer holds the store (this store, if it was opened for writing). The
   // trailing bytes are then its preallocation or its write in progress: not judged.
   bool writer_active = false;
-  // Without an active writer: the trailing bytes hold something other than zeros (a
-  // torn write or garbage, which opening the store for writing cuts off).
+  // Without an active writer: the trailing bytes hold something other than zeros and
+  // the padding record (a torn write or garbage, which opening the store for writing
+  // cuts off).
   bool trailing_bytes_damaged = false;
+  // Where the padding record lies, 0 if there is none. A writer's reserved space ends
+  // with it (docs/format.md, "The padding record"): a record under the reserved hash
+  // kPaddingKeyHash whose back-link is the tail, so that the Rust original, reading a
+  // file its writer left after a crash, finds the entries. Part of the trailing
+  // bytes; never damage; opening the store for writing removes it.
+  std::uint64_t padding_record_offset = 0;
+  // The tail that record names (it may lag the store's tail while a writer syncs).
+  std::uint64_t padding_record_names_tail = 0;
 
   bool ok() const noexcept { return chain_intact && corrupt_entries.empty() && !trailing_bytes_damaged; }
 };

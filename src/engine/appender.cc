@@ -1,5 +1,7 @@
 #include "engine/appender.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -28,8 +30,14 @@ bool all_zero(const std::byte* data, std::size_t size) noexcept {
 
 }  // namespace
 
-Appender::Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_folios)
-    : file_(std::move(file)), physical_size_(physical_size), huge_folios_(huge_folios) {}
+Appender::Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_folios, PaddingAnchor anchor,
+                   std::function<void()> sync_barrier)
+    : file_(std::move(file)),
+      physical_size_(physical_size),
+      huge_folios_(huge_folios),
+      anchor_mode_(anchor),
+      sync_barrier_(std::move(sync_barrier)),
+      anchor_(physical_size) {}
 
 std::span<const std::uint64_t> Appender::append(Generation& generation, std::span<const PendingEntry> entries) {
   const std::uint64_t old_tail = generation.tail.load(std::memory_order_relaxed);
@@ -89,6 +97,10 @@ std::span<const std::uint64_t> Appender::append(Generation& generation, std::spa
       position += kMetadataSize;
     }
   }
+  // Every byte of the write is in the page cache (mapping and pwritev share it): the
+  // padding record may now name the new tail. A kill before this store leaves the
+  // record naming the old tail, and the write inside what reads as its payload.
+  if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(new_tail);
   return entry_tails;
 }
 
@@ -109,11 +121,13 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
       if (got > buffer.size()) throw Error(ErrorCode::kInvalidArgument, "stream reader returned more bytes than asked");
       checksum = format::crc32_extend(checksum, buffer.data(), got);
       only_zero_bytes = only_zero_bytes && all_zero(buffer.data(), got);
+      // The chunk, and the record after it, must stay below the padding record:
+      // written past it, they would end the file with a value's bytes.
+      reserve(generation, position + got + kMetadataSize);
       const std::span<const std::byte> pieces[] = {{kZeroPad.data(), pending_pad}, {buffer.data(), got}};
       file_.pwrite_all(position - pending_pad, pieces);
       pending_pad = 0;
       position += got;
-      physical_size_ = std::max(physical_size_, position);
     }
     if (position == start) throw Error(ErrorCode::kInvalidArgument, "Payload cannot be empty.");
     if (only_zero_bytes) {
@@ -124,38 +138,137 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
     const std::span<const std::byte> pieces[] = {record};
     file_.pwrite_all(position, pieces);
     position += kMetadataSize;
-    physical_size_ = std::max(physical_size_, position);
-    reserve(generation, position);
   } catch (...) {
     rollback(old_tail);
     throw;
   }
+  if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(position);
   return position;
 }
 
 void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
-  if (needed_tail > physical_size_) {
+  // Data stays below the padding record's page (padding_page_size).
+  if (!padding_ || needed_tail > physical_size_ - padding_page_size()) {
     // Grow in steps of an eighth of the file (2 MiB to 64 MiB), so that appends
-    // reserve space rarely and the file never holds much unused space. The end is
-    // kept on a 2 MiB boundary: the kernel only gives a 2 MiB page-cache folio to a
-    // range that lies wholly inside the file (see advise_append_zone).
+    // reserve space rarely and the file never holds much unused space. The space for
+    // data ends on a 2 MiB boundary, and the padding record's page lies after it: the
+    // kernel only gives a 2 MiB page-cache folio to a range that lies wholly inside
+    // the file and has no page cached yet (see advise_append_zone).
     constexpr std::uint64_t kGrowthGranule = io::kHugePageSize;
-    const std::uint64_t step = std::clamp<std::uint64_t>(physical_size_ / 8, kGrowthGranule, 64u << 20);
-    std::uint64_t target = std::max(needed_tail, physical_size_ + step);
+    const std::uint64_t data_end = padding_ ? physical_size_ - padding_page_size() : physical_size_;
+    const std::uint64_t step = std::clamp<std::uint64_t>(data_end / 8, kGrowthGranule, 64u << 20);
+    std::uint64_t target = std::max(needed_tail, data_end + step);
     target = (target + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
-    try {
-      file_.allocate(target);
-    } catch (...) {
-      physical_size_ = file_.size();
-      throw;
-    }
-    physical_size_ = target;
+    grow(target + padding_page_size());
   }
   if (needed_tail > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
     auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail), true);
     advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
     generation.publish_mapping(std::move(mapping));
   }
+}
+
+std::uint64_t Appender::padding_page_size() noexcept {
+  static const std::uint64_t size = [] {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    return std::max<std::uint64_t>(4096, page > 0 ? static_cast<std::uint64_t>(page) : 4096);
+  }();
+  return size;
+}
+
+void Appender::grow(std::uint64_t target) {
+  std::lock_guard lock(padding_mutex_);
+  const std::uint64_t old_end = physical_size_;
+  const bool had_padding = padding_;
+  // Blocks first, without changing the size: a full disk is reported here, before
+  // anything is written, and never later as a SIGBUS on a mapped page.
+  file_.reserve_blocks(target);
+  // The new record is the write that extends the file: 20 bytes in one page, which a
+  // kill cannot cut in two, so the file never ends in zeros (which the original
+  // would take for an entry that swallows the whole store). A larger write could be
+  // cut short part way, with the file extended by zeros.
+  const std::uint64_t record_at = target - kMetadataSize;
+  const format::ZeroRunCrc zeros(record_at - payload_start(anchor_));
+  std::array<std::byte, kMetadataSize> record{};
+  format::encode_metadata(record.data(), {kPaddingKeyHash, anchor_, zeros.value()});
+  // Mapped before anything changes (a mapping may lie past the file's end until the
+  // write below extends the file over it): a failure leaves the old record in place.
+  io::WindowMapping new_page;
+  if (anchor_mode_ == PaddingAnchor::kTail) {
+    new_page = io::WindowMapping(file_.fd(), target - padding_page_size(), padding_page_size());
+  }
+  const std::span<const std::byte> pieces[] = {record};
+  try {
+    file_.pwrite_all(record_at, pieces);
+  } catch (...) {
+    // A failed write extended nothing, or (a short one) not past the record's page:
+    // cut back, so that the old record (or the tail) ends the file again.
+    try {
+      file_.truncate(old_end);
+    } catch (const std::exception& error) {
+      log_warning(std::string("undoing a failed growth of the file: ") + error.what());
+    }
+    throw;
+  }
+  physical_size_ = target;
+  padding_ = true;
+  zeros_ = zeros;
+  padding_page_ = std::move(new_page);
+  if (!had_padding) return;
+  // The old record's page now lies in the space for data, inside what the new
+  // record's payload covers. Where acknowledged writes must survive a power loss, the
+  // new end is made durable first: otherwise the disk could hold the cleared page but
+  // not yet the new size, and end in zeros.
+  if (anchor_mode_ == PaddingAnchor::kSyncedTail && sync_barrier_) sync_barrier_();
+  // Zeroing the page with fallocate both clears the old record and drops the page
+  // from the page cache, so that its 2 MiB range gets one folio when data reaches it
+  // (a hole punched would do the same, but first writes the dirty page back).
+  file_.zero_range(old_end - padding_page_size(), padding_page_size());
+}
+
+void Appender::anchor_padding_in_mapping(std::uint64_t tail) noexcept {
+  if (!padding_ || !padding_page_) return;
+  zeros_.drop_front(payload_start(tail) - payload_start(anchor_));
+  anchor_ = tail;
+  std::byte* record = padding_page_.data() + padding_page_.length() - kMetadataSize;
+  format::store_u64_le(record + format::kPrevOffsetField, tail);
+  format::store_u32_le(record + format::kChecksumField, zeros_.value());
+}
+
+void Appender::padding_durable_through(std::uint64_t tail) noexcept {
+  if (anchor_mode_ != PaddingAnchor::kSyncedTail) return;
+  std::lock_guard lock(padding_mutex_);
+  // Syncs can finish out of order with respect to a rollback or a compaction; the
+  // record only ever moves up, and never past the end of the file's data.
+  if (tail <= anchor_ || physical_size_ < tail + format::padding_room(tail)) return;
+  if (!padding_) {
+    anchor_ = tail;  // the next growth writes a record naming it
+    return;
+  }
+  format::ZeroRunCrc zeros = zeros_;
+  zeros.drop_front(payload_start(tail) - payload_start(anchor_));
+  std::array<std::byte, 12> fields{};
+  format::store_u64_le(fields.data(), tail);
+  format::store_u32_le(fields.data() + 8, zeros.value());
+  const std::span<const std::byte> pieces[] = {fields};
+  try {
+    file_.pwrite_all(physical_size_ - kMetadataSize + format::kPrevOffsetField, pieces);
+  } catch (const std::exception& error) {
+    log_warning(std::string("moving the padding record to the synced tail: ") + error.what());
+    return;
+  }
+  anchor_ = tail;
+  zeros_ = zeros;
+}
+
+std::uint64_t Appender::padding_offset() const {
+  std::lock_guard lock(padding_mutex_);
+  return padding_ ? physical_size_ - kMetadataSize : 0;
+}
+
+std::uint64_t Appender::padding_anchor() const {
+  std::lock_guard lock(padding_mutex_);
+  return anchor_;
 }
 
 void Appender::advise_append_zone(const io::Mapping& mapping, std::uint64_t tail) const noexcept {
@@ -167,13 +280,23 @@ void Appender::advise_append_zone(const io::Mapping& mapping, std::uint64_t tail
 }
 
 void Appender::replace_file(io::FileHandle file, std::uint64_t physical_size) noexcept {
+  std::lock_guard lock(padding_mutex_);
+  // Compaction allocates the new file exactly: it ends at its tail, with no padding
+  // record, until the next append reserves space.
   file_ = std::move(file);
   physical_size_ = physical_size;
+  padding_ = false;
+  padding_page_ = io::WindowMapping();
+  anchor_ = physical_size;
 }
 
 void Appender::truncate(std::uint64_t tail) {
+  std::lock_guard lock(padding_mutex_);
   file_.truncate(tail);
   physical_size_ = tail;
+  padding_ = false;  // the file ends at the tail
+  padding_page_ = io::WindowMapping();  // it lies past the end of the file now
+  anchor_ = std::min(anchor_, tail);
 }
 
 void Appender::rollback(std::uint64_t tail) noexcept {

@@ -10,6 +10,7 @@
 #include "engine/open_policy.h"
 #include "engine/read_path.h"
 #include "engine/records.h"
+#include "engine/salvage.h"
 #include "engine/verify.h"
 #include "engine/writer.h"
 #include "simd_r_drive/error.h"
@@ -23,6 +24,16 @@ void validate_payload(ByteView payload, bool allow_null_bytes) {
   if (payload.empty()) throw Error(ErrorCode::kInvalidArgument, "Payload cannot be empty.");
   if (!allow_null_bytes && payload.size() == 1 && payload.data()[0] == kTombstoneByte) {
     throw Error(ErrorCode::kInvalidArgument, "NULL-byte payloads cannot be written directly.");
+  }
+}
+
+// The padding record's hash is the engine's own (format.h): an entry under it would
+// be taken for the padding and removed by the next open.
+void validate_key_hash(std::uint64_t key_hash) {
+  if (key_hash == kPaddingKeyHash) {
+    throw Error(ErrorCode::kInvalidArgument, "key hash 0x78df9b2970da84ec (of the key \"" +
+                                                 std::string(kPaddingKeyName) +
+                                                 "\") is reserved for the padding record; it cannot be written.");
   }
 }
 
@@ -86,6 +97,10 @@ DataStore DataStore::open_existing(const std::filesystem::path& path, OpenOption
 
 DataStore DataStore::open_nested(const EntryHandle& value) { return DataStore(std::make_unique<Impl>(value)); }
 
+SalvageReport DataStore::salvage(const std::filesystem::path& source, const std::filesystem::path& target) {
+  return engine::salvage(source, target);
+}
+
 std::uint64_t DataStore::hash_key(ByteView key) noexcept { return compute_hash(key); }
 
 // ---- writes ----
@@ -93,6 +108,7 @@ std::uint64_t DataStore::hash_key(ByteView key) noexcept { return compute_hash(k
 std::uint64_t DataStore::write(ByteView key, ByteView payload) { return write_with_key_hash(hash_key(key), payload); }
 
 std::uint64_t DataStore::write_with_key_hash(std::uint64_t key_hash, ByteView payload) {
+  validate_key_hash(key_hash);
   validate_payload(payload, false);
   const engine::PendingEntry entry{key_hash, payload, false};
   return impl_->require_writer().append({&entry, 1});
@@ -103,6 +119,7 @@ std::uint64_t DataStore::batch_write_with_key_hashes(std::span<const HashedPaylo
   std::vector<engine::PendingEntry> entries;
   entries.reserve(items.size());
   for (const HashedPayload& item : items) {
+    validate_key_hash(item.key_hash);
     validate_payload(item.payload, allow_null_bytes);
     const bool tombstone = item.payload.size() == 1 && item.payload.data()[0] == kTombstoneByte;
     entries.push_back({item.key_hash, item.payload, tombstone});
@@ -128,6 +145,7 @@ std::uint64_t DataStore::write_stream(ByteView key, EntryStream& source) {
 }
 
 std::uint64_t DataStore::write_stream_with_key_hash(std::uint64_t key_hash, const StreamReader& source) {
+  validate_key_hash(key_hash);
   return impl_->require_writer().append_stream(key_hash, source);
 }
 
@@ -142,6 +160,7 @@ std::uint64_t DataStore::batch_remove_key_hashes(std::span<const std::uint64_t> 
 
 std::uint64_t DataStore::rename(ByteView old_key, ByteView new_key) {
   if (old_key == new_key) throw Error(ErrorCode::kInvalidArgument, "Cannot rename a key to itself");
+  validate_key_hash(hash_key(new_key));
   return impl_->require_writer().rename(hash_key(old_key), hash_key(new_key));
 }
 

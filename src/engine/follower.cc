@@ -18,7 +18,9 @@ Follower::Follower(const std::filesystem::path& path, const OpenOptions& options
   identity_ = file_.identity();
   lock_ = LockFile::observe(path);
   std::lock_guard lock(publication_.change_mutex());
-  OpenedStore opened = open_store(file_, candidate_tail(file_.size(), identity_), {path_, options_, identity_},
+  const std::uint64_t file_len = file_.size();
+  check_foreign_appends(file_, file_len, identity_);
+  OpenedStore opened = open_store(file_, candidate_tail(file_len, identity_), {path_, options_, identity_},
                                   publication_);
   loaded_from_snapshot_ = opened.from_snapshot;
   publication_.install(std::move(opened.generation));
@@ -38,6 +40,16 @@ std::uint64_t Follower::candidate_tail(std::uint64_t file_len, const io::FileIde
   // foreign writer appended is only found through the file's length.
   if (state.identity == identity && (state.writer_active || !state.clean)) return std::min(state.tail, file_len);
   return file_len;
+}
+
+void Follower::check_foreign_appends(io::FileHandle& file, std::uint64_t file_len,
+                                     const io::FileIdentity& identity) const {
+  if (!lock_) return;
+  const LockFile::State state = lock_->snapshot();
+  // Only a crashed writer's file, read up to the tail it published, can hide
+  // entries another writer appended after it.
+  if (state.identity != identity || state.writer_active || state.clean || file_len <= state.tail) return;
+  refuse_foreign_appends(file, file_len, path_, state.tail);
 }
 
 std::uint64_t Follower::refresh() {
@@ -79,7 +91,9 @@ std::uint64_t Follower::refresh() {
 void Follower::reopen() {
   io::FileHandle file(path_, io::FileHandle::Mode::kReadOnly);
   const io::FileIdentity identity = file.identity();
-  OpenedStore opened = open_store(file, candidate_tail(file.size(), identity), {path_, options_, identity},
+  const std::uint64_t file_len = file.size();
+  check_foreign_appends(file, file_len, identity);
+  OpenedStore opened = open_store(file, candidate_tail(file_len, identity), {path_, options_, identity},
                                   publication_);
   // Only once the new file loaded: on failure the store keeps following the old one.
   file_ = std::move(file);

@@ -50,6 +50,8 @@ class Follower {
 
  private:
   std::uint64_t candidate_tail(std::uint64_t file_len, const io::FileIdentity& identity) const;
+  // Before loading `file` (open_policy.h, refuse_foreign_appends).
+  void check_foreign_appends(io::FileHandle& file, std::uint64_t file_len, const io::FileIdentity& identity) const;
   void reopen();
 
   std::filesystem::path path_;

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/foreign_entries.h"
 #include "engine/index_snapshot.h"
 #include "engine/index_upkeep.h"
 #include "engine/logger.h"
@@ -51,12 +52,82 @@ std::optional<OpenedStore> open_from_snapshot(const std::shared_ptr<io::Mapping>
   return OpenedStore{std::move(generation), file_len, true, snapshot->covered_tail};
 }
 
+}  // namespace
+
+std::string describe_foreign_entries(const std::filesystem::path& path, const std::byte* file,
+                                     const StoreRecovery& found) {
+  const std::uint64_t lowest = found.swallowers.back();
+  const std::uint64_t oldest_foreign_start =
+      format::decode_record(file, found.foreign_tails.back(), found.foreign_tails.back())->metadata.prev_offset;
+  const bool padding =
+      format::is_padding(format::decode_metadata(file + lowest));
+  std::string text = "'" + path.string() + "': " + std::to_string(found.foreign_tails.size()) +
+                     " entries at offsets " + std::to_string(oldest_foreign_start) + ".." +
+                     std::to_string(found.foreign_tails.front()) +
+                     " were appended by another writer (the Rust original?) after " +
+                     (padding ? "the padding record" : "a zero-filled record") + " at offset " +
+                     std::to_string(lowest) + ", which ends the space a crashed writer had reserved past its tail " +
+                     "and which a reader of the chain takes for one entry covering everything before it; this " +
+                     "engine's own entries end at offset " + std::to_string(found.own.valid_tail);
+  if (found.swallowers.size() > 1) {
+    text += " (" + std::to_string(found.swallowers.size()) + " such records are stacked)";
+  }
+  return text;
+}
+
+namespace {
+
+// Moves the entries another writer appended after swallowing records down onto the
+// end of our own chain (`own`), in the file itself, and cuts the file after them.
+// The moved entries land below the lowest swallowing record, so until the cut the
+// file's chain is the one it had: a crash on the way leaves the file as it was
+// (the lock file, marked through before_repair, makes the next open cut what was
+// moved and start over). Returns the repaired chain.
+RecoveryResult move_foreign_entries(io::FileHandle& file, const std::byte* base, StoreRecovery found,
+                                    const OpenRequest& request) {
+  // Described now: the cut below takes the bytes the description reads away.
+  const std::string what = describe_foreign_entries(request.path, base, found);
+  RecoveryResult own = std::move(found.own);
+  const MovedEntries moved = lay_out_moved_entries(base, found.foreign_tails, own.valid_tail);
+  if (moved.end > found.swallowers.back()) {
+    throw Error(ErrorCode::kCorruption,
+                what +
+                    ". Moving them onto this engine's entries would overwrite them before they are safe, so the "
+                    "file was left unchanged: run 'simd-r-drive <store> salvage --to <new file>' (or "
+                    "DataStore::salvage) to write every entry to a new file.");
+  }
+  if (request.before_repair) request.before_repair(own.valid_tail);
+  file.pwrite_all(own.valid_tail, moved.pieces);
+  // On the disk before the cut: a power loss must not keep the cut and lose the move.
+  file.sync_data();
+  file.truncate(moved.end);
+  file.sync_data();
+  log_warning(what + ". Moved them to offsets " +
+              std::to_string(own.valid_tail) + ".." + std::to_string(moved.end) +
+              " with new back-links and cut the file there; every entry is kept.");
+  own.chain_tails.insert(own.chain_tails.begin(), moved.tails_newest_first.begin(), moved.tails_newest_first.end());
+  own.suspects.clear();
+  own.valid_tail = moved.end;
+  return own;
+}
+
 OpenedStore open_by_recovery(io::FileHandle& file, std::shared_ptr<io::Mapping> mapping, std::uint64_t file_len,
                              const OpenRequest& request, const std::optional<LockFile::State>& crashed_writer) {
   const std::filesystem::path& path = request.path;
-  RecoveryResult recovery = find_valid_tail(mapping->data(), file_len);
-  if (crashed_writer && crashed_writer->boot_id != 0 && crashed_writer->boot_id == current_boot_id() &&
-      cut_to_tail(recovery, crashed_writer->tail)) {
+  const bool same_boot =
+      crashed_writer && crashed_writer->boot_id != 0 && crashed_writer->boot_id == current_boot_id();
+  SwallowingPolicy policy;
+  if (crashed_writer) policy.crashed_tail = crashed_writer->tail;
+  if (crashed_writer && !same_boot) policy.unsynced_above = crashed_writer->durable_tail;
+  StoreRecovery found = recover_store(mapping->data(), file_len, policy);
+  RecoveryResult& recovery = found.own;
+  if (found.dropped_above_lost_page != 0) {
+    log_warning("Recovered '" + path.string() + "' after a crash: the record at offset " +
+                std::to_string(found.lost_record) + ", written after the last sync, reads as zeros (its page did "
+                "not reach the disk); dropped the " + std::to_string(found.dropped_above_lost_page) +
+                " entries written after it.");
+  }
+  if (same_boot && cut_to_tail(recovery, crashed_writer->tail)) {
     log_warning("Recovered '" + path.string() + "' after its writer died: kept offsets 0.." +
                 std::to_string(recovery.valid_tail) +
                 " (the end of its last complete write); the rest was a write in progress.");
@@ -67,6 +138,16 @@ OpenedStore open_by_recovery(io::FileHandle& file, std::shared_ptr<io::Mapping> 
                   "fails its checksum; kept offsets 0.." + std::to_string(recovery.valid_tail) + ", dropped " +
                   std::to_string(cut) + " entries written after it.");
     }
+  }
+  if (!found.foreign_tails.empty()) {
+    if (request.options.read_only) {
+      throw Error(ErrorCode::kCorruption,
+                  describe_foreign_entries(path, mapping->data(), found) +
+                      ". A read-only open does not change the file: open it for writing once to move them into "
+                      "place, or run 'simd-r-drive <store> salvage --to <new file>' (DataStore::salvage).");
+    }
+    const RecoveryResult repaired = move_foreign_entries(file, mapping->data(), std::move(found), request);
+    return OpenedStore{generation_from_chain(std::move(mapping), repaired), repaired.valid_tail, false, std::nullopt};
   }
   if (request.options.read_only) {
     if (recovery.valid_tail == 0 && file_len > 0) {
@@ -118,7 +199,12 @@ OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenR
 
 std::shared_ptr<Generation> open_nested_store(std::shared_ptr<io::Mapping> value) {
   const std::uint64_t size = value->capacity();
-  const RecoveryResult recovery = find_valid_tail(value->data(), size);
+  const StoreRecovery found = recover_store(value->data(), size);
+  const RecoveryResult& recovery = found.own;
+  if (!found.foreign_tails.empty()) {
+    throw Error(ErrorCode::kCorruption, describe_foreign_entries("the value", value->data(), found) +
+                                            ": not a whole store (salvage it to a file first)");
+  }
   if (recovery.valid_tail != size) {
     throw Error(ErrorCode::kCorruption,
                 recovery.valid_tail == 0
@@ -128,6 +214,21 @@ std::shared_ptr<Generation> open_nested_store(std::shared_ptr<io::Mapping> value
                           std::to_string(recovery.valid_tail) + ", and the rest is damaged or not a store");
   }
   return generation_from_chain(std::move(value), recovery);
+}
+
+void refuse_foreign_appends(io::FileHandle& file, std::uint64_t file_len, const std::filesystem::path& path,
+                            std::uint64_t crashed_tail) {
+  if (file_len < format::kMinEntryTail) return;
+  const io::Mapping mapping(file.fd(), file_len, false);
+  if (end_before_padding(mapping.data(), file_len) != file_len) return;
+  SwallowingPolicy policy;
+  policy.crashed_tail = crashed_tail;
+  const StoreRecovery found = recover_store(mapping.data(), file_len, policy);
+  if (found.foreign_tails.empty()) return;
+  throw Error(ErrorCode::kCorruption,
+              describe_foreign_entries(path, mapping.data(), found) +
+                  ". A read-only open does not change the file: open it for writing once to move them into place, "
+                  "or run 'simd-r-drive <store> salvage --to <new file>' (DataStore::salvage).");
 }
 
 void remove_stale_compaction_files(const std::filesystem::path& store) noexcept {

@@ -7,6 +7,7 @@
 
 #include "format/checksum.h"
 #include "format/entry_layout.h"
+#include "simd_r_drive/error.h"
 
 namespace simd_r_drive::engine {
 
@@ -15,6 +16,10 @@ namespace {
 using format::kMinEntryTail;
 using format::PayloadRange;
 using format::Record;
+
+bool is_suspect(const EntryMetadata& metadata) noexcept {
+  return format::is_padding(metadata) || format::is_zero_record(metadata);
+}
 
 // Whether an entry's payload matches its record: the computed checksum equals the
 // stored one, and a tombstone-shaped record carries the tombstone's checksum (its
@@ -35,13 +40,18 @@ class ChainScanner {
   }
 
   // Walks back-links from `tail` to offset 0; true if every link is well formed.
-  // Appends the tails it visits to `tails` when given.
-  bool walk_to_start(std::uint64_t tail, std::vector<std::uint64_t>* tails) noexcept {
+  // Appends the tails it visits to `tails` when given, and the positions in `tails`
+  // of padding and all-zero records to `suspects`.
+  bool walk_to_start(std::uint64_t tail, std::vector<std::uint64_t>* tails,
+                     std::vector<std::size_t>* suspects = nullptr) {
     while (tail != 0) {
       ++stats_.chain_steps;
       auto record = record_ending_at(tail);
       if (!record) return false;
-      if (tails) tails->push_back(tail);
+      if (tails) {
+        if (suspects && is_suspect(record->metadata)) suspects->push_back(tails->size());
+        tails->push_back(tail);
+      }
       tail = record->metadata.prev_offset;
     }
     return true;
@@ -131,6 +141,13 @@ std::uint64_t end_of_non_zero_data(const std::byte* file, std::uint64_t file_len
   return end;
 }
 
+// Drops the newest `count` entries of `result`'s chain.
+void drop_newest(RecoveryResult& result, std::size_t count) {
+  result.chain_tails.erase(result.chain_tails.begin(), result.chain_tails.begin() + static_cast<std::ptrdiff_t>(count));
+  std::erase_if(result.suspects, [count](std::size_t position) { return position < count; });
+  for (std::size_t& position : result.suspects) position -= count;
+}
+
 }  // namespace
 
 RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
@@ -142,9 +159,11 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
   ++result.stats.candidates_examined;
   if (auto top = scanner.record_ending_at(file_len)) {
     std::vector<std::uint64_t> tails;
-    if (scanner.walk_to_start(file_len, &tails) && holds(*top, scanner.checksum_of(top->payload))) {
+    std::vector<std::size_t> suspects;
+    if (scanner.walk_to_start(file_len, &tails, &suspects) && holds(*top, scanner.checksum_of(top->payload))) {
       result.valid_tail = file_len;
       result.chain_tails = std::move(tails);
+      result.suspects = std::move(suspects);
       return result;
     }
   }
@@ -167,10 +186,73 @@ RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len) {
     if (!scanner.reaches_start_memoised(record->metadata.prev_offset)) continue;
     if (!holds(*record, scanner.checksum_from_prefixes(record->payload))) continue;
     result.valid_tail = tail;
-    scanner.walk_to_start(tail, &result.chain_tails);
+    scanner.walk_to_start(tail, &result.chain_tails, &result.suspects);
     return result;
   }
   return result;
+}
+
+std::uint64_t end_before_padding(const std::byte* file, std::uint64_t file_len) noexcept {
+  const std::optional<Record> top = format::decode_record(file, file_len, file_len);
+  return top && format::is_padding(top->metadata) ? top->metadata_offset() : file_len;
+}
+
+StoreRecovery recover_store(const std::byte* file, std::uint64_t file_len, const SwallowingPolicy& policy) {
+  constexpr std::uint64_t kOldReservationGranule = 2u << 20;
+  StoreRecovery found;
+  RecoveryResult chain = find_valid_tail(file, end_before_padding(file, file_len));
+  for (std::size_t undone = 0;; ++undone) {
+    // The newest record on the chain that swallows the entries below it.
+    std::optional<std::size_t> swallower;
+    bool foreign = false;
+    RecoveryResult below;
+    for (const std::size_t position : chain.suspects) {
+      const std::uint64_t tail = chain.chain_tails[position];
+      const std::optional<Record> record = format::decode_record(file, tail, tail);
+      if (!record) continue;  // every tail on the chain decodes
+      const std::uint64_t metadata_offset = record->metadata_offset();
+      if (format::is_padding(record->metadata)) {
+        // This engine never appends after its padding record, and none of its
+        // back-links name the record's end (a tail is always at least a padding's
+        // room below it): whatever follows was appended by someone else.
+        below = find_valid_tail(file, end_before_padding(file, metadata_offset));
+        foreign = true;
+      } else {
+        // A first entry stored under hash 0 whose payload's CRC is 0 reads the same
+        // and holds; a zero record of ours never does.
+        if (format::crc32_of_mapped(file + record->payload.start, record->payload.size()) == 0) continue;
+        const bool ours = policy.crashed_tail && *policy.crashed_tail >= tail;
+        below = find_valid_tail(file, metadata_offset);
+        if (policy.keep_everything || (!ours && tail % kOldReservationGranule == 0 && below.valid_tail != 0)) {
+          foreign = true;
+        } else if (!policy.unsynced_above || tail <= *policy.unsynced_above) {
+          continue;  // not a shape we know: left as it is, an entry of hash 0
+        }
+      }
+      swallower = position;
+      break;
+    }
+    if (!swallower) break;
+    if (undone == kMaxSwallowingRecords) {
+      throw Error(ErrorCode::kCorruption,
+                  "more than " + std::to_string(kMaxSwallowingRecords) +
+                      " records that swallow the entries below them (padding or zero-filled records) lie on the "
+                      "chain, the lowest at offset " +
+                      std::to_string(chain.chain_tails[*swallower] - kMetadataSize) +
+                      "; open refuses to guess. DataStore::salvage keeps the entries it can find.");
+    }
+    const auto above_end = chain.chain_tails.begin() + static_cast<std::ptrdiff_t>(*swallower);
+    if (foreign) {
+      found.swallowers.push_back(chain.chain_tails[*swallower] - kMetadataSize);
+      found.foreign_tails.insert(found.foreign_tails.end(), chain.chain_tails.begin(), above_end);
+    } else {
+      found.dropped_above_lost_page += *swallower;
+      found.lost_record = chain.chain_tails[*swallower] - kMetadataSize;
+    }
+    chain = std::move(below);
+  }
+  found.own = std::move(chain);
+  return found;
 }
 
 std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std::uint64_t file_len,
@@ -184,6 +266,8 @@ std::optional<std::vector<std::uint64_t>> tails_above(const std::byte* file, std
   for (std::uint64_t tail = file_len; tail > trusted_tail;) {
     auto record = scanner.record_ending_at(tail);
     if (!record) return std::nullopt;
+    if (format::is_padding(record->metadata)) return std::nullopt;
+    if (format::is_zero_record(record->metadata) && scanner.checksum_of(record->payload) != 0) return std::nullopt;
     tails.push_back(tail);
     tail = record->metadata.prev_offset;
     if (tail < trusted_tail) return std::nullopt;  // jumped over the trusted end
@@ -200,7 +284,7 @@ std::size_t cut_unsynced_damage(const std::byte* file, RecoveryResult& result, s
     if (!record || !holds(*record, scanner.checksum_of(record->payload))) cut = i + 1;
   }
   if (cut == 0) return 0;
-  result.chain_tails.erase(result.chain_tails.begin(), result.chain_tails.begin() + static_cast<std::ptrdiff_t>(cut));
+  drop_newest(result, cut);
   result.valid_tail = result.chain_tails.empty() ? 0 : result.chain_tails.front();
   return cut;
 }
@@ -210,7 +294,7 @@ bool cut_to_tail(RecoveryResult& result, std::uint64_t tail) {
   // chain_tails is newest first, so descending.
   const auto keep = std::find(result.chain_tails.begin(), result.chain_tails.end(), tail);
   if (keep == result.chain_tails.end() && tail != 0) return false;
-  result.chain_tails.erase(result.chain_tails.begin(), keep);
+  drop_newest(result, static_cast<std::size_t>(keep - result.chain_tails.begin()));
   result.valid_tail = tail;
   return true;
 }

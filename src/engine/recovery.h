@@ -20,6 +20,9 @@
 //    so a zero-filled tail is skipped in one pass and never taken for an entry.
 //  * Work is linear in the file size: chain walks are memoised, and checksums of
 //    candidates that share a payload start are extended or shrunk incrementally.
+//  * recover_store (below) wraps find_valid_tail for open: a padding record at the
+//    very end of the file (format/entry_layout.h) is not part of the store, and a
+//    chain that runs through a padding or zero-filled record is recovered below it.
 #pragma once
 
 #include <cstddef>
@@ -40,11 +43,67 @@ struct RecoveryResult {
   // Tails of the entries on the accepted chain, newest first (empty if valid_tail
   // is 0). The index is built from it without walking the chain again.
   std::vector<std::uint64_t> chain_tails;
+  // Positions in chain_tails of records that may swallow part of the file: padding
+  // records and all-zero records (recover_store sorts them out), newest first.
+  std::vector<std::size_t> suspects;
   RecoveryStats stats;
 };
 
 // `file` holds the file's first `file_len` bytes. Never reads outside them.
 RecoveryResult find_valid_tail(const std::byte* file, std::uint64_t file_len);
+
+// Where the data of a file ends that may end with a padding record
+// (format/entry_layout.h): the record's offset if the last 20 bytes are one, else
+// `file_len`. What lies before the record is reserved space: zeros, or a write that
+// was in progress.
+std::uint64_t end_before_padding(const std::byte* file, std::uint64_t file_len) noexcept;
+
+// Records that swallow the entries below them. Read as an entry, a padding record's
+// payload, or an all-zero record's (whose back-link is 0), covers everything below
+// it; a chain that passes through one hides the chain below. That happens when:
+//  * another writer (the Rust original) appended to a file a crash left, after its
+//    reserved space: the space ends with a padding record, or, in files from
+//    versions of this engine before the padding record, with 20 zero bytes at a
+//    multiple of 2 MiB (where its reserved space always ended). The entries above
+//    are kept, to be moved down onto this engine's own chain ("foreign" entries);
+//  * a power loss kept a later page of this engine's own writes but not the earlier
+//    page that held a record: that record reads as zeros. The entries above it are
+//    unsynced writes whose predecessors are lost, and go, as open drops entries above
+//    any damaged unsynced one.
+// recover_store recovers the chain below such records (docs/format.md, "When the
+// original wrote after a crash").
+struct SwallowingPolicy {
+  // The tail a crashed writer of this very file last published (its lock file), if
+  // any: an all-zero record at or below it held one of that writer's own entries.
+  std::optional<std::uint64_t> crashed_tail;
+  // After a power loss: what the crashed writer's last sync covered. An all-zero
+  // record above it is a page of its own that did not reach the disk.
+  std::optional<std::uint64_t> unsynced_above;
+  // Salvage: every all-zero record that fails its checksum with a chain below it is
+  // undone, and the entries above it are kept (as foreign ones) whatever their origin.
+  bool keep_everything = false;
+};
+
+struct StoreRecovery {
+  // This engine's own entries: the chain recovered below the lowest swallowing record
+  // (the whole file when there is none), a padding record at the very end excluded.
+  RecoveryResult own;
+  // Entries appended after a swallowing record by another writer, as tails in the
+  // file, newest first.
+  std::vector<std::uint64_t> foreign_tails;
+  // Those records' metadata offsets, newest first (empty: no foreign entries).
+  std::vector<std::uint64_t> swallowers;
+  // Entries above a record lost to a power loss, dropped; and that record's offset.
+  std::size_t dropped_above_lost_page = 0;
+  std::uint64_t lost_record = 0;
+};
+
+// At most this many swallowing records are undone, each costing a recovery pass.
+inline constexpr std::size_t kMaxSwallowingRecords = 8;
+
+// Recovers the store held in `file` (see StoreRecovery). Throws Error(kCorruption)
+// if more than kMaxSwallowingRecords swallowing records are stacked.
+StoreRecovery recover_store(const std::byte* file, std::uint64_t file_len, const SwallowingPolicy& policy = {});
 
 // For a file whose prefix [0, trusted_tail) is known to be good (an index snapshot
 // covers it): if the whole file is that prefix plus complete entries (back-links from

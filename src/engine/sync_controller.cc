@@ -42,11 +42,31 @@ void SyncController::finish_write(std::unique_lock<std::mutex>& write_lock) {
 
 void SyncController::sync_all() { sync_through(write_sequence_.load(std::memory_order_acquire)); }
 
+void SyncController::barrier() {
+  require_no_failure();
+  try {
+    target_.sync_file();
+  } catch (const std::exception& error) {
+    {
+      std::lock_guard lock(barrier_mutex_);
+      if (barrier_failure_.empty()) barrier_failure_ = error.what();
+    }
+    failed_.store(true, std::memory_order_release);
+    log_error("'" + path_.string() + "': " + error.what() + "; the store now refuses writes until reopened.");
+    throw Error(ErrorCode::kIo, "'" + path_.string() + "': " + error.what() + "; reopen the store.");
+  }
+}
+
 void SyncController::sync_through(std::uint64_t sequence) {
   std::unique_lock lock(mutex_);
   for (;;) {
     if (!failure_.empty()) {
       throw Error(ErrorCode::kIo, "'" + path_.string() + "': an earlier fdatasync failed (" + failure_ +
+                                      "); reopen the store.");
+    }
+    if (failed_.load(std::memory_order_acquire)) {
+      std::lock_guard barrier_lock(barrier_mutex_);
+      throw Error(ErrorCode::kIo, "'" + path_.string() + "': an earlier fdatasync failed (" + barrier_failure_ +
                                       "); reopen the store.");
     }
     if (synced_sequence_ >= sequence) return;

@@ -65,6 +65,11 @@ class SyncController {
   void finish_write(std::unique_lock<std::mutex>& write_lock);
   // Returns once everything written so far is durable, whatever the mode.
   void sync_all();
+  // An fdatasync of the file now, outside the group protocol and without recording
+  // anything as durable: for the writer's own ordering needs (Appender's growth). A
+  // failure fails the store as a failed group sync does, and throws Error(kIo).
+  // Takes none of this controller's locks, so it may run under the writer's.
+  void barrier();
 
   // For compaction, which has synced a new file that replaces the store's: waits for
   // a running sync to end, runs `swap` (which switches the target to the new file),
@@ -92,6 +97,8 @@ class SyncController {
   std::uint64_t synced_sequence_ = 0;  // mutex_
   std::string failure_;              // mutex_: why the first failed sync failed
   std::atomic<bool> failed_{false};  // once true, writes are refused
+  std::mutex barrier_mutex_;
+  std::string barrier_failure_;      // barrier_mutex_: why a barrier failed
   bool stop_ = false;                // mutex_
   std::thread periodic_;
 };

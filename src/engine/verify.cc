@@ -1,6 +1,7 @@
 #include "engine/verify.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -78,14 +79,29 @@ VerifyReport verify(const DataStore::Impl& store) {
   if (const Writer* writer = store.writer()) {
     // Our own preallocated space (or a write that started after `tail` was read).
     report.writer_active = true;
-    const std::uint64_t length = writer->file_length();
-    report.trailing_bytes = length > tail ? length - tail : 0;
+    const Writer::Reserved reserved = writer->reserved_space();
+    report.trailing_bytes = reserved.file_length > tail ? reserved.file_length - tail : 0;
+    report.padding_record_offset = reserved.padding_offset;
+    report.padding_record_names_tail = reserved.padding_offset != 0 ? reserved.padding_anchor : 0;
   } else if (const Follower* follower = store.follower()) {
     const std::uint64_t length = follower->file_length();
     report.trailing_bytes = length > tail ? length - tail : 0;
     report.writer_active = follower->writer_active();
+    std::uint64_t judged_end = length;
+    if (report.trailing_bytes >= kMetadataSize) {
+      // A crashed writer's reserved space ends with its padding record.
+      std::array<std::byte, kMetadataSize> last{};
+      if (follower->file().pread_some(length - kMetadataSize, last) == last.size()) {
+        const EntryMetadata metadata = format::decode_metadata(last.data());
+        if (format::is_padding(metadata) && metadata.prev_offset < length - kMetadataSize) {
+          report.padding_record_offset = length - kMetadataSize;
+          report.padding_record_names_tail = metadata.prev_offset;
+          judged_end = length - kMetadataSize;
+        }
+      }
+    }
     if (report.trailing_bytes != 0 && !report.writer_active) {
-      report.trailing_bytes_damaged = holds_non_zero(follower->file(), tail, length);
+      report.trailing_bytes_damaged = holds_non_zero(follower->file(), tail, judged_end);
     }
   }
   return report;

@@ -20,6 +20,17 @@ bool wants_huge_folios(Durability durability) noexcept {
   return durability == Durability::kFlush || durability == Durability::kSyncPeriodically;
 }
 
+// Where the padding record points (appender.h). In the modes that acknowledge a write
+// only once a sync covered it, the record follows the syncs: after a power loss it
+// then never names bytes that did not reach the disk, and an acknowledged write is
+// still named before it is acknowledged. In the others it follows every write, since
+// a write is acknowledged before any sync.
+Appender::PaddingAnchor padding_anchor_for(Durability durability) noexcept {
+  return durability == Durability::kSyncEachWrite || durability == Durability::kGroupCommit
+             ? Appender::PaddingAnchor::kSyncedTail
+             : Appender::PaddingAnchor::kTail;
+}
+
 }  // namespace
 
 Writer::Writer(const std::filesystem::path& path, const OpenOptions& options, Publication& publication)
@@ -49,10 +60,16 @@ Writer::Writer(const std::filesystem::path& path, const OpenOptions& options, Pu
 
   std::lock_guard lock(publication_.change_mutex());
   const bool huge_folios = wants_huge_folios(options.durability);
-  OpenedStore opened = open_store(file, file_len, {path_, options_, identity_, previous, huge_folios}, publication_);
+  // A crash while open moves entries another writer appended (open_policy.h) must
+  // make the next open start the move over: the lock file then shows this writer
+  // died with its store ending at our own entries.
+  auto before_repair = [this](std::uint64_t own_tail) { lock_->publish_file(identity_, own_tail); };
+  OpenedStore opened =
+      open_store(file, file_len, {path_, options_, identity_, previous, huge_folios, before_repair}, publication_);
   loaded_from_snapshot_ = opened.from_snapshot;
   snapshot_covers_ = opened.snapshot_covers;
-  appender_.emplace(std::move(file), opened.file_length, huge_folios);
+  appender_.emplace(std::move(file), opened.file_length, huge_folios, padding_anchor_for(options.durability),
+                    [this] { sync_.barrier(); });
   publication_.install(std::move(opened.generation));
 
   const std::uint64_t tail = publication_.current().tail.load(std::memory_order_relaxed);
@@ -195,10 +212,18 @@ std::uint64_t Writer::file_length() const {
   return appender_->physical_size();
 }
 
+Writer::Reserved Writer::reserved_space() const {
+  std::lock_guard lock(publication_.change_mutex());
+  return {appender_->physical_size(), appender_->padding_offset(), appender_->padding_anchor()};
+}
+
 std::uint64_t Writer::tail_to_sync() const noexcept { return published_tail(publication_); }
 
 void Writer::sync_file() { appender_->file().sync_data(); }
 
-void Writer::durable_through(std::uint64_t tail) noexcept { lock_->publish_durable_tail(tail); }
+void Writer::durable_through(std::uint64_t tail) noexcept {
+  lock_->publish_durable_tail(tail);
+  appender_->padding_durable_through(tail);
+}
 
 }  // namespace simd_r_drive::engine

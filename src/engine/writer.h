@@ -50,6 +50,14 @@ class Writer final : private SyncTarget {
   bool loaded_from_snapshot() const noexcept { return loaded_from_snapshot_; }
   // The file's length, preallocated space included.
   std::uint64_t file_length() const;
+  // The space reserved past the tail: the file's length, where the padding record
+  // lies (0 if none), and the tail it names.
+  struct Reserved {
+    std::uint64_t file_length = 0;
+    std::uint64_t padding_offset = 0;
+    std::uint64_t padding_anchor = 0;
+  };
+  Reserved reserved_space() const;
 
  private:
   // Appends, indexes and publishes `entries` (write mutex held); returns the tail.

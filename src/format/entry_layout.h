@@ -106,4 +106,32 @@ inline std::optional<Record> decode_record(const std::byte* file, std::uint64_t 
   return Record{tail, metadata, *payload};
 }
 
+// ---- The padding record (docs/format.md, "The padding record") -------------------
+//
+// While a writer has a store open, the file is longer than the store: space is
+// reserved past the tail. Its last 20 bytes are a record under kPaddingKeyHash whose
+// back-link is the tail (or, in the modes that sync each write, the tail the last
+// sync covered), so that a reader walking back from the end of the file, as the Rust
+// original does after a crash, lands on the real entries:
+//
+//     ... last entry | zeros (and any write in progress) ....... | hash | prev | crc |
+//                    ^ tail = prev        payload: from the next multiple of 64 ^ M
+//
+// Read as an entry, its payload runs from prev + prepad(prev) to M and is at least
+// 2 bytes, so that it can never be taken for a tombstone; its checksum is that of
+// zeros (right unless a write was in progress). This engine never keeps it: open
+// removes it, and writes under its hash are refused.
+
+// The room past `tail` a padding record needs: pre-pad, two payload bytes, record.
+constexpr std::uint64_t padding_room(std::uint64_t tail) noexcept { return prepad(tail) + 2 + kMetadataSize; }
+inline constexpr std::uint64_t kMaxPaddingRoom = (kPayloadAlignment - 1) + 2 + kMetadataSize;
+
+inline bool is_padding(const EntryMetadata& metadata) noexcept { return metadata.key_hash == kPaddingKeyHash; }
+
+// A record whose 20 bytes are all zero: what zero-filled space reads as. It is a
+// well-formed entry (key hash 0, back-link 0) whose payload runs from offset 0 to it.
+inline bool is_zero_record(const EntryMetadata& metadata) noexcept {
+  return metadata.key_hash == 0 && metadata.prev_offset == 0 && metadata.checksum == 0;
+}
+
 }  // namespace simd_r_drive::format

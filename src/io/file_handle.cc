@@ -181,6 +181,50 @@ void FileHandle::allocate(std::uint64_t new_size) {
   fail("fallocate");
 }
 
+void FileHandle::reserve_blocks(std::uint64_t new_end) {
+  const std::uint64_t current = size();
+  if (new_end <= current) return;
+  fail_if_injected(FileOperation::kAllocate, "fallocate", current, new_end - current);
+  int result;
+  do {
+    result = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(current), static_cast<off_t>(new_end - current));
+  } while (result != 0 && errno == EINTR);
+  if (result == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return;
+  fail("fallocate");
+}
+
+void FileHandle::zero_range(std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return;
+  fail_if_injected(FileOperation::kAllocate, "fallocate", offset, length);
+  auto call = [this, offset, length](int mode) {
+    int result;
+    do {
+      result = ::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+    } while (result != 0 && errno == EINTR);
+    return result == 0 ? 0 : errno;
+  };
+  int error = call(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+  if (error == 0) return;
+  if (error != EOPNOTSUPP && error != ENOSYS) {
+    errno = error;
+    fail("fallocate (zero range)");
+  }
+  error = call(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  if (error == 0) {
+    error = call(0);
+    if (error == 0 || error == EOPNOTSUPP || error == ENOSYS) return;
+    errno = error;
+    fail("fallocate");
+  }
+  if (error != EOPNOTSUPP && error != ENOSYS) {
+    errno = error;
+    fail("fallocate (punch hole)");
+  }
+  const std::vector<std::byte> zeros(static_cast<std::size_t>(length));
+  const std::span<const std::byte> pieces[] = {zeros};
+  pwrite_all(offset, pieces);
+}
+
 std::size_t FileHandle::pread_some(std::uint64_t offset, std::span<std::byte> out) const {
   std::size_t done = 0;
   while (done < out.size()) {

@@ -58,6 +58,17 @@ class FileHandle {
   // mapping cannot fail for lack of space (falls back to ftruncate where the file
   // system has no fallocate).
   void allocate(std::uint64_t new_size);
+  // Reserves blocks for [current size, new_end) without changing the file's size
+  // (fallocate with FALLOC_FL_KEEP_SIZE), so that a full disk is reported here and a
+  // later write that extends the file into that range finds its blocks. Does nothing
+  // where the file system has no fallocate.
+  void reserve_blocks(std::uint64_t new_end);
+  // Makes [offset, offset + length) read as zeros, its blocks still reserved, and
+  // drops its pages from the page cache (fallocate FALLOC_FL_ZERO_RANGE; else a hole
+  // punched and allocated again, which first writes back a dirty page; else zeros
+  // written, which keeps the pages cached). `length` should be a multiple of the file
+  // system's block size.
+  void zero_range(std::uint64_t offset, std::uint64_t length);
   void truncate(std::uint64_t new_size);
   void sync_data();
   // Asks the kernel to start writing back [offset, offset + length) now, without

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "simd_r_drive/error.h"
 
@@ -34,6 +35,32 @@ void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noex
   if (base_ == nullptr || borrowed_ || first >= last) return;
   // Failure (EINVAL on a kernel without THP) only means the pages stay small.
   (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
+}
+
+WindowMapping::WindowMapping(int fd, std::uint64_t offset, std::uint64_t length) : offset_(offset), length_(length) {
+  void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (base == MAP_FAILED) {
+    throw Error(ErrorCode::kIo, "mmap of " + std::to_string(length) + " bytes at offset " + std::to_string(offset) +
+                                    " failed: " + std::strerror(errno));
+  }
+  base_ = static_cast<std::byte*>(base);
+}
+
+WindowMapping::~WindowMapping() {
+  if (base_ != nullptr) ::munmap(base_, length_);
+}
+
+WindowMapping::WindowMapping(WindowMapping&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)), offset_(other.offset_), length_(other.length_) {}
+
+WindowMapping& WindowMapping::operator=(WindowMapping&& other) noexcept {
+  if (this != &other) {
+    if (base_ != nullptr) ::munmap(base_, length_);
+    base_ = std::exchange(other.base_, nullptr);
+    offset_ = other.offset_;
+    length_ = other.length_;
+  }
+  return *this;
 }
 
 std::uint64_t reservation_for(std::uint64_t needed) noexcept {

@@ -54,6 +54,33 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   bool borrowed_ = false;              // a borrowed view unmaps nothing
 };
 
+// A writable shared mapping of one window [offset, offset + length) of a file (offset
+// a multiple of the page size), which may lie past the file's end until the file
+// grows over it. The writer keeps its padding record's page in one, apart from the
+// store's mapping, so that the store's mapping never gets a page table for the 2 MiB
+// range that page will later lie in: a range first touched then through it is mapped
+// with one 2 MiB entry.
+class WindowMapping {
+ public:
+  WindowMapping() = default;
+  WindowMapping(int fd, std::uint64_t offset, std::uint64_t length);
+  ~WindowMapping();
+  WindowMapping(WindowMapping&& other) noexcept;
+  WindowMapping& operator=(WindowMapping&& other) noexcept;
+  WindowMapping(const WindowMapping&) = delete;
+  WindowMapping& operator=(const WindowMapping&) = delete;
+
+  std::byte* data() const noexcept { return base_; }
+  std::uint64_t offset() const noexcept { return offset_; }
+  std::uint64_t length() const noexcept { return length_; }
+  explicit operator bool() const noexcept { return base_ != nullptr; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::uint64_t offset_ = 0;
+  std::uint64_t length_ = 0;
+};
+
 // How much address space to reserve for a file of `needed` bytes: at least 256 MiB,
 // and twice the need, rounded to 2 MiB, so growth remaps O(log size) times.
 std::uint64_t reservation_for(std::uint64_t needed) noexcept;

@@ -238,4 +238,46 @@ TEST_F(Maintenance, AnEmptyStoreHasNothingToReport) {
 }
 
 }  // namespace
+// The file a crash of an older version left (its reserved space, zeros up to a 2 MiB
+// boundary), after the Rust original wrote one entry to it: the original appends at
+// the file's length, with a back-link to it, so the zeros read as one entry covering
+// the store. Read commands refuse it and say what to do; salvage writes every entry
+// to a new file, which both engines read whole.
+TEST_F(Maintenance, SalvageKeepsTheEntriesTheOriginalWroteAfterACrash) {
+  ASSERT_EQ(cli({"write", "a", "first"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "b", "second"}).exit_code, 0);
+  constexpr std::uint64_t kEnd = 2u << 20;
+  std::filesystem::resize_file(store(), kEnd);
+  {
+    const std::string value = "written by the original";
+    std::string entry = value;  // kEnd is a multiple of 64: no pre-pad
+    auto put = [&entry](std::uint64_t field, int bytes) {
+      for (int i = 0; i < bytes; ++i) entry.push_back(static_cast<char>((field >> (8 * i)) & 0xFF));
+    };
+    put(DataStore::hash_key("new"), 8);
+    put(kEnd, 8);
+    put(simd_r_drive::compute_checksum(value), 4);
+    std::ofstream(store(), std::ios::binary | std::ios::app) << entry;
+  }
+  const std::string before = read_file(store());
+
+  const CliRun read = cli({"read", "a"});
+  expect_failure(read, 4, "salvage --to");
+  EXPECT_NE(read.err.find(std::to_string(kEnd)), std::string::npos) << read.err;
+
+  const std::string target = path("salvaged.bin").string();
+  const CliRun salvage = cli({"salvage", "--to", target});
+  ASSERT_EQ(salvage.exit_code, 0) << salvage.err;
+  EXPECT_NE(salvage.err.find("kept 2 entries"), std::string::npos) << salvage.err;
+  EXPECT_NE(salvage.err.find("moved 1 entry"), std::string::npos) << salvage.err;
+  EXPECT_EQ(read_file(store()), before) << "salvage changed the store";
+  EXPECT_EQ(run_cli({target, "read", "a"}).out, "first");
+  EXPECT_EQ(run_cli({target, "read", "b"}).out, "second");
+  EXPECT_EQ(run_cli({target, "read", "new"}).out, "written by the original");
+  EXPECT_EQ(run_cli({target, "verify"}).exit_code, 0);
+
+  expect_failure(cli({"salvage", "--to", target}), 1, "exists");
+  expect_failure(cli({"salvage"}), 2, "--to");
+}
+
 }  // namespace srd_cli_test

@@ -3,6 +3,7 @@
 // compaction are removed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,32 @@ void flip_byte(const std::filesystem::path& path, std::uint64_t offset) {
   auto bytes = srd_test::read_file(path);
   bytes[offset] ^= std::byte{0x20};
   srd_test::write_file(path, bytes);
+}
+
+// A power loss kept the page of a later entry but not the page that held an earlier
+// entry's record, which now reads as zeros: a record with back-link 0 whose payload
+// covers everything below it. The chain from the end passes through it, so every entry
+// below would be lost; open keeps the chain below it and drops the unsynced entries
+// above it, as for any damaged unsynced entry.
+TEST(CrashRecovery, ARecordOnALostPageDoesNotSwallowTheSyncedEntries) {
+  TempDir dir;
+  const auto path = dir.file("s.bin");
+  const FiveEntries layout = write_five(path);
+  auto bytes = srd_test::read_file(path);
+  // k3's record (its payload ends where the record starts, 20 bytes before its tail).
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(layout.tails[3] - 20),
+            bytes.begin() + static_cast<std::ptrdiff_t>(layout.tails[3]), std::byte{0});
+  srd_test::write_file(path, bytes);
+  mark_crashed(path, layout.tails[1]);
+  srd_test::StderrCapture capture;
+  auto store = DataStore::open(path);
+  const std::string log = capture.take();
+  EXPECT_EQ(store.len(), 3u) << log;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store.read("k" + std::to_string(i))) << i << "; " << log;
+  EXPECT_FALSE(store.read("k4"));
+  EXPECT_FALSE(store.read_with_key_hash(0));
+  EXPECT_EQ(store.file_size(), layout.tails[2]);
+  EXPECT_NE(log.find("reads as zeros"), std::string::npos) << log;
 }
 
 TEST(CrashRecovery, DamageAfterTheLastSyncIsCutWithEverythingAfterIt) {

@@ -2,7 +2,10 @@
 // moment, many times over on the same file. After each kill the parent reopens the
 // store and checks it against a model: every operation the child acknowledged is
 // there byte for byte, the one operation it was running is there entirely or not at
-// all, nothing else is, and every live entry passes its checksum.
+// all, nothing else is, and every live entry passes its checksum. Before that, the
+// file as the kill left it is read through a model of the Rust original's recovery and
+// index (tests/support/original_reader.h), with the same checks but len(): a
+// crash-left file must open in the original too.
 //
 // A process crash loses no acknowledged write in any durability mode (the page cache
 // survives it), so the check is the same for all modes; what differs is the path a
@@ -20,7 +23,7 @@
 // are added, a bounded number, until enough kills landed in a compaction; the test
 // asserts lower bounds on both kinds of kill.
 //
-// SRD_KILL_ITERATIONS sets the kills per durability mode (default 60), SRD_KILL_SEED
+// SRD_KILL_ITERATIONS sets the kills per durability mode (default 60; four modes), SRD_KILL_SEED
 // the base seed (a failure prints the seed, the iteration and the delay).
 
 #include <gtest/gtest.h>
@@ -46,6 +49,7 @@
 
 #include "child_process.h"
 #include "io/fault_injection.h"
+#include "original_reader.h"
 #include "simd_r_drive/simd_r_drive.h"
 #include "test_support.h"
 
@@ -304,6 +308,38 @@ bool holds(const std::optional<EntryHandle>& handle, const Model& model, int key
   return handle->size() == expected.size() && std::memcmp(handle->data(), expected.data(), expected.size()) == 0;
 }
 
+// The Rust original's view of the file as the kill left it (before this engine
+// reopens it: its open removes the padding record and any torn write). Every key
+// must read as before the in-flight op or as after it, byte for byte, deleted keys
+// absent; len() is not compared (the original's counts deleted keys too).
+Observation observe_as_original(const std::vector<std::byte>& file, const Model& before, const Model& after,
+                                ValueCache& cache) {
+  Observation result;
+  const srd_test::OriginalStore original(file);
+  for (int key = 0; key < kKeySpace; ++key) {
+    const auto value = original.read(DataStore::hash_key(key_name(key)));
+    auto holds_in = [&](const Model& model) {
+      const auto it = model.find(key);
+      if (it == model.end()) return !value.has_value();
+      const std::vector<std::byte>& expected = cache.get(it->second);
+      return value && value->size() == expected.size() && std::memcmp(value->data(), expected.data(), expected.size()) == 0;
+    };
+    const bool as_before = holds_in(before);
+    const bool as_after = holds_in(after);
+    result.all_before = result.all_before && as_before;
+    result.all_after = result.all_after && as_after;
+    if (!as_before || !as_after) {
+      result.detail += " k" + std::to_string(key) + ":" + (value ? std::to_string(value->size()) + "B" : "absent") +
+                       (as_before ? "=before" : as_after ? "=after" : "=NEITHER");
+    }
+    if (!as_before && !as_after) result.matches_neither.push_back(key);
+  }
+  result.len = original.len();
+  result.detail += " (the original kept " + std::to_string(original.recovered_length()) + " of " +
+                   std::to_string(file.size()) + " bytes, " + std::to_string(original.len()) + " keys indexed)";
+  return result;
+}
+
 Observation observe(const DataStore& store, const Model& before, const Model& after, ValueCache& cache) {
   Observation result;
   result.len = store.len();
@@ -335,6 +371,10 @@ struct Tally {
   std::uint64_t acknowledged_verified = 0;
   std::uint64_t lost = 0;  // acknowledged ops (or earlier verified state) missing
   std::uint64_t torn = 0;  // in-flight op visible in part
+  // The same through the model of the Rust original, on the file as the kill left it.
+  std::uint64_t original_keys_checked = 0;
+  std::uint64_t original_lost = 0;
+  std::uint64_t original_torn = 0;
 };
 
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
@@ -489,7 +529,18 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
     tally.acknowledged_verified += acknowledged;
 
     {
-      // A reader first: it must not need the writer's recovery to see a consistent
+      // The Rust original first, on the file exactly as the kill left it:
+      // every acknowledged write must be readable there.
+      const std::vector<std::byte> file = srd_test::read_file(path);
+      const Observation seen = observe_as_original(file, before, after, cache);
+      tally.original_keys_checked += before.size();
+      tally.original_lost += seen.matches_neither.size();
+      if (seen.matches_neither.empty() && !seen.all_before && !seen.all_after) ++tally.original_torn;
+      EXPECT_TRUE(seen.matches_neither.empty()) << "the original loses acknowledged state:" << seen.detail;
+      EXPECT_TRUE(seen.all_before || seen.all_after) << "the original sees the in-flight op in part:" << seen.detail;
+    }
+    {
+      // A reader next: it must not need the writer's recovery to see a consistent
       // state (it stops at the tail the dead writer published).
       OpenOptions read_only;
       read_only.read_only = true;
@@ -550,7 +601,8 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
           << tally.killed_during_open << " during open, " << tally.during_compaction << " during compaction; in-flight op "
           << tally.in_flight_applied << " applied, " << tally.in_flight_not_applied << " not applied), "
           << tally.acknowledged_verified << " acknowledged ops verified, " << tally.lost << " lost, " << tally.torn
-          << " torn";
+          << " torn; the original: " << tally.original_keys_checked << " acknowledged keys checked, "
+          << tally.original_lost << " lost, " << tally.original_torn << " torn";
   std::cout << "[ KillLoop ] " << summary.str() << std::endl;
   RecordProperty("kills", std::to_string(tally.kills));
   RecordProperty("mid_op_kills", std::to_string(tally.mid_op));
@@ -559,6 +611,9 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
   RecordProperty("during_compaction_kills", std::to_string(tally.during_compaction));
   EXPECT_EQ(tally.lost, 0u);
   EXPECT_EQ(tally.torn, 0u);
+  EXPECT_EQ(tally.original_lost, 0u);
+  EXPECT_EQ(tally.original_torn, 0u);
+  RecordProperty("original_keys_checked", std::to_string(tally.original_keys_checked));
   EXPECT_GE(tally.kills, iterations);
   // A loop whose kills all landed during open (or none in a compaction) would check
   // little of what it claims to.
@@ -567,7 +622,8 @@ TEST_P(KillLoopTest, AcknowledgedWritesSurviveSigkill) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KillLoop, KillLoopTest,
-                         testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit),
+                         testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit,
+                                         Durability::kSyncPeriodically),
                          [](const testing::TestParamInfo<Durability>& param_info) { return mode_name(param_info.param); });
 
 // The kernel drops a writer's OFD lock when the writer dies, however it dies: a store

@@ -79,6 +79,39 @@ TEST(Format, ChecksumShiftGivesRangeChecksumsFromPrefixes) {
   EXPECT_EQ(format::crc32_shift(0x12345678u, 0), 0x12345678u);
 }
 
+// The padding record's checksum (entry_layout.h): the CRC of a run of zeros, kept
+// up to date as the run loses multiples of 64 bytes from its front (the table path)
+// or any other number of bytes (the multiplication path).
+TEST(Format, ZeroRunChecksumMatchesTheBytes) {
+  const std::vector<std::byte> zeros(70000);
+  auto direct = [&](std::uint64_t length) { return format::crc32_extend(0, zeros.data(), length); };
+  for (std::uint64_t length : {0ull, 1ull, 2ull, 63ull, 64ull, 4096ull, 65535ull, 69999ull}) {
+    EXPECT_EQ(format::crc32_of_zeros(length), direct(length)) << length;
+  }
+  format::ZeroRunCrc run(69999);
+  EXPECT_EQ(run.value(), direct(69999));
+  std::uint64_t length = 69999;
+  for (std::uint64_t drop : {64ull, 128ull, 192ull, 4032ull, 64ull * 63, 4096ull, 8192ull, 1ull, 7ull, 100ull, 65ull}) {
+    run.drop_front(drop);
+    length -= drop;
+    ASSERT_EQ(run.length(), length);
+    EXPECT_EQ(run.value(), direct(length)) << "after dropping " << drop;
+  }
+  run.drop_front(1u << 20);  // more than it holds: an empty run
+  EXPECT_EQ(run.length(), 0u);
+  EXPECT_EQ(run.value(), direct(0));
+}
+
+// The reserved key hash is the one the header says it is derived from.
+TEST(Format, PaddingKeyHashIsXxh3OfItsName) {
+  EXPECT_EQ(simd_r_drive::compute_hash(simd_r_drive::kPaddingKeyName), simd_r_drive::kPaddingKeyHash);
+  // Two payload bytes at least: never a tombstone, whatever the tail.
+  for (std::uint64_t tail = 0; tail < 200; ++tail) {
+    EXPECT_GE(format::padding_room(tail), format::prepad(tail) + 2 + simd_r_drive::kMetadataSize);
+    EXPECT_LE(format::padding_room(tail), format::kMaxPaddingRoom);
+  }
+}
+
 TEST(RecordDecoder, DecodesNormalEntryAndTombstone) {
   // "hello" at 0..5 (metadata 5..25), then a tombstone at 25 (metadata 26..46).
   std::vector<std::byte> file(46);

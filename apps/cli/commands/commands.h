@@ -44,5 +44,6 @@ Command add_verify_command(CLI::App& app, const GlobalOptions& global);
 Command add_inspect_command(CLI::App& app, const GlobalOptions& global);
 Command add_import_command(CLI::App& app, const GlobalOptions& global);
 Command add_export_command(CLI::App& app, const GlobalOptions& global);
+Command add_salvage_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace srd_cli

@@ -67,6 +67,7 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
     }
     out["trailing_bytes"] = report.trailing_bytes;
     out["trailing_bytes_damaged"] = report.trailing_bytes_damaged;
+    out["padding_record_offset"] = report.padding_record_offset;
     out["writer_active"] = report.writer_active;
     print(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   } else {
@@ -95,8 +96,18 @@ ExitCode run_verify(const VerifyOptions& options, const GlobalOptions& global) {
       } else if (report.trailing_bytes_damaged) {
         text += report_line("TRAILING BYTES:", where + " are not a complete entry (a torn write or garbage); "
                                                        "opening the store for writing cuts them off");
+      } else if (report.padding_record_offset != 0) {
+        text += report_line("TRAILING BYTES:", where + " are space a writer reserved and left behind when it "
+                                                       "stopped without closing: zeros, ending with its padding "
+                                                       "record; harmless, opening the store for writing removes them");
       } else {
         text += report_line("TRAILING BYTES:", where + " are zeros (space a writer preallocated); harmless");
+      }
+      if (report.padding_record_offset != 0) {
+        text += report_line("PADDING RECORD:", "at offset " + std::to_string(report.padding_record_offset) +
+                                                   ", naming the tail " +
+                                                   std::to_string(report.padding_record_names_tail) +
+                                                   " (what lets the Rust original find the entries)");
       }
     }
     text += report_line("RESULT:", ok ? "OK" : "DAMAGED (" + counted(problems, "problem", "problems") + ")");
@@ -124,7 +135,7 @@ errors (such as a missing file).
 JSON fields: path, ok, file_size, entries, tombstones, live_keys, bytes_checked,
 chain_intact, chain_error, corrupt_entries (payload_offset, payload_size,
 metadata_offset, key_hash, stored_checksum, computed_checksum), trailing_bytes,
-trailing_bytes_damaged, writer_active.
+trailing_bytes_damaged, padding_record_offset (0: none), writer_active.
 
 Examples:
   simd-r-drive store.bin verify
