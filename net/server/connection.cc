@@ -274,8 +274,14 @@ void Connection::on_message(std::shared_ptr<std::vector<std::byte>> message) {
     }
     handle(request_, message, writer);
     if (closed_) return;
+    if (pending_close_) break;  // the rest of the message is not run
   }
   enqueue(std::move(out));
+  if (pending_close_) {
+    // After the answers that explain it have been queued.
+    if (auto transport = transport_.lock()) transport->close_after_output(pending_close_->first, pending_close_->second);
+    return;
+  }
   poke();
 }
 
@@ -329,7 +335,7 @@ void Connection::hello(const Request& request, ResponseWriter& out) {
                    (request.token ? "wrong token" : "no token") + ")");
       out.error(request.id, code::kUnauthorized, request.token ? "wrong token" : "this server needs a token");
       authenticated_ = false;
-      if (auto transport = transport_.lock()) transport->close_after_output(1008, "unauthorized");
+      pending_close_.emplace(1008, "unauthorized");
       return;
     }
   }

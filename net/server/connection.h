@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -93,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool authenticated_ = false;
   bool shutting_down_ = false;
   bool closed_ = false;
+  std::optional<std::pair<std::uint16_t, std::string>> pending_close_;  // close once this message is answered
   std::size_t in_flight_ = 0;  // requests received, not answered
 
   std::deque<protocol::OutMessage> out_queue_;

@@ -243,7 +243,7 @@ class Session final : public SessionBase,
     ws_.set_option(timeout);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "simd-r-drive-server"); }));
-    ws_.read_message_max(options.max_message_bytes);
+    ws_.read_message_max(0);  // enforced by read_more, which closes with 1009
     // One frame per message: a server-side (unmasked) write then hands the buffers
     // to the socket as they are, without a copy.
     ws_.auto_fragment(false);
@@ -272,22 +272,45 @@ class Session final : public SessionBase,
   void do_read() {
     if (reading_ || finished_ || close_code_ != 0 || !connection_ || !connection_->can_read()) return;
     reading_ = true;
-    auto incoming = std::make_shared<Incoming>(impl_.context.options.max_message_bytes);
-    ws_.async_read(incoming->buffer,
-                   [self = this->shared_from_this(), incoming](boost::system::error_code ec, std::size_t) {
-                     self->reading_ = false;
-                     if (ec) return self->finish(ec);
-                     incoming->bytes.resize(incoming->buffer.size());
-                     // The connection keeps the bytes (its requests view them), not the reader.
-                     std::shared_ptr<std::vector<std::byte>> message(incoming, &incoming->bytes);
-                     if (!self->ws_.got_binary()) {
-                       self->close_after_output(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
-                                                "text messages are not part of the protocol");
-                       return;
-                     }
-                     self->connection_->on_message(message);
-                     self->poke();
-                   });
+    read_more(std::make_shared<Incoming>(std::numeric_limits<std::size_t>::max()));
+  }
+
+  // Reads a message part by part, never more than max_message_bytes + 1 bytes of it.
+  // The limit is checked here rather than by Beast's read_message_max: Beast 1.81
+  // then fails the connection with a teardown that stops draining after its first
+  // read and resets the connection, so the client never sees the 1009. Closing
+  // through async_close instead drains the rest of the message and completes the
+  // close handshake.
+  void read_more(std::shared_ptr<Incoming> incoming) {
+    const std::size_t max = impl_.context.options.max_message_bytes;
+    const std::size_t room = max + 1 - incoming->buffer.size();
+    ws_.async_read_some(incoming->buffer, room,
+                        [self = this->shared_from_this(), incoming, max](boost::system::error_code ec, std::size_t) {
+                          if (ec) {
+                            self->reading_ = false;
+                            return self->finish(ec);
+                          }
+                          if (incoming->buffer.size() > max) {
+                            self->reading_ = false;
+                            self->close_note_ = "closed: a message over max_message_bytes (1009)";
+                            self->close_code_ = static_cast<std::uint16_t>(websocket::close_code::too_big);
+                            self->close_reason_ = "message over max_message_bytes";
+                            self->do_close();
+                            return;
+                          }
+                          if (!self->ws_.is_message_done()) return self->read_more(incoming);
+                          self->reading_ = false;
+                          if (!self->ws_.got_binary()) {
+                            self->close_after_output(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
+                                                     "text messages are not part of the protocol");
+                            return;
+                          }
+                          incoming->bytes.resize(incoming->buffer.size());
+                          // The connection keeps the bytes (its requests view them), not the reader.
+                          std::shared_ptr<std::vector<std::byte>> message(incoming, &incoming->bytes);
+                          self->connection_->on_message(message);
+                          self->poke();
+                        });
   }
 
   void do_write() {
@@ -323,8 +346,10 @@ class Session final : public SessionBase,
     closing_ = true;
     ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
                     [self = this->shared_from_this()](boost::system::error_code ec) {
-                      self->close_note_ = "closed by the server (" + std::to_string(self->close_code_) + " " +
-                                          self->close_reason_ + ")";
+                      if (self->close_note_.empty()) {
+                        self->close_note_ = "closed by the server (" + std::to_string(self->close_code_) + " " +
+                                            self->close_reason_ + ")";
+                      }
                       if (ec) return self->finish(ec);
                       // Otherwise a pending read ends with `closed` and finishes.
                       if (!self->reading_) self->finish(websocket::error::closed);
