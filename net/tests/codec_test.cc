@@ -270,7 +270,9 @@ TEST(Codec, BadRequestsGetTheDocumentedCodes) {
     ASSERT_TRUE(error.has_value()) << c.name;
     EXPECT_EQ(error->code, c.code) << c.name << ": " << error->message;
     EXPECT_EQ(error->id.has_value(), c.has_id) << c.name;
-    if (c.has_id) EXPECT_EQ(*error->id, 5u) << c.name;
+    if (c.has_id) {
+      EXPECT_EQ(*error->id, 5u) << c.name;
+    }
     EXPECT_NE(error->message.find(c.mentions), std::string::npos) << c.name << ": " << error->message;
   }
 }
