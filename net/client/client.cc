@@ -470,10 +470,10 @@ class Client::Impl {
     } catch (...) {
       return connect_failed_with(std::current_exception());
     }
-    {
-      std::lock_guard lock(info_mutex_);
-      info_ = std::move(info);
-    }
+    // What the first hello said stays (server_info() hands out a reference that other
+    // threads read); a reconnect's hello only has to succeed.
+    if (!ever_opened_) info_ = std::move(info);
+    ever_opened_ = true;
     open_ = true;
     connecting_ = false;
     attempts_ = 0;
@@ -704,8 +704,8 @@ class Client::Impl {
   std::unordered_map<std::uint32_t, Pending> pending_;
   std::vector<Bytes> values_;
 
-  std::mutex info_mutex_;
-  ServerInfo info_;
+  bool ever_opened_ = false;
+  ServerInfo info_;  // written once, by the first hello, before the constructor returns
 };
 
 // ---- Client ----------------------------------------------------------------------------

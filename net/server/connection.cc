@@ -163,15 +163,16 @@ class WriteStream : public std::enable_shared_from_this<WriteStream> {
     auto connection = connection_;
     const std::uint64_t id = id_;
     connection->post([connection, id] { connection->write_streams_.erase(id); });
-    connection_.reset();
-    {
-      std::lock_guard done(context.streams_mutex);
-      context.write_streams_open.fetch_sub(1);
-    }
+    // Last: once the count drops, stop() may destroy the context. Notified under the
+    // lock, so the waiter cannot return before this thread is done with it.
+    std::lock_guard done(context.streams_mutex);
+    context.write_streams_open.fetch_sub(1);
     context.streams_done.notify_all();
   }
 
-  std::shared_ptr<Connection> connection_;
+  // Kept to the end (the strand's map of streams holds this stream until the thread's
+  // last post, or until the connection closes: the cycle ends either way).
+  const std::shared_ptr<Connection> connection_;
   const std::uint64_t id_;
   const std::optional<std::vector<std::byte>> key_;
   const std::optional<std::uint64_t> key_hash_;

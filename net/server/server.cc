@@ -116,7 +116,8 @@ class Server::Impl {
   // what the sessions refer to.
   std::unique_ptr<asio::ssl::context> ssl;
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // On a strand: stop() closes it from another thread while accepts complete.
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
 };
 
 namespace {

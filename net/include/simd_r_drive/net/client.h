@@ -110,7 +110,7 @@ struct ClientOptions {
   std::chrono::microseconds spin_before_blocking{0};
 };
 
-// What hello answered.
+// What the server's hello answered (on the first connection).
 struct ServerInfo {
   std::string server;
   bool read_only = false;
