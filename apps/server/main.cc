@@ -142,6 +142,10 @@ Examples:
 
   // SIGINT and SIGTERM are taken by sigwait below: blocked before any thread starts,
   // so every thread inherits the mask and none is interrupted.
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal is
+  // discarded rather than left pending for sigwait: take both back first.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
