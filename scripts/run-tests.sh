@@ -98,7 +98,7 @@ build() {
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt"
 
 # run_suites LABEL BUILD_DIR SCALE: the library's suites (tests/CMakeLists.txt: one
 # binary per layer, the public API, the conformance cases) from one build. SCALE
