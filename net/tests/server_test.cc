@@ -245,6 +245,31 @@ TEST(Streams, ASourceThatFailsLeavesNothing) {
   EXPECT_TRUE(server.store().verify().ok());
 }
 
+TEST(Streams, AStreamThatReceivesNothingForTheIdleTimeoutIsAborted) {
+  srd_test::TempDir dir;
+  auto options = quiet_options();
+  options.idle_timeout = std::chrono::milliseconds(300);
+  InProcessServer server(dir.file("store.bin"), options);
+  const std::uint64_t size_before = server.store().file_size();
+  simd_r_drive::net::ClientOptions client_options;
+  client_options.stream_chunk_bytes = 4096;
+  Client client(server.url(), client_options);
+  int pulls = 0;
+  const std::string code = protocol_code_of([&] {
+    client.write_stream("idle", [&](std::span<std::byte> buffer) -> std::size_t {
+      // The first chunk goes out; then the source stalls past the server's idle timeout.
+      if (++pulls == 2) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      if (pulls > 3) return 0;
+      std::memset(buffer.data(), 'i', buffer.size());
+      return buffer.size();
+    });
+  });
+  EXPECT_NE(code, "no error") << "a stream idle for longer than the idle timeout was kept";
+  EXPECT_FALSE(server.store().exists("idle"));
+  EXPECT_EQ(server.store().file_size(), size_before);
+  EXPECT_GT(client.write("after", "v"), size_before) << "the writer is free again";
+}
+
 TEST(Streams, UnknownStreamIdsAreStreamNotFound) {
   srd_test::TempDir dir;
   InProcessServer server(dir.file("store.bin"));
