@@ -2,7 +2,9 @@
 # (scripts/install-deps.sh), so they work on a fresh machine.
 #
 #   make build   release build of everything into build/ (binaries in build/bin/)
-#   make run     build, then use the CLI on data/store.bin (write, read, info)
+#   make run     build, then serve data/store.bin over WebSocket in the foreground
+#                (Ctrl-C stops it cleanly); prints how to connect
+#   make demo    build, then use the CLI on data/store.bin (write, read, info)
 #   make test    every test: release, ASan+UBSan (library and CLI), TSan (every test
 #                that starts a thread), fuzzing, install check; ends with one line
 #                "N passed, N failed, N skipped"
@@ -12,7 +14,7 @@ BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run demo test bench clean
 
 all: build
 
@@ -23,9 +25,20 @@ build: deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
+# The server over the default store (created on first run), in the foreground.
+PORT ?= 7878
+run: build
+	@mkdir -p data
+	@echo "Serving data/store.bin on ws://127.0.0.1:$(PORT)/ws (docs/protocol.md, docs/net.md)."
+	@echo "Connect with the C++ client, e.g.:"
+	@echo "  simd_r_drive::net::Client client(\"ws://127.0.0.1:$(PORT)/ws\"); client.write(\"greeting\", \"hello\");"
+	@echo "or from another shell: build/bin/srd-net-example ws://127.0.0.1:$(PORT)/ws greeting hello"
+	@echo "Stop it with Ctrl-C: it answers what it has received, syncs and closes the store."
+	@exec build/bin/simd-r-drive-server data/store.bin --port $(PORT)
+
 # The CLI over the default store (created on first run): write, read back, info.
 CLI = build/bin/simd-r-drive data/store.bin
-run: build
+demo: build
 	@mkdir -p data
 	@echo '$$ simd-r-drive data/store.bin write greeting "hello, world"'
 	@$(CLI) write greeting "hello, world"
@@ -42,6 +55,7 @@ bench: deps
 	@cmake --build build -j $(JOBS)
 	@build/bin/srd-bench
 	@build/bin/srd-microbench --benchmark_min_time=0.1
+	@build/bin/srd-net-bench
 
 clean:
 	rm -rf build build-asan build-tsan build-install build-install-shared build-ab build-fuzz

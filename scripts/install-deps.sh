@@ -21,6 +21,13 @@ PACKAGES=(
   "libbenchmark-dev=1.7.1-1"
   "nlohmann-json3-dev=3.11.2-2"
   "libcli11-dev=2.1.2+ds-1"
+  # The network layer (net/): Boost.Beast and Boost.Asio (header-only), OpenSSL for
+  # wss:// and the constant-time token comparison, the openssl tool for the TLS tests'
+  # self-signed certificates. OpenSSL is left to the archive's current security
+  # release: a pinned one disappears from the archive when the next fix lands.
+  "libboost1.81-dev=1.81.0-5+deb12u1"
+  "libssl-dev"
+  "openssl"
   # libFuzzer and its sanitizer runtimes for the fuzz targets (scripts/run-fuzz.sh).
   "clang-14=1:14.0.6-12"
   "libclang-rt-14-dev=1:14.0.6-12"

@@ -5,9 +5,11 @@
 # Stages: the GoogleTest binaries (one per layer, the public API, the conformance
 # cases, the extensions library) in release and under ASan+UBSan; the CLI suite (the
 # real binary) against the release build and against the ASan+UBSan build of the
-# tool; every test that starts a thread (or a process) under TSan; a bounded
-# libFuzzer pass (scripts/run-fuzz.sh); an install check (find_package from a
-# separate project).
+# tool; the network suites (net/tests: codec, server core and client in process,
+# conformance through the client, the server binary) in release and under
+# ASan+UBSan; every test that starts a thread (or a process) under TSan, the
+# in-process network suites included; a bounded libFuzzer pass
+# (scripts/run-fuzz.sh); an install check (find_package from a separate project).
 #
 # Each stage line reads "N passed, N failed, N skipped", and names the skipped
 # tests. A stage that ran no test at all (a filter that matches nothing, a binary
@@ -96,7 +98,7 @@ build() {
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt"
 
 # run_suites LABEL BUILD_DIR SCALE [EXTENSIONS FILTER]: the library's suites
 # (tests/CMakeLists.txt: one binary per layer, the public API, the conformance cases)
@@ -112,10 +114,25 @@ run_suites() {
   run_gtest "$label-extensions" $((180 * scale)) "$dir/bin/srd_extensions_tests" --gtest_filter="$extensions_filter"
 }
 
+# run_net_suites LABEL BUILD_DIR SCALE [PROCESS_TEST_FILTER]: the network layer's
+# suites (net/tests/): the codec, a server core in process with the client, the
+# conformance cases through the client, and (when the build has the server binary)
+# the real binary in child processes. Every server listens on 127.0.0.1, port 0.
+run_net_suites() {
+  local label=$1 dir=$2 scale=$3 process_filter=${4:-*}
+  run_gtest "$label-net-protocol" $((60 * scale)) "$dir/bin/srd_net_protocol_tests"
+  run_gtest "$label-net" $((300 * scale)) "$dir/bin/srd_net_tests"
+  run_gtest "$label-net-conformance" $((120 * scale)) "$dir/bin/srd_net_conformance_tests"
+  if [ -x "$dir/bin/srd_net_process_tests" ]; then
+    run_gtest "$label-net-process" $((300 * scale)) "$dir/bin/srd_net_process_tests" --gtest_filter="$process_filter"
+  fi
+}
+
 if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   run_suites release build 1
   # The command-line tool, run as a user would (tests/cli/).
   run_gtest cli 300 build/bin/srd_cli_tests
+  run_net_suites release build 1
 fi
 # The peak-memory tests measure a sanitizer's shadow memory and quarantine, not the
 # code: they run in the release build only (LargeFile here, Streaming in the CLI's).
@@ -129,6 +146,11 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -D
     SRD_CLI_BINARY=build-asan/bin/simd-r-drive run_gtest cli-asan-ubsan 900 build/bin/srd_cli_tests \
       --gtest_filter='-Streaming.OneGibValueIsWrittenAndReadBackInBoundedMemory'
   fi
+  # The network suites, with the ASan+UBSan server binary in the process tests. Left
+  # out: the two that measure the server's memory (ASan's shadow and quarantine, not
+  # the server's), one of which streams 4 GiB.
+  run_net_suites asan-ubsan build-asan 3 \
+    '-ServerBinary.AClientThatNeverReadsItsAnswersCostsBoundedMemory:ServerBinary.AFourGibValueStreamsBothWaysInBoundedServerMemory'
 fi
 if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
   # Every test that starts a thread, directly (std::thread, par_iter_entries, the
@@ -152,6 +174,10 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSR
   run_gtest tsan-conformance 300 build-tsan/bin/srd_conformance_tests
   # The extensions: purge racing TTL writes on two threads, and compaction's thread.
   run_gtest tsan-extensions 600 build-tsan/bin/srd_extensions_tests --gtest_filter='-LargeFile.*'
+  # The network layer in process: I/O threads, workers, write-stream threads and the
+  # clients' threads. (This build has no server binary, so no process tests.)
+  run_gtest tsan-net 900 build-tsan/bin/srd_net_tests
+  run_gtest tsan-net-conformance 300 build-tsan/bin/srd_net_conformance_tests
 fi
 
 # libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.

@@ -1,0 +1,198 @@
+// simd-r-drive-server: serves one store over WebSocket (docs/net.md, the protocol in
+// docs/protocol.md).
+//
+//   simd-r-drive-server <store> [--host 127.0.0.1] [--port 0] [options]
+//
+// When it is ready it prints exactly one line on stdout, "listening on
+// ws://HOST:PORT/ws", so that scripts can wait for it. SIGINT or SIGTERM stops it
+// cleanly: no new connections, requests already received are answered (for a bounded
+// time), the store is synced and closed, exit status 0. Connection events go to
+// stderr, one line each.
+//
+// Exit status: 0 after a clean stop; 1 when the store cannot be opened or the address
+// cannot be bound; 2 for a usage error (including a non-loopback --host without a
+// token), with nothing started.
+#include <CLI/CLI.hpp>
+#include <simd_r_drive/simd_r_drive.h>
+#include <simd_r_drive/net/server.h>
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+void fail(const std::string& message) { std::fprintf(stderr, "simd-r-drive-server: error: %s\n", message.c_str()); }
+
+// The token: from --token-file (its first line), else SRD_SERVER_TOKEN. Never from the
+// command line, where other users of the machine could read it (ps, /proc).
+std::optional<std::string> load_token(const std::string& token_file, std::string& error) {
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) {
+      error = "cannot read the token file " + token_file;
+      return std::nullopt;
+    }
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) {
+      error = "the token file " + token_file + " is empty";
+      return std::nullopt;
+    }
+    return token;
+  }
+  if (const char* env = std::getenv("SRD_SERVER_TOKEN"); env != nullptr && *env != '\0') return std::string(env);
+  return std::string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Serves a SIMD R Drive store over WebSocket (protocol: docs/protocol.md)", "simd-r-drive-server"};
+  app.set_version_flag("--version", "simd-r-drive-server " SRD_VERSION);
+  app.footer(R"(The server prints "listening on ws://HOST:PORT/ws" on stdout when it is ready.
+Stop it with Ctrl-C (SIGINT) or SIGTERM: it answers what it has received, syncs and
+closes the store, and exits 0.
+
+Security: it listens on 127.0.0.1 unless told otherwise, and refuses any other address
+without a token (--token-file FILE, or the environment variable SRD_SERVER_TOKEN).
+Use --tls-cert and --tls-key to serve wss:// (docs/security.md).
+
+Examples:
+  simd-r-drive-server data/store.bin --port 7878
+  SRD_SERVER_TOKEN=s3cret simd-r-drive-server store.bin --host 0.0.0.0 --tls-cert c.pem --tls-key k.pem
+  simd-r-drive-server replica.bin --read-only --port 7879)");
+
+  std::string store_path;
+  simd_r_drive::net::ServerOptions options;
+  std::string durability = "flush";
+  bool read_only = false;
+  std::string token_file;
+  unsigned idle_timeout_secs = 300;
+  unsigned refresh_ms = 5;
+  bool quiet = false;
+  std::uint16_t port = 0;
+
+  app.add_option("store", store_path, "the store file (created if missing, unless --read-only)")->required();
+  app.add_option("--host", options.host, "address to listen on")->capture_default_str();
+  app.add_option("--port", port, "port to listen on; 0 takes a free one")->capture_default_str();
+  app.add_flag("--read-only", read_only,
+               "serve the store read-only, following a writer in another process (refreshed before reads, "
+               "at most every --refresh-interval-ms)");
+  app.add_option("--refresh-interval-ms", refresh_ms, "--read-only: how stale a read may be")->capture_default_str();
+  app.add_option("--durability", durability, "when writes reach stable storage (docs/durability.md)")
+      ->check(CLI::IsMember({"flush", "sync-each-write", "group-commit", "sync-periodically"}))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", options.max_message_bytes, "largest WebSocket message taken or sent")
+      ->capture_default_str();
+  app.add_option("--max-in-flight", options.max_in_flight, "requests per connection worked on at once")
+      ->capture_default_str();
+  app.add_option("--max-connections", options.max_connections, "connections at once; more get HTTP 503")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout_secs, "seconds without traffic before a connection is closed")
+      ->capture_default_str();
+  app.add_option("--output-limit", options.output_limit_bytes,
+                 "unsent answer bytes per connection before it stops being read")
+      ->capture_default_str();
+  app.add_option("--io-threads", options.io_threads, "threads running the sockets (0: one per core)")
+      ->capture_default_str();
+  app.add_option("--workers", options.worker_threads, "threads running writes and maintenance (0: two)")
+      ->capture_default_str();
+  app.add_option("--token-file", token_file, "file whose first line is the shared secret clients must send");
+  app.add_option("--tls-cert", options.tls_cert_file, "PEM certificate chain: serve wss://");
+  app.add_option("--tls-key", options.tls_key_file, "PEM private key of --tls-cert");
+  app.add_flag("--quiet", quiet, "no connection log on stderr");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int status = app.exit(error);
+    return status == 0 ? 0 : kExitUsage;
+  }
+  options.port = port;
+  options.idle_timeout = std::chrono::seconds(idle_timeout_secs);
+  options.refresh_interval = std::chrono::milliseconds(refresh_ms);
+  options.log_connections = !quiet;
+
+  std::string error;
+  const auto token = load_token(token_file, error);
+  if (!token) {
+    fail(error);
+    return kExitUsage;
+  }
+  options.token = *token;
+  if (!simd_r_drive::net::is_loopback_host(options.host) && options.token.empty()) {
+    fail("refusing to listen on " + options.host +
+         ", which is not a loopback address, without a token: pass --token-file FILE or set SRD_SERVER_TOKEN");
+    return kExitUsage;
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    fail("--tls-cert and --tls-key go together");
+    return kExitUsage;
+  }
+
+  // SIGINT and SIGTERM are taken by sigwait below: blocked before any thread starts,
+  // so every thread inherits the mask and none is interrupted.
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal is
+  // discarded rather than left pending for sigwait: take both back first.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  simd_r_drive::OpenOptions open_options;
+  open_options.read_only = read_only;
+  if (durability == "sync-each-write") open_options.durability = simd_r_drive::Durability::kSyncEachWrite;
+  else if (durability == "group-commit") open_options.durability = simd_r_drive::Durability::kGroupCommit;
+  else if (durability == "sync-periodically") open_options.durability = simd_r_drive::Durability::kSyncPeriodically;
+
+  std::optional<simd_r_drive::DataStore> store;
+  try {
+    store.emplace(simd_r_drive::DataStore::open(store_path, open_options));
+  } catch (const std::exception& failure) {
+    fail(std::string("cannot open the store: ") + failure.what());
+    return kExitError;
+  }
+
+  std::optional<simd_r_drive::net::Server> server;
+  try {
+    server.emplace(*store, options);
+  } catch (const std::invalid_argument& failure) {
+    fail(failure.what());
+    return kExitUsage;
+  } catch (const std::exception& failure) {
+    fail(std::string("cannot listen on ") + options.host + ":" + std::to_string(options.port) + ": " + failure.what());
+    return kExitError;
+  }
+  std::printf("listening on %s\n", server->url().c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  std::fprintf(stderr, "simd-r-drive-server: %s received; stopping\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  server->stop();
+  server.reset();
+  int status = 0;
+  try {
+    if (!store->is_read_only()) store->sync();
+    store.reset();  // closes the store (trims its preallocation, writes the index snapshot)
+  } catch (const std::exception& failure) {
+    fail(std::string("closing the store: ") + failure.what());
+    status = kExitError;
+  }
+  std::fprintf(stderr, "simd-r-drive-server: stopped; the store is synced and closed\n");
+  return status;
+}
