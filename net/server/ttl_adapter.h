@@ -1,8 +1,8 @@
 // The one place the server reaches the TTL functions of the extensions library
-// (write_with_ttl, read_with_ttl, ttl_remaining; docs/protocol.md). Until that
-// library is part of the build, ttl_adapter() returns nullptr: the server then
-// answers the three methods with method_not_found and leaves them out of hello's
-// "methods". Wiring them is filling in ttl_adapter.cc.
+// (write_with_ttl, read_with_ttl, ttl_remaining; docs/protocol.md). The dispatcher
+// sees only this adapter, so a server core built without the extensions library
+// would return nullptr here: it then answers the three methods with method_not_found
+// and leaves them out of hello's "methods".
 //
 // Thread-safety: the adapter is immutable; its functions are called from worker
 // threads (write_with_ttl) and I/O threads (the reads), as DataStore's own methods.
@@ -35,7 +35,7 @@ struct TtlAdapter {
   std::function<TtlState(const DataStore&, ByteView key)> ttl_remaining;
 };
 
-// The TTL functions, or nullptr when the extensions library is not built in.
+// The TTL functions (never nullptr in this build, which links the extensions library).
 const TtlAdapter* ttl_adapter() noexcept;
 
 }  // namespace simd_r_drive::net::server

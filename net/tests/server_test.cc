@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <future>
@@ -12,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include <simd_r_drive/extensions/ttl_cache.h>
 #include <simd_r_drive/simd_r_drive.h>
 #include <simd_r_drive/net/client.h>
 
@@ -314,6 +316,46 @@ TEST(Scan, PagesVisitEveryEntryOnceAndACompactionExpiresTheCursor) {
   EXPECT_EQ(protocol_code_of([&] { client.scan(first.cursor, 10); }), "cursor_expired");
 }
 
+// The TTL methods are the extensions library's functions: what the client writes, the
+// library reads in process from the same store, and the other way round.
+TEST(Ttl, MethodsAreTheExtensionsLibrarysFunctions) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("store.bin"), quiet_options());
+  Client client(server.url());
+  const auto& methods = client.server_info().methods;
+  for (const char* name : {"write_with_ttl", "read_with_ttl", "ttl_remaining"}) {
+    EXPECT_NE(std::find(methods.begin(), methods.end(), name), methods.end()) << name;
+  }
+  namespace ext = simd_r_drive::extensions;
+  using State = simd_r_drive::net::TtlRemaining::State;
+
+  EXPECT_EQ(client.ttl_remaining("absent").state, State::kAbsent);
+  EXPECT_FALSE(client.read_with_ttl("absent").has_value());
+
+  client.write_with_ttl("session", "token-1", 600);
+  const auto read = client.read_with_ttl("session");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->as_string_view(), "token-1");  // the header is not part of the value
+  const auto remaining = client.ttl_remaining("session");
+  ASSERT_EQ(remaining.state, State::kExpiresIn);
+  EXPECT_GE(remaining.seconds, 1u);
+  EXPECT_LE(remaining.seconds, 600u);
+  const auto in_process = ext::read_with_ttl(server.store(), ByteView("session"));
+  ASSERT_TRUE(in_process.has_value());
+  EXPECT_EQ(in_process->as_string_view(), "token-1");
+  // The plain key is untouched: TTL values live under their own namespace.
+  EXPECT_FALSE(client.read("session").has_value());
+
+  ext::write_with_ttl(server.store(), ByteView("forever"), ByteView("v"), ext::kNeverExpires);
+  EXPECT_EQ(client.ttl_remaining("forever").state, State::kNoExpiry);
+  EXPECT_EQ(client.read_with_ttl("forever")->as_string_view(), "v");
+
+  // Zero seconds: expired at once, so neither read sees it.
+  client.write_with_ttl("gone", "v", 0);
+  EXPECT_FALSE(client.read_with_ttl("gone").has_value());
+  EXPECT_EQ(client.ttl_remaining("gone").state, State::kAbsent);
+}
+
 TEST(ReadOnlyServer, RefusesWritesAndFollowsTheFile) {
   srd_test::TempDir dir;
   const auto path = dir.file("store.bin");
@@ -361,13 +403,6 @@ TEST(Errors, SayWhoWasAtFault) {
     FAIL() << "an empty value was written";
   } catch (const simd_r_drive::Error& error) {  // catchable as the store's own error
     EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
-  }
-  try {
-    client.write_with_ttl("k", "v", 10);
-    FAIL() << "write_with_ttl answered";
-  } catch (const ClientError& error) {
-    EXPECT_EQ(error.protocol_code(), "method_not_found");
-    EXPECT_EQ(error.fault(), Fault::kRequest);
   }
   // A batch whose values together exceed max_message_bytes: too_large.
   const auto big = pattern_value(3, 40 * 1024);
