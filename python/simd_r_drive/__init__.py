@@ -25,6 +25,17 @@ import enum as _enum
 import os as _os
 from typing import Any as _Any
 
+from ._errors import (
+    CorruptionError,
+    Error,
+    ForkedProcessError,
+    InvalidArgumentError,
+    LockedError,
+    NotFoundError,
+    ProtocolError,
+    StoreClosedError,
+    StoreIOError,
+)
 from ._stream import EntryStream
 
 __all__ = [
@@ -51,7 +62,15 @@ __all__ = [
     "LockedError",
     "StoreClosedError",
     "ForkedProcessError",
+    "ProtocolError",
 ]
+
+#: The names that need the compiled module.
+_NATIVE_NAMES = {
+    "DataStore", "EntryHandle", "EntryMetadata", "EntryIterator", "StoreStats", "VerifyReport",
+    "CorruptEntry", "ImportReport", "ImportedFile", "SkippedFile", "NamespaceHasher",
+    "compute_hash", "compute_checksum",
+}
 
 __version__ = "0.1.0"
 
@@ -77,21 +96,13 @@ try:
     from . import _native
     from ._native import (  # noqa: F401  (re-exported)
         CorruptEntry,
-        CorruptionError,
         EntryHandle,
         EntryIterator,
         EntryMetadata,
-        Error,
-        ForkedProcessError,
         ImportedFile,
         ImportReport,
-        InvalidArgumentError,
-        LockedError,
         NamespaceHasher,
-        NotFoundError,
         SkippedFile,
-        StoreClosedError,
-        StoreIOError,
         StoreStats,
         VerifyReport,
         compute_checksum,
@@ -101,7 +112,7 @@ except ImportError as _error:  # the pure-Python parts (ws_client) work without 
     _native_import_error: ImportError | None = _error
 
     def __getattr__(name: str) -> _Any:
-        if name in __all__:
+        if name in _NATIVE_NAMES:
             raise ImportError(
                 f"simd_r_drive.{name} needs the compiled module simd_r_drive._native, which did not "
                 f"import: {_native_import_error}"

@@ -316,13 +316,14 @@ class PyDataStore {
     }
     auto store = writer();
     std::optional<py::error_already_set> python_error;
+    py::object scratch;  // pull_readinto's bytearray, made on first use
     struct SourceFailed {};
     const simd_r_drive::StreamReader source = [&](std::span<std::byte> buffer) -> std::size_t {
       py::gil_scoped_acquire gil;
       const PyDataStore* outer = t_streaming_store;
       t_streaming_store = this;
       try {
-        const std::size_t count = readinto.is_none() ? pull_read(read, buffer) : pull_readinto(readinto, buffer);
+        const std::size_t count = readinto.is_none() ? pull_read(read, buffer) : pull_readinto(readinto, scratch, buffer);
         t_streaming_store = outer;
         return count;
       } catch (py::error_already_set& error) {
@@ -339,6 +340,7 @@ class PyDataStore {
       py::gil_scoped_release release;
       return store->write_stream(k.view(), source);
     } catch (const SourceFailed&) {
+      // (scratch and python_error are released below, with the GIL held again.)
       python_error->restore();
       throw py::error_already_set();
     }
@@ -629,21 +631,29 @@ class PyDataStore {
     out.emplace_back(pair[1], "the value of an item of items");
   }
 
-  static std::size_t pull_readinto(const py::object& readinto, std::span<std::byte> buffer) {
-    py::object view = py::reinterpret_steal<py::object>(
-        PyMemoryView_FromMemory(reinterpret_cast<char*>(buffer.data()), static_cast<Py_ssize_t>(buffer.size()),
-                                PyBUF_WRITE));
-    if (!view) throw py::error_already_set();
-    py::object result = readinto(view);
-    // The view must not outlive this call: release() refuses (BufferError) if the
-    // reader kept a buffer of it, and the write is then abandoned.
-    view.attr("release")();
+  // The reader fills a bytearray of ours, which is then copied into the engine's
+  // buffer: a reader may keep a view of what it was given (a memoryview, a cast of it)
+  // for as long as it likes, and a view of the engine's own buffer would dangle once
+  // the stream ends. The copy costs far less than the Python call around it.
+  static std::size_t pull_readinto(const py::object& readinto, py::object& scratch, std::span<std::byte> buffer) {
+    if (!scratch || static_cast<std::size_t>(PyByteArray_GET_SIZE(scratch.ptr())) < buffer.size()) {
+      scratch = py::reinterpret_steal<py::object>(
+          PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(buffer.size())));
+      if (!scratch) throw py::error_already_set();
+    }
+    py::object target = scratch;
+    if (static_cast<std::size_t>(PyByteArray_GET_SIZE(scratch.ptr())) != buffer.size()) {
+      target = py::reinterpret_steal<py::object>(PyMemoryView_FromObject(scratch.ptr()))[
+          py::slice(0, static_cast<py::ssize_t>(buffer.size()), 1)];
+    }
+    py::object result = readinto(target);
     if (result.is_none()) {
       throw py::value_error("reader.readinto() returned None (a non-blocking stream without data): "
                             "write_stream needs a blocking reader");
     }
     const auto count = py::cast<std::size_t>(result);
     if (count > buffer.size()) throw py::value_error("reader.readinto() claims more bytes than the buffer holds");
+    std::memcpy(buffer.data(), PyByteArray_AS_STRING(scratch.ptr()), count);
     return count;
   }
   static std::size_t pull_read(const py::object& read, std::span<std::byte> buffer) {

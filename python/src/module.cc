@@ -31,28 +31,11 @@ struct ErrorClasses {
 };
 ErrorClasses g_errors;
 
-PyObject* new_error_class(py::module_& m, const char* name, const char* doc, py::tuple bases) {
-  const std::string qualified = std::string("simd_r_drive.") + name;
-  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
-  if (type == nullptr) throw py::error_already_set();
-  m.add_object(name, py::handle(type));  // the module holds a reference; so do we
-  return type;
-}
-
-// Sets `type(message)` as the current exception, with its `code` attribute.
+// Sets `type(message, code)` as the current exception.
 void set_error(PyObject* type, const std::string& message, const char* code) {
-  PyObject* text = PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()), "replace");
-  if (text == nullptr) return;  // the call set an exception of its own
-  PyObject* instance = PyObject_CallOneArg(type, text);
-  Py_DECREF(text);
-  if (instance == nullptr) return;
-  PyObject* code_object = PyUnicode_FromString(code);
-  if (code_object == nullptr || PyObject_SetAttrString(instance, "code", code_object) != 0) {
-    Py_XDECREF(code_object);
-    Py_DECREF(instance);
-    return;
-  }
-  Py_DECREF(code_object);
+  PyObject* instance = PyObject_CallFunction(type, "Ns", PyUnicode_DecodeUTF8(message.data(),
+                                             static_cast<Py_ssize_t>(message.size()), "replace"), code);
+  if (instance == nullptr) return;  // the call set an exception of its own
   PyErr_SetObject(type, instance);
   Py_DECREF(instance);
 }
@@ -87,34 +70,22 @@ void bind_errors(py::module_& m) {
   g_pid.store(::getpid(), std::memory_order_relaxed);
   ::pthread_atfork(nullptr, nullptr, &after_fork_in_child);
 
-  g_errors.error = new_error_class(
-      m, "Error",
-      "Base class of the store's errors. `code` names the kind: 'invalid_argument', 'not_found', "
-      "'corruption', 'io', 'locked' (the engine's error codes), 'closed' or 'forked'. A subclass "
-      "of OSError, as the original package raised IOError.",
-      py::make_tuple(py::handle(PyExc_OSError)));
-  const py::handle base(g_errors.error);
-  g_errors.invalid_argument = new_error_class(
-      m, "InvalidArgumentError",
-      "The store refused the arguments: an empty value, a value of the single byte 0x00, renaming a "
-      "key to itself, a write to a read-only store.",
-      py::make_tuple(base, py::handle(PyExc_ValueError)));
-  g_errors.not_found = new_error_class(
-      m, "NotFoundError", "Something the operation needs does not exist: the key of a rename, the store file.",
-      py::make_tuple(base, py::handle(PyExc_KeyError)));
-  g_errors.corruption =
-      new_error_class(m, "CorruptionError", "The file is not a store, or is damaged beyond what open repairs.",
-                      py::make_tuple(base));
-  g_errors.io = new_error_class(m, "StoreIOError", "The operating system refused or failed an I/O call.",
-                                py::make_tuple(base));
-  g_errors.locked = new_error_class(
-      m, "LockedError", "Another writer, in this process or another, holds the store.", py::make_tuple(base));
-  g_errors.closed = new_error_class(m, "StoreClosedError", "The store was closed; open it again to use it.",
-                                    py::make_tuple(base, py::handle(PyExc_ValueError)));
-  g_errors.forked = new_error_class(
-      m, "ForkedProcessError",
-      "The store was opened in another process (this one is a fork of it): open it again in this process.",
-      py::make_tuple(base, py::handle(PyExc_RuntimeError)));
+  // The classes are the pure-Python ones of simd_r_drive._errors, which the network
+  // client raises too: one hierarchy whichever way a store is reached.
+  py::module_ errors = py::module_::import("simd_r_drive._errors");
+  auto keep = [&](const char* name) {
+    py::object type = errors.attr(name);
+    m.add_object(name, type);
+    return type.release().ptr();  // kept for the process's life
+  };
+  g_errors.error = keep("Error");
+  g_errors.invalid_argument = keep("InvalidArgumentError");
+  g_errors.not_found = keep("NotFoundError");
+  g_errors.corruption = keep("CorruptionError");
+  g_errors.io = keep("StoreIOError");
+  g_errors.locked = keep("LockedError");
+  g_errors.closed = keep("StoreClosedError");
+  g_errors.forked = keep("ForkedProcessError");
 
   py::register_exception_translator([](std::exception_ptr pointer) {
     try {
