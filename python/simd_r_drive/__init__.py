@@ -25,6 +25,7 @@ import enum as _enum
 import os as _os
 from typing import Any as _Any
 
+from ._errors import ConnectionError, TimeoutError  # noqa: A004 (the original's names; not in __all__)
 from ._errors import (
     CorruptionError,
     Error,

@@ -111,3 +111,10 @@ BY_CODE: dict[str, type[Error]] = {
 def error_for(code: str, message: str) -> Error:
     """The exception for an error code and message (ProtocolError for the protocol's)."""
     return BY_CODE.get(code, ProtocolError)(message, code)
+
+
+# Shown (and pickled) as simd_r_drive.<name>, where users import them from.
+for _class in (Error, InvalidArgumentError, NotFoundError, CorruptionError, StoreIOError, LockedError,
+               StoreClosedError, ForkedProcessError, ProtocolError, ConnectionError, TimeoutError):
+    _class.__module__ = "simd_r_drive"
+del _class
