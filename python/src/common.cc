@@ -4,7 +4,7 @@
 
 namespace srd_python {
 
-BufferArg::BufferArg(py::handle object, const char* name) {
+void BufferArg::acquire(py::handle object, const char* name) {
   if (PyUnicode_Check(object.ptr())) {
     throw py::type_error(std::string(name) +
                          " must be a bytes-like object (bytes, bytearray, memoryview, a numpy array), not str: "

@@ -43,20 +43,36 @@ inline constexpr std::size_t kReleaseGilAbove = 64 * 1024;
 // TypeError naming the argument.
 class BufferArg {
  public:
-  BufferArg(py::handle object, const char* name);
-  BufferArg(BufferArg&& other) noexcept : view_(other.view_), held_(other.held_) { other.held_ = false; }
+  BufferArg(py::handle object, const char* name) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      // The common case, without the buffer protocol's round trip: bytes never change.
+      view_.buf = PyBytes_AS_STRING(object.ptr());
+      view_.len = PyBytes_GET_SIZE(object.ptr());
+      bytes_ = object.inc_ref().ptr();
+      return;
+    }
+    acquire(object, name);
+  }
+  BufferArg(BufferArg&& other) noexcept : view_(other.view_), held_(other.held_), bytes_(other.bytes_) {
+    other.held_ = false;
+    other.bytes_ = nullptr;
+  }
   BufferArg& operator=(BufferArg&&) = delete;
   BufferArg(const BufferArg&) = delete;
   ~BufferArg() {
     if (held_) PyBuffer_Release(&view_);
+    Py_XDECREF(bytes_);
   }
   simd_r_drive::ByteView view() const noexcept {
     return {static_cast<const std::byte*>(view_.buf), static_cast<std::size_t>(view_.len)};
   }
 
  private:
+  void acquire(py::handle object, const char* name);
+
   Py_buffer view_{};
   bool held_ = false;
+  PyObject* bytes_ = nullptr;  // a bytes object held instead of a buffer
 };
 
 // A sequence argument (list, tuple, any sequence) as a list of its items; TypeError

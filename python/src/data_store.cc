@@ -139,30 +139,33 @@ struct KeyBatch {
 // Results of a batch read as bytes (None for absent keys). The copies of a large batch
 // run with the GIL released: the bytes objects are made first, then filled.
 py::list bytes_list(const std::vector<std::optional<EntryHandle>>& handles) {
-  py::list out(handles.size());
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(handles.size()));
+  if (list == nullptr) throw py::error_already_set();
+  py::list out = py::reinterpret_steal<py::list>(list);
   std::size_t total = 0;
   for (const auto& handle : handles) total += handle ? handle->size() : 0;
-  if (total < kReleaseGilAbove) {
-    for (std::size_t i = 0; i < handles.size(); ++i) {
-      out[i] = handles[i] ? py::object(py::bytes(reinterpret_cast<const char*>(handles[i]->data()), handles[i]->size()))
-                          : py::object(py::none());
-    }
-    return out;
-  }
-  std::vector<char*> targets(handles.size(), nullptr);
+  const bool large = total >= kReleaseGilAbove;
+  std::vector<char*> targets(large ? handles.size() : 0, nullptr);
   for (std::size_t i = 0; i < handles.size(); ++i) {
+    PyObject* item;
     if (!handles[i]) {
-      out[i] = py::none();
-      continue;
+      item = Py_NewRef(Py_None);
+    } else if (!large) {
+      item = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(handles[i]->data()),
+                                       static_cast<Py_ssize_t>(handles[i]->size()));
+    } else {
+      // Made empty here, filled below without the GIL.
+      item = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(handles[i]->size()));
+      if (item != nullptr) targets[i] = PyBytes_AS_STRING(item);
     }
-    PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(handles[i]->size()));
-    if (bytes == nullptr) throw py::error_already_set();
-    targets[i] = PyBytes_AS_STRING(bytes);
-    out[i] = py::reinterpret_steal<py::object>(bytes);
+    if (item == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);  // steals the reference
   }
-  py::gil_scoped_release release;
-  for (std::size_t i = 0; i < handles.size(); ++i) {
-    if (targets[i] != nullptr) std::memcpy(targets[i], handles[i]->data(), handles[i]->size());
+  if (large) {
+    py::gil_scoped_release release;
+    for (std::size_t i = 0; i < handles.size(); ++i) {
+      if (targets[i] != nullptr) std::memcpy(targets[i], handles[i]->data(), handles[i]->size());
+    }
   }
   return out;
 }
@@ -722,6 +725,107 @@ class PyEntryIterator {
   bool busy_ = false;
 };
 
+// DataStore.values(): every live value as bytes, newest first. A plain CPython
+// iterator type (its tp_iternext is called straight from a for loop), over chunks the
+// engine's iterator fills with the GIL released. For small values a copy into bytes
+// costs less than a handle object; iterate the store itself for zero-copy handles.
+struct ValuesState {
+  std::optional<simd_r_drive::EntryRange> range;
+  simd_r_drive::EntryIterator it;
+  // Views into the mapping, which the iteration state (in `it`) pins.
+  std::vector<std::pair<const std::byte*, std::size_t>> chunk;
+  std::size_t next = 0;
+  bool done = false;
+  bool busy = false;
+};
+
+struct ValuesIterator {
+  PyObject_HEAD
+  ValuesState* state;
+};
+
+PyTypeObject* g_values_type = nullptr;
+
+extern "C" void values_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  delete reinterpret_cast<ValuesIterator*>(self)->state;
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+extern "C" PyObject* values_next(PyObject* self) {
+  ValuesState& state = *reinterpret_cast<ValuesIterator*>(self)->state;
+  if (state.next == state.chunk.size()) {
+    if (state.done) return nullptr;  // the end (no exception set: StopIteration)
+    if (state.busy) {
+      PyErr_SetString(PyExc_ValueError, "this iterator is being advanced by another thread");
+      return nullptr;
+    }
+    state.busy = true;
+    state.chunk.clear();
+    state.next = 0;
+    std::string failure;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+      while (state.chunk.size() < 1024 && !(state.it == std::default_sentinel)) {
+        const EntryHandle& entry = *state.it;
+        state.chunk.emplace_back(entry.data(), entry.size());
+        ++state.it;
+      }
+      state.done = state.it == std::default_sentinel;
+    } catch (const std::exception& error) {
+      failure = error.what();
+      state.done = true;
+    }
+    Py_END_ALLOW_THREADS
+    state.busy = false;
+    if (!failure.empty()) {
+      PyErr_SetString(PyExc_RuntimeError, failure.c_str());
+      return nullptr;
+    }
+    if (state.chunk.empty()) return nullptr;
+  }
+  const auto [data, size] = state.chunk[state.next++];
+  if (size < kReleaseGilAbove) {
+    return PyBytes_FromStringAndSize(reinterpret_cast<const char*>(data), static_cast<Py_ssize_t>(size));
+  }
+  try {
+    return copy_to_bytes(ByteView(data, size)).release().ptr();
+  } catch (py::error_already_set& error) {
+    error.restore();
+    return nullptr;
+  }
+}
+
+py::object make_values_iterator(const PyDataStore& owner) {
+  auto state = std::make_unique<ValuesState>();
+  {
+    auto store = owner.shared();
+    py::gil_scoped_release release;
+    state->range.emplace(store->iter_entries());
+    state->it = state->range->begin();
+  }
+  auto* iterator = PyObject_New(ValuesIterator, g_values_type);
+  if (iterator == nullptr) throw py::error_already_set();
+  iterator->state = state.release();
+  return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(iterator));
+}
+
+void make_values_type(py::module_& m) {
+  static PyType_Slot slots[] = {
+      {Py_tp_dealloc, reinterpret_cast<void*>(&values_dealloc)},
+      {Py_tp_iter, reinterpret_cast<void*>(&PyObject_SelfIter)},
+      {Py_tp_iternext, reinterpret_cast<void*>(&values_next)},
+      {Py_tp_doc, const_cast<char*>("The live values of a store as bytes, newest first (DataStore.values()).")},
+      {0, nullptr},
+  };
+  static PyType_Spec spec = {"simd_r_drive.ValuesIterator", sizeof(ValuesIterator), 0, Py_TPFLAGS_DEFAULT, slots};
+  PyObject* type = PyType_FromSpec(&spec);
+  if (type == nullptr) throw py::error_already_set();
+  g_values_type = reinterpret_cast<PyTypeObject*>(type);
+  m.add_object("ValuesIterator", py::handle(type));
+}
+
 py::dict stats_dict(const simd_r_drive::StoreStats& stats) {
   py::dict out;
   out["file_size"] = stats.file_size;
@@ -820,8 +924,118 @@ void bind_reports(py::module_& m) {
 
 }  // namespace
 
+// ---- fast paths ---------------------------------------------------------------------
+// The single-key lookups are what a Python loop calls millions of times, and pybind11's
+// generic dispatch costs more than the lookup itself. These few are plain METH_FASTCALL
+// functions on the same class instead; they follow the rules above (the GIL is kept:
+// a lookup takes no lock).
+
+PyDataStore* store_of(PyObject* self) {
+  auto* instance = reinterpret_cast<py::detail::instance*>(self);
+  auto* store = static_cast<PyDataStore*>(instance->get_value_and_holder().value_ptr());
+  if (store == nullptr) throw py::type_error("DataStore.__init__ was not called");
+  return store;
+}
+
+// The one argument `name` of a call, positional or by keyword; `fallback` (may be
+// null: required) for a second, optional one named `second`.
+struct Arguments {
+  PyObject* first = nullptr;
+  PyObject* second = nullptr;
+};
+Arguments parse(const char* function, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, const char* name,
+                const char* second_name) {
+  Arguments out;
+  const Py_ssize_t most = second_name != nullptr ? 2 : 1;
+  if (nargs > most) {
+    throw py::type_error(std::string(function) + "() takes at most " + std::to_string(most) + " argument" +
+                         (most == 1 ? "" : "s") + " (" + std::to_string(nargs) + " given)");
+  }
+  if (nargs >= 1) out.first = args[0];
+  if (nargs >= 2) out.second = args[1];
+  if (kwnames != nullptr) {
+    const Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < count; ++i) {
+      PyObject* keyword = PyTuple_GET_ITEM(kwnames, i);
+      PyObject* value = args[nargs + i];
+      if (PyUnicode_CompareWithASCIIString(keyword, name) == 0 && out.first == nullptr) {
+        out.first = value;
+      } else if (second_name != nullptr && PyUnicode_CompareWithASCIIString(keyword, second_name) == 0 &&
+                 out.second == nullptr) {
+        out.second = value;
+      } else {
+        throw py::type_error(std::string(function) + "() got an unexpected or repeated keyword argument '" +
+                             py::cast<std::string>(py::handle(keyword)) + "'");
+      }
+    }
+  }
+  if (out.first == nullptr) throw py::type_error(std::string(function) + "() missing required argument '" + name + "'");
+  return out;
+}
+
+template <class Body>
+PyObject* guarded(Body&& body) noexcept {
+  try {
+    return body().release().ptr();
+  } catch (py::error_already_set& error) {
+    error.restore();
+  } catch (const py::builtin_exception& error) {
+    error.set_error();
+  } catch (...) {
+    // The module's translators (simd_r_drive::Error and pybind11's own).
+    py::detail::translate_exception(std::current_exception());
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
+  }
+  return nullptr;
+}
+
+extern "C" PyObject* fast_read(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const Arguments a = parse("read", args, nargs, kwnames, "key", nullptr);
+    return store_of(self)->read(a.first);
+  });
+}
+extern "C" PyObject* fast_read_entry(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const Arguments a = parse("read_entry", args, nargs, kwnames, "key", nullptr);
+    return store_of(self)->read_entry(a.first);
+  });
+}
+extern "C" PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const Arguments a = parse("get", args, nargs, kwnames, "key", "default");
+    return store_of(self)->get(a.first, a.second != nullptr ? py::handle(a.second) : py::handle(Py_None));
+  });
+}
+extern "C" PyObject* fast_exists(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const Arguments a = parse("exists", args, nargs, kwnames, "key", nullptr);
+    return py::object(py::bool_(store_of(self)->exists(a.first)));
+  });
+}
+extern "C" PyObject* fast_getitem(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return guarded([&] {
+    const Arguments a = parse("__getitem__", args, nargs, kwnames, "key", nullptr);
+    return store_of(self)->getitem(a.first);
+  });
+}
+
+// Replaces pybind11's method `name` of `cls` by `function` (the docstring is kept).
+void install_fast(py::handle cls, PyMethodDef* definition) {
+  py::object previous = py::getattr(cls, definition->ml_name);
+  static std::vector<std::string> docs;  // the PyMethodDefs point into these for good
+  docs.push_back(py::cast<std::string>(previous.attr("__doc__")));
+  definition->ml_doc = docs.back().c_str();
+  PyObject* descriptor = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), definition);
+  if (descriptor == nullptr) throw py::error_already_set();
+  const int failed = PyObject_SetAttrString(cls.ptr(), definition->ml_name, descriptor);
+  Py_DECREF(descriptor);
+  if (failed != 0) throw py::error_already_set();
+}
+
 void bind_data_store(py::module_& m) {
   bind_reports(m);
+  make_values_type(m);
 
   py::class_<PyEntryIterator>(m, "EntryIterator",
                               "The live entries of a store, newest first, as EntryHandles. It covers the entries "
@@ -896,7 +1110,11 @@ void bind_data_store(py::module_& m) {
       // iteration and maintenance
       .def("__iter__", [](const S& self) { return PyEntryIterator(self); },
            "The live entries, newest first, as EntryHandles (the store keeps key hashes, not keys).")
-      .def("iter_entries", [](const S& self) { return PyEntryIterator(self); })
+      .def("iter_entries", [](const S& self) { return PyEntryIterator(self); },
+           "The live entries, newest first, as EntryHandles (zero-copy; the same as iter(store)).")
+      .def("values", &make_values_iterator,
+           "The live values, newest first, each copied into bytes: for small values the fastest way through "
+           "a store (iterate the store itself for EntryHandles, which copy nothing).")
       .def("stats", [](S& self) { return self.released([](DataStore& store) { return store.stats(); }, false); },
            "Counts of what the store holds (StoreStats); walks the chain.")
       .def("verify", [](S& self) { return self.released([](DataStore& store) { return store.verify(); }, false); },
@@ -967,6 +1185,17 @@ void bind_data_store(py::module_& m) {
       .def("__reduce_ex__", [](py::handle, py::handle) -> py::object {
         throw py::type_error("a writable DataStore cannot be pickled");  // the Python class refines this
       });
+
+  static PyMethodDef fast_methods[] = {
+      {"read", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_read)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+      {"read_entry", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_read_entry)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+      {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_get)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+      {"exists", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_exists)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+      {"__contains__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_exists)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+      {"__getitem__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_getitem)), METH_FASTCALL | METH_KEYWORDS, nullptr},
+  };
+  const py::object cls = m.attr("DataStore");
+  for (PyMethodDef& definition : fast_methods) install_fast(cls, &definition);
 }
 
 }  // namespace srd_python

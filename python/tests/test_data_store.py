@@ -177,6 +177,38 @@ def test_iteration_yields_live_entries_newest_first(store: DataStore) -> None:
     assert compute_hash(b"k7") not in by_hash
 
 
+def test_values_yields_copies_of_the_live_values(store: DataStore) -> None:
+    store.batch_write([(f"k{i}".encode(), f"v{i}".encode()) for i in range(3000)])  # several chunks
+    store.write(b"k0", b"newest")
+    store.delete(b"k1")
+    store.write(b"big", b"B" * 100_000)  # copied without the GIL
+    values = list(store.values())
+    assert len(values) == 3000 and all(type(value) is bytes for value in values)
+    assert values[0] == b"B" * 100_000 and values[1] == b"newest"
+    assert sorted(values[2:]) == sorted(f"v{i}".encode() for i in range(2, 3000))
+    iterator = store.values()
+    assert iter(iterator) is iterator
+    next(iterator)
+    store.close()
+    assert len(list(iterator)) == 2999  # it holds what it reads, not the store
+
+
+def test_lookups_take_keywords_and_refuse_bad_calls(store: DataStore) -> None:
+    store.write(b"k", b"v")
+    assert store.read(key=b"k") == b"v" and bytes(store.read_entry(key=b"k")) == b"v"
+    assert store.get(b"x", default=5) == 5 and store.get(key=b"k") == b"v"
+    assert store.exists(key=b"k")
+    with pytest.raises(TypeError, match="missing required argument 'key'"):
+        store.read()
+    with pytest.raises(TypeError, match="at most 1 argument"):
+        store.read(b"k", b"extra")
+    with pytest.raises(TypeError, match="unexpected or repeated keyword argument 'value'"):
+        store.read(b"k", value=b"x")
+    with pytest.raises(TypeError, match="at most 2 arguments"):
+        store.get(b"k", 1, 2)
+    assert store.read.__doc__ and "bytes" in store.read.__doc__
+
+
 def test_an_iterator_outlives_the_store(store_path: Path) -> None:
     store = DataStore(store_path)
     store.batch_write([(f"k{i}".encode(), b"x" * 100) for i in range(1000)])
