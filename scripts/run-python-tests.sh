@@ -38,11 +38,15 @@ SIMD_R_DRIVE_CMAKE_BUILD_DIR="$build_dir" CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-2}
 export SRD_SERVER_BINARY=${SRD_SERVER_BINARY:-$build_dir/bin/simd-r-drive-server}
 export SRD_SOURCE_DIR=$PWD
 preload=()
+sanitizer_log="$PWD/$build_dir/python-sanitizer"
+rm -f "$sanitizer_log".*
 if [ -n "${SRD_PYTHON_SANITIZE:-}" ]; then
   # The module links the sanitizer runtimes; they must be loaded before anything else,
-  # and CPython's own allocations are not the module's leaks.
+  # and CPython's own allocations are not the module's leaks. Reports go to files
+  # (pytest captures stderr, and a process the sanitizer aborts loses the capture).
   preload=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-           "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1"
+           "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:log_path=$sanitizer_log"
+           "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$sanitizer_log"
            "SRD_UNDER_SANITIZER=1")
 fi
 # -P: the source tree's python/ must not shadow the installed package; -X faulthandler:
@@ -66,6 +70,12 @@ print(tests - failed - skipped, failed, skipped, tests)
 EOF
 )
 read -r ok bad skip total <<<"$counts"
+for report_file in "$sanitizer_log".*; do
+  [ -e "$report_file" ] || continue
+  echo "python: a sanitizer report ($report_file):"
+  head -40 "$report_file"
+  bad=$((bad + 1))
+done
 if [ "$total" -eq 0 ]; then
   echo "python: pytest ran no tests (exit status $status)"
   bad=$((bad + 1))

@@ -134,7 +134,8 @@ def test_a_requested_schema_picks_the_type(store: DataStore) -> None:
     assert consumer.format == "g" and consumer.array.length == 8
     consumer.release()
     unexportable, _ = store.read_entry(b"k").arrow_c_array("Z")
-    struct_of(unexportable, b"arrow_schema", "ArrowSchema").format = ffi.new("char[]", b"+s")
+    other_format = ffi.new("char[]", b"+s")  # kept alive while the schema points at it
+    struct_of(unexportable, b"arrow_schema", "ArrowSchema").format = other_format
     consumer = Consumer(handle.__arrow_c_array__(requested_schema=unexportable))
     assert consumer.format == "z"  # a type it cannot produce: the default
     consumer.release()
