@@ -5,10 +5,9 @@
 #
 #   scripts/run-python-tests.sh BUILD_DIR [PYTEST ARGS...]
 #
-# The venv (BUILD_DIR/python-venv) is made with --system-site-packages, so it sees
-# Debian's numpy, pytest, cffi, msgpack, websockets and dask; the install is
-#   pip install --no-build-isolation --no-index ./python
-# which builds the module with BUILD_DIR (python/setup.py) and never reaches the network.
+# The venv (BUILD_DIR/python-venv, scripts/install-python.sh) is made with
+# --system-site-packages, so it sees Debian's numpy, pytest, cffi, msgpack, websockets and
+# dask; the install builds the module with BUILD_DIR and never reaches the network.
 #
 # Environment: SRD_PYTHON_SANITIZE=address,undefined runs the interpreter with the
 # sanitizer runtimes preloaded, for a BUILD_DIR built with SRD_SANITIZE=address,undefined.
@@ -27,12 +26,7 @@ fail() {
   exit 1
 }
 
-if [ ! -x "$venv/bin/python" ]; then
-  "$python" -m venv --system-site-packages "$venv" || fail "python: could not create the venv $venv"
-fi
-SIMD_R_DRIVE_CMAKE_BUILD_DIR="$build_dir" CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-2}" \
-  "$venv/bin/pip" install --quiet --no-build-isolation --no-index --force-reinstall --no-deps ./python ||
-  fail "python: pip install of ./python from $build_dir failed"
+scripts/install-python.sh "$build_dir" || fail "python: pip install of ./python from $build_dir failed"
 
 # The server the network client's tests start (they skip without it).
 export SRD_SERVER_BINARY=${SRD_SERVER_BINARY:-$build_dir/bin/simd-r-drive-server}
