@@ -8,7 +8,7 @@
 #   make test    every test: release, ASan+UBSan (library and CLI), TSan (every test
 #                that starts a thread), fuzzing, install check; ends with one line
 #                "N passed, N failed, N skipped"
-#   make bench   the benchmarks (see docs/performance.md)
+#   make bench   the benchmarks, C++ and Python (see docs/performance.md)
 
 BUILD_TYPE ?= Release
 JOBS ?= 2
@@ -56,6 +56,8 @@ bench: deps
 	@build/bin/srd-bench
 	@build/bin/srd-microbench --benchmark_min_time=0.1
 	@build/bin/srd-net-bench
+	@scripts/install-python.sh build
+	@build/python-venv/bin/python -P bench/python/bench.py --markdown build/python-bench.md
 
 clean:
 	rm -rf build build-asan build-tsan build-install build-install-shared build-ab build-fuzz

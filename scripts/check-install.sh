@@ -15,7 +15,7 @@ trap 'rm -rf "$prefix"' EXIT
 # library's exports, and its Beast-heavy sources would double the check's build time.
 install_into() {  # install_into PREFIX BUILD_DIR [CMAKE ARGS...]
   local into=$1 dir=$2; shift 2
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_TESTS=OFF -DSRD_BUILD_APPS=ON -DSRD_BUILD_NET=OFF \
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_TESTS=OFF -DSRD_BUILD_APPS=ON -DSRD_BUILD_NET=OFF -DSRD_BUILD_PYTHON=OFF \
     -DCMAKE_INSTALL_PREFIX="$into" "$@" >/dev/null
   cmake --build "$dir" -j "${JOBS:-2}" >/dev/null
   cmake --install "$dir" >/dev/null

@@ -39,6 +39,31 @@ PACKAGES=(
   "libsqlite3-dev=3.40.1-2+deb12u2"
   "libtkrzw-dev=1.0.25-1"
   "libkyotocabinet-dev=1.2.79-2+b1"
+  # The Python package (python/): pybind11 for the module, Debian's Python 3.11 with
+  # venv and pip (the install is a venv that sees these packages; PyPI is never asked),
+  # setuptools and wheel to build it offline; numpy, pytest, cffi (the Arrow C Data
+  # Interface consumer in the tests), msgpack and websockets (the network client), and
+  # dask and distributed (the scale-out recipe).
+  "pybind11-dev=2.10.3-1"
+  "python3-dev=3.11.2-1+b1"
+  "python3-venv=3.11.2-1+b1"
+  "python3-pip=23.0.1+dfsg-1"
+  "python3-setuptools=66.1.1-1+deb12u2"
+  "python3-wheel=0.38.4-2"
+  "python3-numpy=1:1.24.2-1+deb12u1"
+  "python3-pytest=7.2.1-2"
+  "python3-cffi=1.15.1-5"
+  "python3-msgpack=1.0.3-2+b1"
+  "python3-websockets=10.4-1"
+  "python3-dask=2022.12.1+dfsg-2"
+  "python3-distributed=2022.12.1+ds.1-3"
+  # The Python peers bench/python/bench.py compares against (the standard library's
+  # dbm needs nothing).
+  "python3-lmdb=1.4.0-1+b1"
+  "python3-plyvel=1.5.0-1+b2"
+  "python3-tkrzw=0.1.29-1"
+  "python3-diskcache=5.4.0-1"
+  "python3-sqlitedict=2.1.0-1"
 )
 
 missing=()

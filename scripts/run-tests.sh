@@ -9,7 +9,10 @@
 # conformance through the client, the server binary) in release and under
 # ASan+UBSan; every test that starts a thread (or a process) under TSan, the
 # in-process network suites included; a bounded libFuzzer pass
-# (scripts/run-fuzz.sh); an install check (find_package from a separate project).
+# (scripts/run-fuzz.sh); an install check (find_package from a separate project); the
+# Python package's pytest suite (scripts/run-python-tests.sh: installed from the
+# release build into a venv under it, and again from the ASan+UBSan build with the
+# sanitizer runtimes preloaded; its network tests start that build's server).
 #
 # Each stage line reads "N passed, N failed, N skipped", and names the skipped
 # tests. A stage that ran no test at all (a filter that matches nothing, a binary
@@ -100,6 +103,38 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt"
 
+# run_counted NAME SECONDS COMMAND...: runs a script whose last line is "N passed, N
+# failed, N skipped" with a time limit, prints what it said about failures and skips,
+# and adds its counts.
+run_counted() {
+  local name=$1 seconds=$2; shift 2
+  local log="$log_dir/$name.log"
+  echo "== $name: $* (limit $(( seconds * STAGE_TIME_SCALE ))s)"
+  local started=$SECONDS
+  limited "$seconds" "$@" >"$log" 2>&1
+  local status=$?
+  local summary ok bad skip
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
+  grep -E '^(FAILED|ERROR|SKIPPED) |^python: |Fatal Python error|ERROR: (Address|Undefined)Sanitizer|runtime error:' "$log" | head -40
+  ok=$(echo "$summary" | cut -d' ' -f1); bad=$(echo "$summary" | cut -d' ' -f3); skip=$(echo "$summary" | cut -d' ' -f5)
+  ok=${ok:-0}; bad=${bad:-0}; skip=${skip:-0}
+  if [ "$status" -eq 124 ]; then
+    tail -5 "$log"
+    echo "   TIMED OUT: still running after $(( seconds * STAGE_TIME_SCALE ))s; stopped"
+    bad=$((bad + 1))
+  elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    tail -5 "$log"
+    echo "   exited with status $status before reporting a failed test"
+    bad=1
+  fi
+  if [ $((ok + bad + skip)) -eq 0 ]; then
+    echo "   ran no tests"
+    bad=1
+  fi
+  echo "   took $((SECONDS - started))s"
+  stage_result "$name" "$ok" "$bad" "$skip"
+}
+
 # run_suites LABEL BUILD_DIR SCALE [EXTENSIONS FILTER]: the library's suites
 # (tests/CMakeLists.txt: one binary per layer, the public API, the conformance cases)
 # and the extensions' (extensions/tests/) from one build. SCALE multiplies the time
@@ -133,6 +168,8 @@ if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   # The command-line tool, run as a user would (tests/cli/).
   run_gtest cli 300 build/bin/srd_cli_tests
   run_net_suites release build 1
+  # The Python package (python/tests), installed from this build.
+  run_counted python 600 scripts/run-python-tests.sh build
 fi
 # The peak-memory tests measure a sanitizer's shadow memory and quarantine, not the
 # code: they run in the release build only (LargeFile here, Streaming in the CLI's).
@@ -151,8 +188,11 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -D
   # the server's), one of which streams 4 GiB.
   run_net_suites asan-ubsan build-asan 3 \
     '-ServerBinary.AClientThatNeverReadsItsAnswersCostsBoundedMemory:ServerBinary.AFourGibValueStreamsBothWaysInBoundedServerMemory'
+  # The Python package built with ASan+UBSan, the runtimes preloaded into the
+  # interpreter (the tests that measure memory skip themselves there).
+  SRD_PYTHON_SANITIZE=address,undefined run_counted python-asan-ubsan 900 scripts/run-python-tests.sh build-asan
 fi
-if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF; then
+if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF -DSRD_BUILD_PYTHON=OFF; then
   # Every test that starts a thread, directly (std::thread, par_iter_entries, the
   # kGroupCommit and kSyncPeriodically sync threads) or through the engine
   # (compaction builds the new index on a second thread, and compact() is called

@@ -1,0 +1,546 @@
+#!/usr/bin/env python3
+"""The srd-bench workload shapes from Python, beside Python's key/value stores.
+
+    bench/python/bench.py [--n 100000] [--runs 3] [--backends a,b,...] [--markdown FILE]
+
+Each (store, run) is its own process, the runs interleaved in rounds; the table shows
+medians. Keys are "key{i}", values the 8-byte little-endian i (bench/workload_spec.h),
+and every read turns the value into a Python int, so each store's value reaches Python.
+
+  W1  put, one call each (20,000 puts + close)          ops/s
+  W2  put, batches of 1,000 (N puts + close)            ops/s
+  W4  sequential get of every key                       ops/s
+  W5  random get (splitmix64 from seed 42, N gets)      ops/s
+  W6  get in batches of 1,000 (a loop where a store has no multi-get)   ops/s
+  W7  iterate every value and sum them                  ops/s
+  W8  write 200 values of 1 MiB; read each back into numpy and sum it (u64 words)  MiB/s
+  B1  the W5 keys, 1,000 a call, against a loop of single gets: how much faster a
+      batch read is (ours: >= 5x the goal); the values are only collected
+
+Stores: simd_r_drive (in process), lmdb (buffers=True, one read transaction, sync
+off), plyvel (LevelDB), tkrzw (HashDBM), diskcache, sqlitedict (synchronous=OFF), dbm
+(the standard library's), and simd_r_drive's network client against build/bin/
+simd-r-drive-server on loopback (single calls are capped at 20,000: each is a round
+trip). Every store runs without syncing, as in srd-bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SINGLE_PUTS = 20_000
+NETWORK_SINGLE_CAP = 20_000
+BLOBS = 200
+BLOB = 1 << 20
+BATCH = 1000
+MASK64 = (1 << 64) - 1
+
+
+def splitmix(seed: int, n: int, count: int) -> list[int]:
+    state = seed
+    out = []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        out.append((z ^ (z >> 31)) % n)
+    return out
+
+
+# ---- the stores ------------------------------------------------------------------------
+
+
+class Store:
+    name = ""
+    network = False
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def put(self, key: bytes, value: bytes) -> None: ...
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None: ...
+    def get(self, key: bytes) -> Any: ...
+    def get_batch(self, keys: list[bytes]) -> list[Any]:
+        return [self.get(key) for key in keys]
+    def values(self) -> Iterable[Any]: ...
+    def blob_sum(self, key: bytes) -> int:
+        import numpy as np
+
+        return int(np.frombuffer(self.get(key), dtype=np.uint64).sum())
+    def close(self) -> None: ...
+
+
+class SimdRDrive(Store):
+    name = "simd_r_drive"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        from simd_r_drive import DataStore
+
+        self.store = DataStore(directory / "store.bin")
+        self.put = self.store.write  # type: ignore[assignment]
+        self.put_batch = self.store.batch_write  # type: ignore[assignment]
+        self.get = self.store.read  # type: ignore[assignment]
+        self.get_batch = self.store.batch_read  # type: ignore[assignment]
+
+    def values(self) -> Iterable[Any]:
+        return self.store.values()  # bytes: for 8-byte values cheaper than a handle each
+
+    def blob_sum(self, key: bytes) -> int:
+        import numpy as np
+
+        return int(np.frombuffer(self.store.read_entry(key), dtype=np.uint64).sum())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class Lmdb(Store):
+    name = "lmdb"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import lmdb
+
+        self.env = lmdb.open(str(directory), map_size=8 << 30, sync=False, metasync=False, writemap=True,
+                             readahead=False)
+        self.read_txn: Any = None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(key, value)
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        with self.env.begin(write=True) as txn:
+            for key, value in items:
+                txn.put(key, value)
+
+    def _txn(self) -> Any:
+        if self.read_txn is None:
+            self.read_txn = self.env.begin(buffers=True)
+            self.get = self.read_txn.get  # type: ignore[assignment]
+        return self.read_txn
+
+    def get(self, key: bytes) -> Any:
+        return self._txn().get(key)
+
+    def get_batch(self, keys: list[bytes]) -> list[Any]:
+        # Cursor.getmulti skips absent keys; every key here is present.
+        return [value for _, value in self._txn().cursor().getmulti(keys)]
+
+    def values(self) -> Iterable[Any]:
+        return self._txn().cursor().iternext(keys=False, values=True)
+
+    def close(self) -> None:
+        if self.read_txn is not None:
+            self.read_txn.abort()
+        self.env.close()
+
+
+class Plyvel(Store):
+    name = "plyvel"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import plyvel
+
+        self.db = plyvel.DB(str(directory / "db"), create_if_missing=True)
+        self.put = self.db.put  # type: ignore[assignment]
+        self.get = self.db.get  # type: ignore[assignment]
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        with self.db.write_batch() as batch:
+            for key, value in items:
+                batch.put(key, value)
+
+    def values(self) -> Iterable[Any]:
+        return self.db.iterator(include_key=False)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Tkrzw(Store):
+    name = "tkrzw"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import tkrzw
+
+        self.db = tkrzw.DBM()
+        self.db.Open(str(directory / "db.tkh"), True, dbm="HashDBM", num_buckets=2_000_000).OrDie()
+        self.put = self.db.Set  # type: ignore[assignment]
+        self.get = self.db.Get  # type: ignore[assignment]
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        self.db.SetMulti(dict(items))
+
+    def get_batch(self, keys: list[bytes]) -> list[Any]:
+        found = self.db.GetMulti(*keys)
+        return [found.get(key) for key in keys]
+
+    def values(self) -> Iterable[Any]:
+        for _, value in self.db:
+            yield value
+
+    def close(self) -> None:
+        self.db.Close().OrDie()
+
+
+class DiskCache(Store):
+    name = "diskcache"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import diskcache
+
+        self.cache = diskcache.Cache(str(directory / "cache"), size_limit=1 << 40, sqlite_synchronous=0)
+        self.put = self.cache.set  # type: ignore[assignment]
+        self.get = self.cache.get  # type: ignore[assignment]
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        with self.cache.transact():
+            for key, value in items:
+                self.cache.set(key, value)
+
+    def values(self) -> Iterable[Any]:
+        for key in self.cache.iterkeys():
+            yield self.cache.get(key)
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+class SqliteDictStore(Store):
+    name = "sqlitedict"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        from sqlitedict import SqliteDict
+
+        identity = lambda value: value  # noqa: E731  (bytes in, bytes out: no pickling)
+        self.db = SqliteDict(str(directory / "db.sqlite"), autocommit=False, encode=identity, decode=identity,
+                             journal_mode="WAL")
+        self.db.conn.execute("PRAGMA synchronous=OFF")
+        self.db.conn.commit()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.db[key] = value
+        self.db.commit()
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        for key, value in items:
+            self.db[key] = value
+        self.db.commit()
+
+    def get(self, key: bytes) -> Any:
+        return self.db.get(key)
+
+    def values(self) -> Iterable[Any]:
+        return self.db.values()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Dbm(Store):
+    name = "dbm"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import dbm
+
+        self.db = dbm.open(str(directory / "db"), "c")
+        self.get = self.db.get  # type: ignore[assignment]
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.db[key] = value
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        for key, value in items:
+            self.db[key] = value
+
+    def values(self) -> Iterable[Any]:
+        db = self.db
+        for key in db.keys():
+            yield db[key]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Network(Store):
+    name = "simd_r_drive ws client"
+    network = True
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        from simd_r_drive.ws_client import DataStoreWsClient
+
+        binary = Path(os.environ.get("SRD_SERVER_BINARY", ROOT / "build" / "bin" / "simd-r-drive-server"))
+        self.server = subprocess.Popen([str(binary), str(directory / "served.bin"), "--port", "0", "--quiet"],
+                                       stdout=subprocess.PIPE, text=True)
+        assert self.server.stdout is not None
+        line = self.server.stdout.readline()
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        self.client = DataStoreWsClient("127.0.0.1", port, timeout=120, batch_timeout=300)
+        self.put = self.client.write  # type: ignore[assignment]
+        self.put_batch = self.client.batch_write  # type: ignore[assignment]
+        self.get = self.client.read  # type: ignore[assignment]
+        self.get_batch = self.client.batch_read  # type: ignore[assignment]
+
+    def values(self) -> Iterable[Any]:
+        for _, value in self.client.iter_entries(page_size=10_000):
+            yield value
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.send_signal(signal.SIGTERM)
+        self.server.wait(60)
+
+
+STORES: dict[str, type[Store]] = {
+    cls.name: cls for cls in (SimdRDrive, Lmdb, Plyvel, Tkrzw, DiskCache, SqliteDictStore, Dbm, Network)
+}
+
+
+# ---- the workloads ----------------------------------------------------------------------
+
+
+def timed(body: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    body()
+    return time.perf_counter() - start
+
+
+def run_one(store_name: str, n: int) -> dict[str, float]:
+    """Every workload for one store, in this process; returns {row: figure}."""
+    import numpy as np
+
+    cls = STORES[store_name]
+    figures: dict[str, float] = {}
+    keys = [f"key{i}".encode() for i in range(n)]
+    values = [i.to_bytes(8, "little") for i in range(n)]
+    expected = n * (n - 1) // 2
+    single = min(n, SINGLE_PUTS)
+    read_count = min(n, NETWORK_SINGLE_CAP) if cls.network else n
+    scratch = Path(tempfile.mkdtemp(prefix=f"srd-pybench-{store_name.replace(' ', '-')}-"))
+    try:
+        # W1
+        directory = scratch / "w1"
+        directory.mkdir()
+        store = cls(directory)
+
+        def w1() -> None:
+            put = store.put
+            for i in range(single):
+                put(keys[i], values[i])
+            store.close()
+
+        figures["W1"] = single / timed(w1)
+        # W2
+        directory = scratch / "w2"
+        directory.mkdir()
+        store = cls(directory)
+        items = list(zip(keys, values))
+
+        def w2() -> None:
+            for start in range(0, n, BATCH):
+                store.put_batch(items[start:start + BATCH])
+            store.close()
+
+        figures["W2"] = n / timed(w2)
+        store = cls(directory)
+        # W4
+        total = 0
+
+        def w4() -> None:
+            nonlocal total
+            get = store.get
+            from_bytes = int.from_bytes
+            for key in keys[:read_count]:
+                total += from_bytes(get(key), "little")
+
+        figures["W4"] = read_count / timed(w4)
+        assert total == read_count * (read_count - 1) // 2, "W4 read wrong values"
+        # W5
+        order = [keys[i] for i in splitmix(42, n, read_count)]
+        want = sum(int.from_bytes(values[int(key[3:])], "little") for key in order)
+        total = 0
+
+        def w5() -> None:
+            nonlocal total
+            get = store.get
+            from_bytes = int.from_bytes
+            for key in order:
+                total += from_bytes(get(key), "little")
+
+        figures["W5"] = read_count / timed(w5)
+        assert total == want, "W5 read wrong values"
+        # W6
+        total = 0
+        batches = [keys[start:start + BATCH] for start in range(0, n, BATCH)]
+
+        def w6() -> None:
+            nonlocal total
+            get_batch = store.get_batch
+            from_bytes = int.from_bytes
+            for batch in batches:
+                for value in get_batch(batch):
+                    total += from_bytes(value, "little")
+
+        figures["W6"] = n / timed(w6)
+        assert total == expected, "W6 read wrong values"
+        # B1: the same random keys, 1,000 a call, against a loop of single reads (the
+        # results only collected, so the figure is the reads' own cost)
+        random_batches = [order[start:start + BATCH] for start in range(0, len(order), BATCH)]
+
+        def b1_batch() -> None:
+            get_batch = store.get_batch
+            for batch in random_batches:
+                get_batch(batch)
+
+        def b1_loop() -> None:
+            get = store.get
+            for batch in random_batches:
+                [get(key) for key in batch]
+
+        figures["B1 batch"] = read_count / timed(b1_batch)
+        figures["B1 loop"] = read_count / timed(b1_loop)
+        # W7
+        total = 0
+        count = 0
+
+        def w7() -> None:
+            nonlocal total, count
+            from_bytes = int.from_bytes
+            for value in store.values():
+                total += from_bytes(value, "little")
+                count += 1
+
+        figures["W7"] = n / timed(w7)
+        assert (total, count) == (expected, n), "W7 read wrong values"
+        store.close()
+        # W8
+        directory = scratch / "w8"
+        directory.mkdir()
+        store = cls(directory)
+        blob_keys = [f"blob{j}".encode() for j in range(BLOBS)]
+        blob = np.arange(BLOB // 8, dtype=np.uint64)
+
+        def w8_write() -> None:
+            for j, key in enumerate(blob_keys):
+                blob[0] = j
+                store.put(key, blob.tobytes() if not isinstance(store, SimdRDrive) else blob)
+            store.close()
+
+        figures["W8 write"] = BLOBS * BLOB / (1 << 20) / timed(w8_write)
+        store = cls(directory)
+        total = 0
+
+        def w8_read() -> None:
+            nonlocal total
+            for key in blob_keys:
+                total += store.blob_sum(key)
+
+        figures["W8 read+sum"] = BLOBS * BLOB / (1 << 20) / timed(w8_read)
+        base = int(blob[1:].sum())
+        assert total == BLOBS * base + sum(range(BLOBS)), "W8 summed wrong values"
+        store.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    figures["B1"] = figures["B1 batch"] / figures["B1 loop"]
+    return figures
+
+
+# ---- the harness ------------------------------------------------------------------------
+
+ROWS = [
+    ("W1", "put, one call each", "K ops/s", 1e-3),
+    ("W2", "put, batches of 1000", "K ops/s", 1e-3),
+    ("W4", "sequential get", "K ops/s", 1e-3),
+    ("W5", "random get", "K ops/s", 1e-3),
+    ("W6", "get, batches of 1000", "K ops/s", 1e-3),
+    ("W7", "iterate + sum", "K ops/s", 1e-3),
+    ("W8 write", "write 1 MiB values", "MiB/s", 1.0),
+    ("W8 read+sum", "read 1 MiB into numpy + sum", "MiB/s", 1.0),
+    ("B1", "1,000 random keys: get_batch / a loop of get", "x", 1.0),
+]
+READ_ROWS = ("W4", "W5", "W6", "W7", "W8 read+sum")
+
+
+def table(results: dict[str, dict[str, list[float]]], n: int, runs: int) -> str:
+    names = list(results)
+    peers = [name for name in names if name not in ("simd_r_drive", "simd_r_drive ws client")]
+    lines = [
+        f"N = {n:,} keys (W1: {min(n, SINGLE_PUTS):,} puts; the network client's W4/W5: "
+        f"{min(n, NETWORK_SINGLE_CAP):,} gets), medians of {runs} runs, each in its own process.",
+        "",
+        "| row | unit | " + " | ".join(names) + " | ours / best peer |",
+        "|---|---|" + "---:|" * len(names) + "---:|",
+    ]
+    for row, label, unit, scale in ROWS:
+        cells = []
+        for name in names:
+            samples = results[name].get(row, [])
+            cells.append(f"{statistics.median(samples) * scale:,.1f}" if samples else "-")
+        ratio = "-"
+        ours = results.get("simd_r_drive", {}).get(row)
+        peer_values = [statistics.median(results[p][row]) for p in peers if results[p].get(row)]
+        if ours and peer_values and row != "B1":
+            ratio = f"{statistics.median(ours) / max(peer_values):.2f}x"
+        lines.append(f"| {row} {label} | {unit} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backends", default=",".join(STORES))
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--run-one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_one:
+        print(json.dumps(run_one(args.run_one, args.n)))
+        return 0
+    names = [name for name in args.backends.split(",") if name]
+    for name in names:
+        if name not in STORES:
+            parser.error(f"unknown store {name!r}; known: {', '.join(STORES)}")
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in names}
+    for round_ in range(args.runs):
+        for name in names:
+            started = time.perf_counter()
+            child = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--run-one", name],
+                                   capture_output=True, text=True)
+            if child.returncode != 0:
+                print(f"{name}: failed: {child.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                continue
+            for row, value in json.loads(child.stdout.strip().splitlines()[-1]).items():
+                results[name].setdefault(row, []).append(value)
+            print(f"round {round_ + 1}/{args.runs}: {name} ({time.perf_counter() - started:.1f}s)", file=sys.stderr)
+    results = {name: rows for name, rows in results.items() if rows}
+    text = table(results, args.n, args.runs)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
