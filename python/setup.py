@@ -38,7 +38,11 @@ def source_dir() -> Path:
 class CMakeBuild(build_ext):
     def build_extension(self, ext: Extension) -> None:
         root = source_dir()
-        build_dir = Path(os.environ.get("SIMD_R_DRIVE_CMAKE_BUILD_DIR", root / "build")).resolve()
+        # A relative build directory names one under the source tree: pip runs this in
+        # python/, so resolving against the working directory would configure a second,
+        # unrelated build there (with none of the given build's options).
+        given = Path(os.environ.get("SIMD_R_DRIVE_CMAKE_BUILD_DIR", "build"))
+        build_dir = (given if given.is_absolute() else root / given).resolve()
         # The interpreter itself, not a venv's link to it: the module is built for it.
         python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
         configure = ["cmake", "-S", str(root), "-B", str(build_dir), f"-DPython_EXECUTABLE={python}",

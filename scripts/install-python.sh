@@ -14,5 +14,5 @@ venv="$build_dir/python-venv"
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
-SIMD_R_DRIVE_CMAKE_BUILD_DIR="$build_dir" CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-2}" \
+SIMD_R_DRIVE_CMAKE_BUILD_DIR="$(realpath "$build_dir")" CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-2}" \
   "$venv/bin/pip" install --quiet --no-build-isolation --no-index --force-reinstall --no-deps ./python

@@ -28,8 +28,20 @@ fail() {
 
 scripts/install-python.sh "$build_dir" || fail "python: pip install of ./python from $build_dir failed"
 
+if [ -n "${SRD_PYTHON_SANITIZE:-}" ]; then
+  # The installed module must be the sanitized one from $build_dir: a module built
+  # elsewhere would pass these tests without being checked at all.
+  module=$(find "$venv/lib" -path '*/simd_r_drive/_native*.so' | head -1)
+  if [ -z "$module" ] || ! nm -D "$module" | grep -q '__asan_init'; then
+    fail "python: the installed module ${module:-(none)} is not built with ASan"
+  fi
+fi
+
 # The server the network client's tests start (they skip without it).
-export SRD_SERVER_BINARY=${SRD_SERVER_BINARY:-$build_dir/bin/simd-r-drive-server}
+# Absolute: pytest runs in python/tests. Required: a build without the server fails
+# these tests instead of skipping them.
+export SRD_SERVER_BINARY=${SRD_SERVER_BINARY:-$PWD/$build_dir/bin/simd-r-drive-server}
+export SRD_REQUIRE_SERVER=1
 export SRD_SOURCE_DIR=$PWD
 preload=()
 sanitizer_log="$PWD/$build_dir/python-sanitizer"
