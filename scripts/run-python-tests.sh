@@ -32,7 +32,8 @@ if [ -n "${SRD_PYTHON_SANITIZE:-}" ]; then
   # The installed module must be the sanitized one from $build_dir: a module built
   # elsewhere would pass these tests without being checked at all.
   module=$(find "$venv/lib" -path '*/simd_r_drive/_native*.so' | head -1)
-  if [ -z "$module" ] || ! nm -D "$module" | grep -q '__asan_init'; then
+  # (nm's whole output first: with pipefail, grep -q ending the pipe early fails it.)
+  if [ -z "$module" ] || ! grep -q '__asan_init' <<<"$(nm -D "$module")"; then
     fail "python: the installed module ${module:-(none)} is not built with ASan"
   fi
 fi
