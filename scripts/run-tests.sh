@@ -91,12 +91,14 @@ build() {
   local name
   name=$(basename "$dir")
   echo "== building $dir"
+  local started=$SECONDS
   if ! { limited 600 cmake -S . -B "$dir" -G Ninja "$@" >"$log_dir/$name-configure.log" 2>&1 &&
          limited 3600 cmake --build "$dir" -j "$JOBS" >"$log_dir/$name-build.log" 2>&1; }; then
     tail -40 "$log_dir/$name-configure.log" "$log_dir/$name-build.log"
     failed=$((failed + 1))
     return 1
   fi
+  echo "   took $((SECONDS - started))s"
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
