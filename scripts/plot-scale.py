@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Curves and a summary of `make bench-scale` (scripts/bench-scale.sh).
 
-Reads <dir>/n<N>-<warm|cold>.json (srd-bench's JSON), writes a PNG of the rows
+Reads <dir>/n<N>-<warm|cold>.json (srd-bench's JSON; several directories are
+merged, so a slow store can run apart with fewer runs), writes a PNG of the rows
 against N (one panel per row, a line per store and mode) and prints a Markdown
 summary: medians with min-max, ratios to LMDB and Kyoto, peak RSS, and the index's
 bytes per key (ours: the table in memory, the snapshot on disk; every store: the
 file on disk per key).
 
-    /usr/bin/python3 scripts/plot-scale.py build/bench-scale docs/images/scale.png
+    /usr/bin/python3 scripts/plot-scale.py build/bench-scale [more dirs...] docs/images/scale.png
 """
 import glob
 import json
@@ -27,13 +28,34 @@ LABELS = {
 }
 
 
-def load(directory):
+def merge(into, data):
+    for store in data["stores"]:
+        if store not in into["stores"]:
+            into["stores"].append(store)
+    rows = {row["figure"]: row for row in into["summary"]}
+    for row in data["summary"]:
+        if row["figure"] in rows:
+            rows[row["figure"]]["stores"].update(row["stores"])
+        else:
+            into["summary"].append(row)
+    into["records"].extend(data["records"])
+    into["runs"] = f"{into['runs']}, {data['runs']} for {', '.join(data['stores'])}"
+
+
+def load(directories):
     runs = {}  # (n, mode) -> json
-    for path in glob.glob(os.path.join(directory, "n*-*.json")):
-        match = re.match(r"n(\d+)-(warm|cold)\.json$", os.path.basename(path))
-        if match:
+    for directory in directories:
+        for path in sorted(glob.glob(os.path.join(directory, "n*-*.json"))):
+            match = re.match(r"n(\d+)-(warm|cold)\.json$", os.path.basename(path))
+            if not match:
+                continue
             with open(path) as handle:
-                runs[(int(match.group(1)), match.group(2))] = json.load(handle)
+                data = json.load(handle)
+            key = (int(match.group(1)), match.group(2))
+            if key in runs:
+                merge(runs[key], data)
+            else:
+                runs[key] = data
     return runs
 
 
@@ -143,10 +165,10 @@ def plot(runs, png):
 
 
 def main():
-    directory, png = sys.argv[1], sys.argv[2]
-    runs = load(directory)
+    directories, png = sys.argv[1:-1], sys.argv[-1]
+    runs = load(directories)
     if not runs:
-        sys.exit(f"no n<N>-<mode>.json in {directory}")
+        sys.exit(f"no n<N>-<mode>.json in {directories}")
     print(summary(runs))
     plot(runs, png)
     print(f"\n(curves: {png})")
