@@ -143,7 +143,8 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
   constexpr std::uint64_t kMaxLiveWords = std::uint64_t{1} << 40;
   const auto file_matches = [&](const Header& h) {
-    if (h.covered_tail > file_len || h.capacity == 0 || h.capacity > kMaxCapacity || !std::has_single_bit(h.capacity)) {
+    // At least 1,024 slots (IndexTable::with_room_for), which keeps the LiveBits page aligned.
+    if (h.covered_tail > file_len || h.capacity < 1024 || h.capacity > kMaxCapacity || !std::has_single_bit(h.capacity)) {
       return false;
     }
     if (h.used > h.capacity || h.live_count > h.used || h.live_words > kMaxLiveWords) return false;
@@ -157,7 +158,7 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   if (!header || !file_matches(*header)) return std::nullopt;
   const std::uint64_t body_size = header->capacity * 16;
   const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + 32);  // LiveBits::raw_size()
-  const std::uint64_t live_offset = kBodyOffset + body_size;
+  const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: capacity >= 1024
   const std::uint64_t blocks_offset = live_offset + live_size;
   const std::uint64_t blocks_size = header->blocks * 4;
   if (::lseek(fd, 0, SEEK_END) < static_cast<off_t>(blocks_offset + blocks_size)) return std::nullopt;
@@ -188,8 +189,10 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   if (header->live_words != 0 && header->live_words * 64 * LiveBits::kGranule > file_len) {
     loaded.load_live_bits = [shared_fd, words = header->live_words, crc = header->live_crc,
                              live_offset]() -> std::unique_ptr<LiveBits> {
-      auto bits = LiveBits::with_words(words);
-      if (!read_checked(*shared_fd, live_offset, bits->raw(), bits->raw_size(), crc)) return nullptr;
+      // Mapped rather than read: no copy into fresh memory, which on a VM that
+      // hands freed memory back costs a host fault per page on top of the copy.
+      auto bits = LiveBits::mapped_from(*shared_fd, live_offset, words);
+      if (!bits || format::crc32_extend(0, bits->raw(), bits->raw_size()) != crc) return nullptr;
       return bits;
     };
   }
