@@ -16,10 +16,12 @@
 // atomic word, release/acquire) before any slot of it is used. Threads that race
 // on an unverified block each compute the same checksum over the same immutable
 // bytes; whichever sets the bit first, no slot is read before some thread saw its
-// block's checksum hold. A block that fails marks the whole table failed: from
-// then on every question goes to a table rebuilt from the store file (the rebuild
-// function given at load, run once under a mutex by the first thread to need it),
-// so a damaged snapshot never answers. Opening costs the header and the block
+// block's checksum hold. A block that fails marks the table failed: from then on
+// every question that reaches a block not checked before goes to a table rebuilt
+// from the store file (the rebuild function given at load, run once under a mutex
+// by the first thread to need it), so no damaged slot ever answers. Blocks checked
+// before hold what was saved, which the header tied to this very store, and keep
+// answering. Opening costs the header and the block
 // checksums (4 bytes per 64 KiB of slots) instead of a pass over every slot.
 //
 // Thread-safety: one writer (the store's write mutex) and any number of concurrent
@@ -70,11 +72,16 @@ class IndexTable {
 
   // The tail of the key's live entry, or 0 (absent or deleted).
   std::uint64_t find(std::uint64_t key_hash) const noexcept {
-    if (lazy_ != nullptr) [[unlikely]] return find_checked(key_hash);
-    for (std::size_t i = home(key_hash);; i = (i + 1) & mask_) {
+    std::size_t i = home(key_hash);
+    // A mapped table answers inline from a block already checked; the first probe
+    // of a block, and a probe that runs on into the next block, take the checked
+    // path (find_checked), which checks it.
+    if (lazy_ != nullptr && !block_checked(i / kBlockSlots)) [[unlikely]] return find_checked(key_hash);
+    for (;; i = (i + 1) & mask_) {
       const std::uint64_t tail = slots_[i].tail.load(std::memory_order_acquire);
       if (tail == 0) return 0;
       if (slots_[i].key.load(std::memory_order_relaxed) == key_hash) return tail == kDeletedTail ? 0 : tail;
+      if (((i + 1) & (kBlockSlots - 1)) == 0 && lazy_ != nullptr) [[unlikely]] return find_checked(key_hash);
     }
   }
   void prefetch(std::uint64_t key_hash) const noexcept { __builtin_prefetch(&slots_[home(key_hash)]); }
@@ -140,6 +147,11 @@ class IndexTable {
     std::atomic<const IndexTable*> rebuilt{nullptr};  // published with release
   };
   std::uint64_t find_checked(std::uint64_t key_hash) const noexcept;
+  // Whether block `block` of a mapped table passed its check already (acquire: its
+  // slots were read by the checking thread before the bit was set).
+  bool block_checked(std::size_t block) const noexcept {
+    return (lazy_->verified[block / 64].load(std::memory_order_acquire) & (std::uint64_t{1} << (block % 64))) != 0;
+  }
   // Whether block `block` may be read: checked now or before. False once any
   // block failed.
   bool block_ready(std::size_t block) const noexcept;
