@@ -9,12 +9,14 @@
 #                that starts a thread), fuzzing, install check; ends with one line
 #                "N passed, N failed, N skipped"
 #   make bench   the benchmarks, C++ and Python (see docs/performance.md)
+#   make bench-scale  srd-bench at 1M and 10M keys (SCALE_NS= for more) for ours,
+#                LMDB and Kyoto, warm and cold, with curves (docs/performance.md, "Scale")
 
 BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run demo test bench clean
+.PHONY: all deps build run demo test bench bench-scale clean
 
 all: build
 
@@ -58,6 +60,12 @@ bench: deps
 	@build/bin/srd-net-bench
 	@scripts/install-python.sh build
 	@build/python-venv/bin/python -P bench/python/bench.py --markdown build/python-bench.md
+
+# Long (about 20 minutes at 1M and 10M); scripts/bench-scale.sh says what 100M needs.
+bench-scale: deps
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=ON >/dev/null
+	@cmake --build build -j $(JOBS) --target srd-bench
+	@scripts/bench-scale.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-install build-install-shared build-ab build-fuzz

@@ -136,6 +136,9 @@ class Backend {
   // those are a saved index (0 for stores without one). Called after close().
   virtual std::uint64_t bytes_on_disk(const std::filesystem::path& dir) const;
   virtual std::uint64_t index_cache_bytes(const std::filesystem::path& /*dir*/) const { return 0; }
+  // Of the saved index, the bytes the key -> location table takes in memory once
+  // loaded (0 for stores without one): the index's cost per key in the scale report.
+  virtual std::uint64_t index_table_bytes(const std::filesystem::path& /*dir*/) const { return 0; }
 
  private:
   Durability durability_ = Durability::kNone;

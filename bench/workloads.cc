@@ -37,6 +37,13 @@ bool is_u64(Bytes value, std::uint64_t expected) { return value.size() == 8 && l
 void note_sizes(Figure& figure, const Backend& backend, const fs::path& dir, const char* prefix = "") {
   figure.extra[std::string(prefix) + "bytes_on_disk"] = backend.bytes_on_disk(dir);
   figure.extra[std::string(prefix) + "index_cache_bytes"] = backend.index_cache_bytes(dir);
+  figure.extra[std::string(prefix) + "index_table_bytes"] = backend.index_table_bytes(dir);
+}
+
+// A memory reserve sized for N keys: `per_million` bytes per million keys (at least
+// that much), so that the warm figures at 10M keys are as warm as at 1M.
+std::uint64_t reserve_for(std::uint64_t n, std::uint64_t per_million) {
+  return per_million * std::max<std::uint64_t>(1, (n + kDefaultN - 1) / kDefaultN);
 }
 
 // Puts every key i < n with i % stride == 0 (value i + offset), in put_batch calls
@@ -86,7 +93,7 @@ bool spot_check(Backend& backend, std::uint64_t n, ValueOf value_of) {
 
 Figure reopen(Backend& backend, const fs::path& store_dir, std::uint64_t n, bool rebuild) {
   ScratchDir scratch(store_dir, rebuild ? "W3-rebuild" : "W3");
-  MemoryReserve reserve(store_dir, 192 * kMiB);  // the index ours builds or loads
+  MemoryReserve reserve(store_dir, reserve_for(n, 192 * kMiB));  // the index ours builds or loads
   const fs::path& dir = scratch.copy_of(store_dir / "w2-pristine");
   reserve.release();
   const Stopwatch timer;
@@ -270,7 +277,7 @@ std::vector<Figure> overwrite_and_compact(Backend& backend, const fs::path& stor
 
 Figure write_fresh(std::string_view id, Backend& backend, const fs::path& store_dir, std::uint64_t n, bool batched) {
   ScratchDir scratch(store_dir, id);
-  MemoryReserve reserve(store_dir, 320 * kMiB);  // ours needs ~250 MiB: file, index, snapshot
+  MemoryReserve reserve(store_dir, reserve_for(n, 320 * kMiB));  // ours needs ~250 MiB: file, index, snapshot
   backend.open(scratch.empty(), OpenMode::kCreate);
   KeyBuffer key("key");
   reserve.release();

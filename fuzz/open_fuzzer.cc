@@ -6,7 +6,8 @@
 // (fuzz_support.h: iteration, reads, verify() and the last entry agree) and must be a
 // prefix of the input; the read-only and the writable open must find the same store.
 // Then the store must take a write, and keep the same values through a reopen from
-// its index snapshot, a compaction, and a reopen by recovery alone.
+// its index snapshot (also with one byte of the snapshot damaged), a compaction,
+// and a reopen by recovery alone.
 //
 // An Error(kCorruption) from open is the right answer to a file that holds no entry.
 // A file in which entries follow a record that swallows the chain below it (a padding
@@ -40,6 +41,12 @@ Bytes read_back(const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   SRD_CHECK(in.gcount() == static_cast<std::streamsize>(bytes.size()), "short read of " + path.string());
   return bytes;
+}
+
+void write_file(const std::filesystem::path& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  SRD_CHECK(out.good(), "cannot write " + path.string());
 }
 
 bool is_prefix(const Bytes& file, const std::uint8_t* data, std::size_t size) {
@@ -166,6 +173,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // compaction: the newest live value may now be a damaged one, which compact() must
   // not leave at the end of the new file (open would cut it off); with no intact
   // value at all it refuses.
+  // A damaged snapshot: one byte of it changed (where, and how, taken from the
+  // input), which open must either refuse or catch when the byte's block is first
+  // read; the answers stay the store's.
+  const std::filesystem::path snapshot = path.string() + ".index";
+  const Bytes saved = read_back(snapshot);
+  if (!saved.empty() && size >= 2) {
+    Bytes damaged = saved;
+    std::uint64_t where = 0;
+    for (std::size_t i = 0; i < size; ++i) where = where * 131 + data[i];
+    damaged[where % damaged.size()] ^= static_cast<std::byte>(data[size / 2] | 1);
+    write_file(snapshot, damaged);
+    OpenOptions read_only = options;
+    read_only.read_only = true;
+    const DataStore damaged_store = DataStore::open_existing(path, read_only);
+    srd_fuzz::check_equals(damaged_store, model, hashes, "reopened with a damaged snapshot", bad);
+  }
+  if (!saved.empty()) write_file(snapshot, saved);
   store.emplace(DataStore::open_existing(path, options));
   SRD_CHECK(store->index_loaded_from_snapshot(), "the snapshot saved on close was not used");
   srd_fuzz::check_equals(*store, model, hashes, "reopened", bad);

@@ -64,6 +64,8 @@ PACKAGES=(
   "python3-tkrzw=0.1.29-1"
   "python3-diskcache=5.4.0-1"
   "python3-sqlitedict=2.1.0-1"
+  # make bench-scale plots its curves (scripts/plot-scale.py) with Debian's matplotlib.
+  "python3-matplotlib=3.6.3-1+b1"
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -163,6 +164,17 @@ class SrdBackend final : public Backend {
   std::uint64_t index_cache_bytes(const std::filesystem::path& dir) const override {
     const auto snapshot = dir / (std::string(kFileName) + ".index");
     return std::filesystem::exists(snapshot) ? std::filesystem::file_size(snapshot) : 0;
+  }
+
+  // Read from the snapshot's header (src/engine/index_snapshot.cc: the slot
+  // capacity at byte 56, 16-byte slots): the table as it lies in memory when loaded.
+  std::uint64_t index_table_bytes(const std::filesystem::path& dir) const override {
+    std::ifstream in(dir / (std::string(kFileName) + ".index"), std::ios::binary);
+    unsigned char header[64] = {};
+    if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return 0;
+    std::uint64_t capacity = 0;
+    for (int i = 7; i >= 0; --i) capacity = capacity << 8 | header[56 + i];
+    return capacity * 16;
   }
 
  private:

@@ -24,7 +24,7 @@ namespace {
 
 // Header layout (little endian), in the first 4 KiB of the snapshot file:
 //   0  magic "SRDINDEX"         8
-//   8  version (1)              4
+//   8  version (3)              4
 //  12  reserved (0)             4
 //  16  covered tail             8
 //  24  record ending at tail   20   (zeros when the tail is 0)
@@ -33,14 +33,21 @@ namespace {
 //  56  slot capacity            8
 //  64  slots in use             8
 //  72  CRC-32 of the store's first min(tail, 64 KiB) bytes   4
-//  76  CRC-32 of the table body 4
+//  76  CRC-32 of the block checksums                          4
 //  80  LiveBits words (0: none) 8
 //  88  CRC-32 of the LiveBits   4
-//  92  CRC-32 of bytes 0..92    4
-// The table (capacity x 16 bytes) starts at 4096; the LiveBits follow it.
+//  92  reserved (0)             4
+//  96  blocks of slots          8   (IndexTable::blocks_of(capacity))
+// 104  reserved (0)             4
+// 108  CRC-32 of bytes 0..108   4
+// The table (capacity x 16 bytes) starts at 4096; the LiveBits follow it, then the
+// CRC-32 of each block of IndexTable::kBlockSlots slots (4 bytes each, in order).
+// Version 2 (one checksum over the whole table, checked at open) is not read: a
+// store whose snapshot is older rebuilds its index once, and its next close saves
+// version 3.
 constexpr std::array<char, 8> kMagic = {'S', 'R', 'D', 'I', 'N', 'D', 'E', 'X'};
-constexpr std::uint32_t kVersion = 2;
-constexpr std::size_t kHeaderSize = 96;
+constexpr std::uint32_t kVersion = 3;
+constexpr std::size_t kHeaderSize = 112;
 constexpr std::uint64_t kBodyOffset = 4096;
 constexpr std::uint64_t kPrefixChecked = 64 * 1024;
 
@@ -51,9 +58,10 @@ struct Header {
   std::uint64_t capacity = 0;
   std::uint64_t used = 0;
   std::uint32_t prefix_crc = 0;
-  std::uint32_t body_crc = 0;
+  std::uint32_t blocks_crc = 0;
   std::uint64_t live_words = 0;
   std::uint32_t live_crc = 0;
+  std::uint64_t blocks = 0;
 };
 
 std::array<std::byte, kHeaderSize> encode(const Header& header) {
@@ -66,17 +74,18 @@ std::array<std::byte, kHeaderSize> encode(const Header& header) {
   format::store_u64_le(out.data() + 56, header.capacity);
   format::store_u64_le(out.data() + 64, header.used);
   format::store_u32_le(out.data() + 72, header.prefix_crc);
-  format::store_u32_le(out.data() + 76, header.body_crc);
+  format::store_u32_le(out.data() + 76, header.blocks_crc);
   format::store_u64_le(out.data() + 80, header.live_words);
   format::store_u32_le(out.data() + 88, header.live_crc);
-  format::store_u32_le(out.data() + 92, format::crc32_extend(0, out.data(), 92));
+  format::store_u64_le(out.data() + 96, header.blocks);
+  format::store_u32_le(out.data() + 108, format::crc32_extend(0, out.data(), 108));
   return out;
 }
 
 std::optional<Header> decode(const std::byte* bytes) {
   if (std::memcmp(bytes, kMagic.data(), kMagic.size()) != 0) return std::nullopt;
   if (format::load_u32_le(bytes + 8) != kVersion) return std::nullopt;
-  if (format::load_u32_le(bytes + 92) != format::crc32_extend(0, bytes, 92)) return std::nullopt;
+  if (format::load_u32_le(bytes + 108) != format::crc32_extend(0, bytes, 108)) return std::nullopt;
   Header header;
   header.covered_tail = format::load_u64_le(bytes + 16);
   std::memcpy(header.last_record.data(), bytes + 24, kMetadataSize);
@@ -84,9 +93,10 @@ std::optional<Header> decode(const std::byte* bytes) {
   header.capacity = format::load_u64_le(bytes + 56);
   header.used = format::load_u64_le(bytes + 64);
   header.prefix_crc = format::load_u32_le(bytes + 72);
-  header.body_crc = format::load_u32_le(bytes + 76);
+  header.blocks_crc = format::load_u32_le(bytes + 76);
   header.live_words = format::load_u64_le(bytes + 80);
   header.live_crc = format::load_u32_le(bytes + 88);
+  header.blocks = format::load_u64_le(bytes + 96);
   return header;
 }
 
@@ -115,53 +125,77 @@ std::uint32_t prefix_crc(const std::byte* file, std::uint64_t tail) {
 std::filesystem::path snapshot_path(const std::filesystem::path& store) { return StoreFiles::of(store).index_snapshot; }
 
 std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, const std::byte* file,
-                                            std::uint64_t file_len) {
+                                            std::uint64_t file_len, IndexRebuild rebuild) {
   // The slots are saved in native byte order; a big-endian host rebuilds instead.
   if constexpr (std::endian::native != std::endian::little) return std::nullopt;
   const std::filesystem::path path = snapshot_path(store);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  std::optional<LoadedSnapshot> loaded;
+  // Closed when the last LiveBits loader made of it dies (or below, if none is).
+  const auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* owned) {
+    ::close(*owned);
+    delete owned;
+  });
   std::array<std::byte, kHeaderSize> raw{};
   std::optional<Header> header;
   if (::pread(fd, raw.data(), raw.size(), 0) == static_cast<ssize_t>(raw.size())) header = decode(raw.data());
+  // Bounds keep every size below computable without overflow: 2^40 slots is 16 TiB.
+  constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
+  constexpr std::uint64_t kMaxLiveWords = std::uint64_t{1} << 40;
   const auto file_matches = [&](const Header& h) {
-    if (h.covered_tail > file_len || h.capacity == 0 || !std::has_single_bit(h.capacity)) return false;
+    // At least 1,024 slots (IndexTable::with_room_for), which keeps the LiveBits page aligned.
+    if (h.covered_tail > file_len || h.capacity < 1024 || h.capacity > kMaxCapacity || !std::has_single_bit(h.capacity)) {
+      return false;
+    }
+    if (h.used > h.capacity || h.live_count > h.used || h.live_words > kMaxLiveWords) return false;
+    if (h.blocks != IndexTable::blocks_of(h.capacity)) return false;
     if (h.covered_tail >= kMetadataSize &&
         std::memcmp(file + h.covered_tail - kMetadataSize, h.last_record.data(), kMetadataSize) != 0) {
       return false;
     }
     return prefix_crc(file, h.covered_tail) == h.prefix_crc;
   };
-  if (header && file_matches(*header)) {
-    const std::size_t body_size = header->capacity * 16;
-    const std::size_t live_size = header->live_words == 0 ? 0 : LiveBits::with_words(header->live_words)->raw_size();
-    const bool whole = ::lseek(fd, 0, SEEK_END) >= static_cast<off_t>(kBodyOffset + body_size + live_size);
-    // The table is used in place, from a read-only mapping of the snapshot: a saved
-    // snapshot is written with large writes, so its page-cache pages are 2 MiB folios
-    // which the mapping gets with 2 MiB TLB entries, and probes cost what they cost
-    // in a table of huge pages of its own. Opening then costs one checksum pass. The
-    // file is replaced by rename, never rewritten in place, so the mapped bytes stay
-    // as checked. Copying the body into fresh memory instead costs about 4 ms more
-    // per million keys, for zeroing and copying.
-    void* region = whole ? ::mmap(nullptr, kBodyOffset + body_size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (region != MAP_FAILED) {
-      // Asks readahead of a snapshot that is not in the page cache for 2 MiB folios.
-      (void)::madvise(region, kBodyOffset + body_size, MADV_HUGEPAGE);
-      const std::byte* slots = static_cast<const std::byte*>(region) + kBodyOffset;
-      auto table = IndexTable::over_mapped_slots(region, kBodyOffset + body_size, slots, header->capacity);
-      std::unique_ptr<LiveBits> live_bits;
-      if (header->live_words != 0) live_bits = LiveBits::with_words(header->live_words);
-      const bool table_ok = format::crc32_extend(0, slots, body_size) == header->body_crc;
-      const bool bits_ok = !live_bits || read_checked(fd, kBodyOffset + body_size, live_bits->raw(),
-                                                      live_bits->raw_size(), header->live_crc);
-      if (table_ok && bits_ok) {
-        table->set_used(header->used);
-        loaded = LoadedSnapshot{std::move(table), std::move(live_bits), header->covered_tail, header->live_count};
-      }
-    }
+  if (!header || !file_matches(*header)) return std::nullopt;
+  const std::uint64_t body_size = header->capacity * 16;
+  const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + 32);  // LiveBits::raw_size()
+  const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: capacity >= 1024
+  const std::uint64_t blocks_offset = live_offset + live_size;
+  const std::uint64_t blocks_size = header->blocks * 4;
+  if (::lseek(fd, 0, SEEK_END) < static_cast<off_t>(blocks_offset + blocks_size)) return std::nullopt;
+  // The block checksums: 4 bytes per 64 KiB of slots, the only part of the body
+  // read at open.
+  std::vector<std::byte> crc_bytes(blocks_size);
+  if (!read_checked(fd, blocks_offset, crc_bytes.data(), crc_bytes.size(), header->blocks_crc)) return std::nullopt;
+  std::vector<std::uint32_t> block_crcs(header->blocks);
+  for (std::size_t i = 0; i < block_crcs.size(); ++i) block_crcs[i] = format::load_u32_le(crc_bytes.data() + i * 4);
+  // The table is used in place, from a read-only mapping of the snapshot: a saved
+  // snapshot is written with large writes, so its page-cache pages are 2 MiB folios
+  // which the mapping gets with 2 MiB TLB entries, and probes cost what they cost
+  // in a table of huge pages of its own. The file is replaced by rename, never
+  // rewritten in place, so the mapped bytes stay as saved. Copying the body into
+  // fresh memory instead would cost zeroing and copying every slot at open.
+  void* region = ::mmap(nullptr, kBodyOffset + body_size, PROT_READ, MAP_SHARED, fd, 0);
+  if (region == MAP_FAILED) return std::nullopt;
+  // Asks readahead of a snapshot that is not in the page cache for 2 MiB folios.
+  (void)::madvise(region, kBodyOffset + body_size, MADV_HUGEPAGE);
+  const std::byte* slots = static_cast<const std::byte*>(region) + kBodyOffset;
+  const std::uint64_t covered_tail = header->covered_tail;
+  auto table = IndexTable::over_mapped_slots(region, kBodyOffset + body_size, slots, header->capacity,
+                                             std::move(block_crcs), [rebuild = std::move(rebuild), covered_tail] {
+                                               return rebuild(covered_tail);
+                                             });
+  table->set_used(header->used);
+  LoadedSnapshot loaded{std::move(table), {}, covered_tail, header->live_count};
+  if (header->live_words != 0 && header->live_words * 64 * LiveBits::kGranule > file_len) {
+    loaded.load_live_bits = [shared_fd, words = header->live_words, crc = header->live_crc,
+                             live_offset]() -> std::unique_ptr<LiveBits> {
+      // Mapped rather than read: no copy into fresh memory, which on a VM that
+      // hands freed memory back costs a host fault per page on top of the copy.
+      auto bits = LiveBits::mapped_from(*shared_fd, live_offset, words);
+      if (!bits || format::crc32_extend(0, bits->raw(), bits->raw_size()) != crc) return nullptr;
+      return bits;
+    };
   }
-  ::close(fd);
   return loaded;
 }
 
@@ -181,10 +215,15 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
     header.covered_tail = tail;
     if (tail >= kMetadataSize) std::memcpy(header.last_record.data(), file + tail - kMetadataSize, kMetadataSize);
     header.live_count = live_count;
-    header.capacity = table.capacity();
-    header.used = table.used();
+    const IndexTable& slots = table.settled();
+    header.capacity = slots.capacity();
+    header.used = slots.used();
     header.prefix_crc = prefix_crc(file, tail);
-    header.body_crc = format::crc32_extend(0, table.raw_slots(), table.raw_size());
+    const std::vector<std::uint32_t> block_crcs = IndexTable::block_checksums(slots.raw_slots(), slots.capacity());
+    std::vector<std::byte> crc_bytes(block_crcs.size() * 4);
+    for (std::size_t i = 0; i < block_crcs.size(); ++i) format::store_u32_le(crc_bytes.data() + i * 4, block_crcs[i]);
+    header.blocks = block_crcs.size();
+    header.blocks_crc = format::crc32_extend(0, crc_bytes.data(), crc_bytes.size());
     if (live_bits) {
       header.live_words = live_bits->words();
       header.live_crc = format::crc32_extend(0, live_bits->raw(), live_bits->raw_size());
@@ -199,8 +238,9 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
       created = true;
       const std::span<const std::byte> pieces[] = {
           first_page,
-          {table.raw_slots(), table.raw_size()},
-          live_bits ? std::span<const std::byte>(live_bits->raw(), live_bits->raw_size()) : std::span<const std::byte>()};
+          {slots.raw_slots(), slots.raw_size()},
+          live_bits ? std::span<const std::byte>(live_bits->raw(), live_bits->raw_size()) : std::span<const std::byte>(),
+          crc_bytes};
       out.pwrite_all(0, pieces);
     }
     // No fsync: a snapshot lost or torn by a power cut fails its checksums and is

@@ -16,10 +16,25 @@ std::uint64_t live_bits_capacity(std::uint64_t tail) noexcept {
   return std::max<std::uint64_t>(tail + tail / 4, 1u << 20);
 }
 
+// Reads the LiveBits saved in the snapshot, if the generation has some not read
+// yet; keeps them if they pass their checksum and still cover the file.
+void load_saved_live_bits(Generation& generation) {
+  if (!generation.saved_live_bits) return;
+  std::unique_ptr<LiveBits> bits = generation.saved_live_bits();
+  generation.saved_live_bits = nullptr;
+  if (!bits || !bits->covers(generation.tail.load(std::memory_order_relaxed))) return;
+  // The seq_cst store publishes the bits read.
+  generation.live.store(bits.get(), std::memory_order_seq_cst);
+  generation.live_owner = std::move(bits);
+}
+
 }  // namespace
 
 void index_entry(const Publication& publication, Generation& generation, std::uint64_t key_hash,
                  std::uint64_t tail, bool tombstone) {
+  // Saved LiveBits describe the file as the snapshot left it: read before the first
+  // change, or they would miss it.
+  if (generation.saved_live_bits) load_saved_live_bits(generation);
   IndexTable* table = generation.table_owner.get();
   const bool grow = !tombstone && table->is_crowded();
   if (grow || table->is_mapped()) {
@@ -63,6 +78,8 @@ void index_appended(const Publication& publication, Generation& generation,
 
 void build_live_bits(Generation& generation) {
   if (generation.live_owner) return;
+  load_saved_live_bits(generation);
+  if (generation.live_owner) return;
   const std::uint64_t tail = generation.tail.load(std::memory_order_relaxed);
   const std::uint64_t live = generation.live_count.load(std::memory_order_relaxed);
   if (!LiveBits::worth_keeping(tail, live)) return;
@@ -70,7 +87,7 @@ void build_live_bits(Generation& generation) {
   const IndexTable* table = generation.table_owner.get();
   std::vector<std::uint64_t> tails;
   tails.reserve(live);
-  table->for_each_live(0, table->capacity(), [&](std::uint64_t, std::uint64_t entry_tail) { tails.push_back(entry_tail); });
+  table->for_each_live([&](std::uint64_t, std::uint64_t entry_tail) { tails.push_back(entry_tail); });
   bits->build_from(tails.data(), tails.size());
   // The seq_cst store publishes everything build_from wrote.
   generation.live.store(bits.get(), std::memory_order_seq_cst);

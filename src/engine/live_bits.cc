@@ -22,6 +22,20 @@ LiveBits::LiveBits(ByWords, std::uint64_t words) {
   nibbles_ptr_ = reinterpret_cast<std::atomic<std::uint8_t>*>(words_ptr_ + words_);
 }
 
+LiveBits::LiveBits(void* memory, std::uint64_t words) {
+  words_ = words;
+  bytes_ = words_ * sizeof(std::uint64_t) + words_ * 32;
+  words_ptr_ = static_cast<std::atomic<std::uint64_t>*>(memory);
+  nibbles_ptr_ = reinterpret_cast<std::atomic<std::uint8_t>*>(words_ptr_ + words_);
+}
+
+std::unique_ptr<LiveBits> LiveBits::mapped_from(int fd, std::uint64_t offset, std::uint64_t words) {
+  const std::size_t bytes = words * sizeof(std::uint64_t) + words * 32;
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+  if (memory == MAP_FAILED) return nullptr;
+  return std::unique_ptr<LiveBits>(new LiveBits(memory, words));
+}
+
 LiveBits::~LiveBits() { ::munmap(words_ptr_, bytes_); }
 
 void LiveBits::build_from(const std::uint64_t* tails, std::size_t count) noexcept {

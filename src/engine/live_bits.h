@@ -39,6 +39,11 @@ class LiveBits {
   std::byte* raw() noexcept { return reinterpret_cast<std::byte*>(words_ptr_); }
   std::size_t raw_size() const noexcept { return bytes_; }
   static std::unique_ptr<LiveBits> with_words(std::uint64_t words);
+  // The raw layout of `words` words saved at `offset` (a multiple of the page size)
+  // of the file `fd`, mapped private: reads come from the page cache with no copy,
+  // and the writer's first set or clear of a page copies that page only. nullptr if
+  // the mapping fails.
+  static std::unique_ptr<LiveBits> mapped_from(int fd, std::uint64_t offset, std::uint64_t words);
   ~LiveBits();
   LiveBits(const LiveBits&) = delete;
   LiveBits& operator=(const LiveBits&) = delete;
@@ -107,6 +112,7 @@ class LiveBits {
  private:
   struct ByWords {};
   LiveBits(ByWords, std::uint64_t words);
+  LiveBits(void* memory, std::uint64_t words);
   std::uint64_t exact_tail(std::uint64_t granule) const noexcept {
     const std::uint8_t pair = nibbles_ptr_[granule / 2].load(std::memory_order_relaxed);
     return granule * kGranule + ((pair >> ((granule % 2) * 4)) & 0xFu);

@@ -34,19 +34,27 @@ std::shared_ptr<Generation> generation_from_chain(std::shared_ptr<io::Mapping> m
 std::optional<OpenedStore> open_from_snapshot(const std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len,
                                               const OpenRequest& request, const Publication& publication) {
   if (file_len == 0 || request.options.index_snapshot_min_keys == SIZE_MAX) return std::nullopt;
-  std::optional<LoadedSnapshot> snapshot = load_snapshot(request.path, mapping->data(), file_len);
+  // A block of the snapshot found damaged after open: the index as of the
+  // snapshot's tail, from the store's own chain.
+  IndexRebuild rebuild = [mapping, path = request.path](std::uint64_t covered_tail) {
+    log_warning("The index snapshot of '" + path.string() +
+                "' fails a block checksum: answering from an index rebuilt from the store instead.");
+    const StoreRecovery found = recover_store(mapping->data(), covered_tail);
+    return std::move(generation_from_chain(mapping, found.own)->table_owner);
+  };
+  std::optional<LoadedSnapshot> snapshot = load_snapshot(request.path, mapping->data(), file_len, std::move(rebuild));
   if (!snapshot) return std::nullopt;
   auto newer = tails_above(mapping->data(), file_len, snapshot->covered_tail);
   if (!newer) return std::nullopt;
   auto generation = std::make_shared<Generation>();
   generation->table_owner = std::move(snapshot->table);
   generation->table.store(generation->table_owner.get(), std::memory_order_seq_cst);
-  if (snapshot->live_bits && snapshot->live_bits->covers(file_len)) {
-    generation->live_owner = std::move(snapshot->live_bits);
-    generation->live.store(generation->live_owner.get(), std::memory_order_seq_cst);
-  }
+  generation->saved_live_bits = std::move(snapshot->load_live_bits);
   generation->live_count.store(snapshot->live_count, std::memory_order_seq_cst);
   generation->publish_mapping(mapping);
+  // index_appended's first change reads the saved LiveBits: they must see the tail
+  // they were saved for, not 0.
+  generation->tail.store(snapshot->covered_tail, std::memory_order_seq_cst);
   index_appended(publication, *generation, *newer);  // entries appended after the snapshot was taken
   generation->tail.store(file_len, std::memory_order_seq_cst);
   return OpenedStore{std::move(generation), file_len, true, snapshot->covered_tail};

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct Generation : std::enable_shared_from_this<Generation> {
   // enough to be worth it; nullptr until then.
   std::unique_ptr<LiveBits> live_owner;
   std::atomic<LiveBits*> live{nullptr};
+  // writer: LiveBits saved in the index snapshot this generation was opened from,
+  // not read yet (index_snapshot.h); read by the first build_live_bits or change.
+  std::function<std::unique_ptr<LiveBits>()> saved_live_bits;
 
   std::atomic<std::uint64_t> tail{0};
   std::atomic<std::uint64_t> live_count{0};

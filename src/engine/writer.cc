@@ -101,8 +101,10 @@ void Writer::close() noexcept {
     }
     const std::uint64_t live = generation.live_count.load(std::memory_order_relaxed);
     if (live >= options_.index_snapshot_min_keys) {
-      // A store that was only read leaves its snapshot as it found it.
-      if (snapshot_covers_ != tail) {
+      // A store that was only read leaves its snapshot as it found it, unless it
+      // found it damaged.
+      // A snapshot found damaged (a block failed its checksum) is replaced.
+      if (snapshot_covers_ != tail || generation.table_owner->failed()) {
         // Saved with the snapshot, LiveBits spare the next open's first iteration
         // their build, which is cheaper here, while the index is still hot.
         build_live_bits(generation);
