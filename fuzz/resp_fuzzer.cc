@@ -6,8 +6,8 @@
 // length. Invariants checked with RESP_CHECK:
 //  - a command consumes at least one byte and no more than the input;
 //  - every argument of a multibulk command views the input, within what it consumed;
-//  - an argument is never longer than max_bulk_bytes, nor a command longer than
-//    max_arguments;
+//  - an argument is never longer than max_bulk_bytes, nor a multibulk command longer
+//    than max_arguments (an inline one is bounded by its line);
 //  - a prefix of the input never yields a command the whole input does not (the
 //    parser is deterministic on the bytes it has: more bytes never change a decision
 //    already made), checked on the first command.
@@ -60,8 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     first = false;
     if (result.status != resp::ParseStatus::kCommand) break;
     RESP_CHECK(result.consumed >= 1 && result.consumed <= rest.size());
-    RESP_CHECK(args.size() <= limits.max_arguments);
     const bool multibulk = rest[0] == '*';
+    // An inline command's arguments are bounded by its line (max_inline_bytes).
+    RESP_CHECK(multibulk ? args.size() <= limits.max_arguments : args.size() <= limits.max_inline_bytes);
     for (const auto arg : args) {
       RESP_CHECK(arg.size() <= limits.max_bulk_bytes || !multibulk);
       if (multibulk) {

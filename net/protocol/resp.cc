@@ -147,15 +147,15 @@ bool split_inline(std::string_view line, std::vector<std::string>& out) {
           done = true;
           break;
         }
-        switch (line[i]) {
-          case ' ': case '\n': case '\r': case '\t': case '\0':
-            done = true;
-            break;
-          case '"': in_double = true; break;
-          case '\'': in_single = true; break;
-          default: current.push_back(line[i]); break;
+        // A space ends the argument (the outer loop skips it, so every pass makes
+        // progress); a NUL byte is an ordinary byte here.
+        if (is_space(line[i])) {
+          done = true;
+          break;
         }
-        if (done) break;
+        if (line[i] == '"') in_double = true;
+        else if (line[i] == '\'') in_single = true;
+        else current.push_back(line[i]);
       }
       if (i < n) ++i;
     }

@@ -134,6 +134,9 @@ TEST(RespParser, InlineCommands) {
             (std::vector<Args>{{"set", "k", std::string("a b\r\n\0A", 7)}}));
   EXPECT_EQ(parse_all("set k 'it\\'s'\n"), (std::vector<Args>{{"set", "k", "it's"}}));
   EXPECT_EQ(parse("PING").result.status, ParseStatus::kNeedMore);  // no line end yet
+  // A NUL byte is part of an argument (found by resp_fuzzer: it once ended the
+  // argument without consuming it, forever).
+  EXPECT_EQ(parse_all(std::string("\0\0 a\0b\n", 7)), (std::vector<Args>{{std::string("\0\0", 2), std::string("a\0b", 3)}}));
 }
 
 // kvrocks: "Allow only LF protocol separator" and "Mix LF/CRLF protocol separator".
