@@ -64,6 +64,14 @@ PACKAGES=(
   "python3-tkrzw=0.1.29-1"
   "python3-diskcache=5.4.0-1"
   "python3-sqlitedict=2.1.0-1"
+  # The Redis front door (docs/redis.md): redis-cli and redis-benchmark, redis-py, and
+  # nutcracker (twemproxy) for the tests; redis-server is the benchmark's reference
+  # (scripts/bench-redis.sh starts its own instances; the tests never use it, nor the
+  # service the package installs).
+  "redis-tools=5:7.0.15-1~deb12u10"
+  "redis-server=5:7.0.15-1~deb12u10"
+  "python3-redis=4.3.4-3"
+  "nutcracker=0.5.0+dfsg-2"
 )
 
 missing=()
