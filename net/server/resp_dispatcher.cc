@@ -108,12 +108,15 @@ std::uint64_t load_le64(const std::byte* p) {
   return v;
 }
 
-Lookup lookup(const DataStore& store, std::string_view key, std::uint64_t now_secs) {
+// `for_write`: also find out whether a TTL entry exists beside a plain one (a write
+// removes it); a read stops at the plain entry, which wins anyway.
+Lookup lookup(const DataStore& store, std::string_view key, std::uint64_t now_secs, bool for_write = true) {
   Lookup found;
   if (auto plain = store.read(bv(key))) {
     found.kind = Lookup::Kind::kPlain;
     found.plain_entry = true;
     found.handle = std::move(plain);
+    if (!for_write) return found;
   }
   const std::uint64_t ttl_hash = ext::ttl_value_hash(bv(key));
   std::optional<EntryHandle> ttl = store.read_with_key_hash(ttl_hash);
@@ -330,7 +333,7 @@ void cmd_client(Context& c) {
 // ---- commands: strings ----
 
 void cmd_get(Context& c) {
-  const Lookup found = lookup(c.server.store, c.args[1], now_secs());
+  const Lookup found = lookup(c.server.store, c.args[1], now_secs(), false);
   if (!found.present()) return c.out.null_bulk();
   c.out.bulk(found.value());
 }
@@ -425,7 +428,7 @@ void cmd_del(Context& c) {
 void cmd_exists(Context& c) {
   const std::uint64_t now = now_secs();
   std::int64_t count = 0;
-  for (std::size_t i = 1; i < c.args.size(); ++i) count += lookup(c.server.store, c.args[i], now).present() ? 1 : 0;
+  for (std::size_t i = 1; i < c.args.size(); ++i) count += lookup(c.server.store, c.args[i], now, false).present() ? 1 : 0;
   c.out.integer(count);
 }
 
@@ -433,7 +436,7 @@ void cmd_mget(Context& c) {
   const std::uint64_t now = now_secs();
   c.out.array(c.args.size() - 1);
   for (std::size_t i = 1; i < c.args.size(); ++i) {
-    const Lookup found = lookup(c.server.store, c.args[i], now);
+    const Lookup found = lookup(c.server.store, c.args[i], now, false);
     if (found.present()) c.out.bulk(found.value());
     else c.out.null_bulk();
   }
@@ -455,14 +458,14 @@ void cmd_mset(Context& c) {
 }
 
 void cmd_strlen(Context& c) {
-  const Lookup found = lookup(c.server.store, c.args[1], now_secs());
+  const Lookup found = lookup(c.server.store, c.args[1], now_secs(), false);
   c.out.integer(found.present() ? static_cast<std::int64_t>(found.value().size()) : 0);
 }
 
 void cmd_getrange(Context& c) {
   std::int64_t start = 0, end = 0;
   if (!int_arg(c, c.args[2], start) || !int_arg(c, c.args[3], end)) return;
-  const Lookup found = lookup(c.server.store, c.args[1], now_secs());
+  const Lookup found = lookup(c.server.store, c.args[1], now_secs(), false);
   if (!found.present()) return c.out.bulk(std::string_view());
   const auto value = found.value();
   const auto len = static_cast<std::int64_t>(value.size());
@@ -548,7 +551,7 @@ void cmd_pexpireat(Context& c) { expire_generic(c, true, true, "pexpireat"); }
 
 void ttl_generic(Context& c, bool ms) {
   const std::uint64_t now = now_ms();
-  const Lookup found = lookup(c.server.store, c.args[1], now / 1000);
+  const Lookup found = lookup(c.server.store, c.args[1], now / 1000, false);
   if (!found.present()) return c.out.integer(-2);
   if (!found.has_expiry()) return c.out.integer(-1);
   const std::uint64_t left_ms = found.expiry * 1000 - now;
@@ -1004,9 +1007,13 @@ bool route(Context& c, const Spec& spec) {
 }
 
 void unknown_command(Context& c) {
-  std::string text = "ERR unknown command '" + std::string(c.args[0]).substr(0, 128) + "', with args beginning with: ";
+  std::string text = "ERR unknown command '";
+  text.append(c.args[0].substr(0, 128));
+  text.append("', with args beginning with: ");
   for (std::size_t i = 1; i < c.args.size() && text.size() < 512; ++i) {
-    text += "'" + std::string(c.args[i]).substr(0, 128) + "' ";
+    text.push_back('\'');
+    text.append(c.args[i].substr(0, 128));
+    text.append("' ");
   }
   c.out.error(text);
 }
