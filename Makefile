@@ -58,6 +58,7 @@ bench: deps
 	@build/bin/srd-net-bench
 	@scripts/install-python.sh build
 	@build/python-venv/bin/python -P bench/python/bench.py --markdown build/python-bench.md
+	@/usr/bin/python3 bench/redis/bench.py --markdown build/redis-bench.md
 
 clean:
 	rm -rf build build-asan build-tsan build-install build-install-shared build-ab build-fuzz
