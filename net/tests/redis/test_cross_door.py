@@ -2,7 +2,9 @@
 redis-cli is the entry the C++ API (through the command-line tool), the WebSocket
 client and redis-py read under the same key, and the other way round."""
 import subprocess
+import time
 
+import pytest
 import redis
 
 from conftest import CLI, NET_EXAMPLE, cli_read, redis_cli
@@ -61,3 +63,34 @@ def test_other_doors_writes_are_read_by_redis(start_server, tmp_path):
     again = start_server(store=store)
     assert redis.Redis(port=again.port).mget("from-cli", "from-ws", "expiring") == [
         b"written by the CLI", b"written over WebSocket", b"soon"]
+
+
+def test_a_read_only_server_follows_the_writer_and_refuses_writes(start_server, tmp_path):
+    store = tmp_path / "followed.bin"
+    writer = start_server(store=store)
+    follower = start_server("--read-only", "--refresh-interval-ms", "1", store=store)
+    w, f = redis.Redis(port=writer.port), redis.Redis(port=follower.port)
+    assert w.set("k", "v1") is True
+    deadline = time.monotonic() + 10
+    while f.get("k") != b"v1" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert f.get("k") == b"v1"
+    # redis-py turns "-READONLY You can't write against a read only replica." into this.
+    with pytest.raises(redis.exceptions.ReadOnlyError, match="You can't write against a read only replica"):
+        f.set("k", "v2")
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        f.delete("k")
+    assert w.get("k") == b"v1"
+
+
+def test_sigterm_with_redis_clients_connected_stops_cleanly(start_server, tmp_path):
+    server = start_server(store=tmp_path / "stop.bin")
+    clients = [redis.Redis(port=server.port) for _ in range(5)]
+    for i, c in enumerate(clients):
+        assert c.set(f"k{i}", "v") is True
+    assert server.stop() == 0
+    for c in clients:
+        with pytest.raises(redis.ConnectionError):
+            c.get("k0")
+    again = start_server(store=tmp_path / "stop.bin")
+    assert redis.Redis(port=again.port).mget([f"k{i}" for i in range(5)]) == [b"v"] * 5
