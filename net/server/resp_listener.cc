@@ -202,6 +202,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       }
       if (!on_pool && !inline_writes && resp_writes(args_[0])) {
         // Writes may wait for the store's writer or for fdatasync: not on an I/O thread.
+        // Until flush() runs on the strand again, the batch owns the session's state.
+        on_pool_ = true;
         impl_.context.pool.post([self = this->shared_from_this()] { self->process(true); });
         return;
       }
@@ -217,6 +219,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void flush() {
+    on_pool_ = false;
     // Keep what is not parsed yet at the front of the buffer.
     if (parsed_ > 0) {
       std::memmove(in_.data(), in_.data() + parsed_, used_ - parsed_);
@@ -269,7 +272,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     boost::system::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
-    if (!reading_) finish(note_.empty() ? "closed by the server" : note_);
+    // A pending read, or a batch on the worker pool (whose answer's write then
+    // fails), finishes the session instead.
+    if (!reading_ && !on_pool_) finish(note_.empty() ? "closed by the server" : note_);
   }
 
   void finish(const std::string& why) {
@@ -295,6 +300,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::string sending_;
   std::chrono::steady_clock::time_point last_activity_;
   bool reading_ = false;
+  bool on_pool_ = false;  // a batch runs on the worker pool (set and cleared on the strand)
   std::atomic<bool> shutting_down_{false};  // set on the strand while a batch may run on the pool
   bool finished_ = false;
   std::string note_;
