@@ -60,6 +60,7 @@ bench: deps
 	@build/bin/srd-net-bench
 	@scripts/install-python.sh build
 	@build/python-venv/bin/python -P bench/python/bench.py --markdown build/python-bench.md
+	@/usr/bin/python3 bench/redis/bench.py --markdown build/redis-bench.md
 
 # Long (about 20 minutes at 1M and 10M); scripts/bench-scale.sh says what 100M needs.
 bench-scale: deps

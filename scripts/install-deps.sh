@@ -66,6 +66,14 @@ PACKAGES=(
   "python3-sqlitedict=2.1.0-1"
   # make bench-scale plots its curves (scripts/plot-scale.py) with Debian's matplotlib.
   "python3-matplotlib=3.6.3-1+b1"
+  # The Redis front door (docs/redis.md): redis-cli and redis-benchmark, redis-py, and
+  # nutcracker (twemproxy) for the tests; redis-server is the benchmark's reference
+  # (scripts/bench-redis.sh starts its own instances; the tests never use it, nor the
+  # service the package installs).
+  "redis-tools=5:7.0.15-1~deb12u10"
+  "redis-server=5:7.0.15-1~deb12u10"
+  "python3-redis=4.3.4-3"
+  "nutcracker=0.5.0+dfsg-2"
 )
 
 missing=()

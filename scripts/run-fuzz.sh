@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(open ops protocol)
+[ ${#targets[@]} -eq 0 ] && targets=(open ops protocol resp)
 
 echo "== building build-fuzz (clang-14, libFuzzer + ASan + UBSan)"
 mkdir -p build-fuzz

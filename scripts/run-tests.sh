@@ -7,7 +7,8 @@
 # real binary) against the release build and against the ASan+UBSan build of the
 # tool; the network suites (net/tests: codec, server core and client in process,
 # conformance through the client, the server binary) in release and under
-# ASan+UBSan; every test that starts a thread (or a process) under TSan, the
+# ASan+UBSan; the Redis front door's suite (scripts/run-redis-tests.sh) against the
+# release and the ASan+UBSan server; every test that starts a thread (or a process) under TSan, the
 # in-process network suites included; a bounded libFuzzer pass
 # (scripts/run-fuzz.sh); an install check (find_package from a separate project); the
 # Python package's pytest suite (scripts/run-python-tests.sh: installed from the
@@ -170,6 +171,9 @@ if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   # The command-line tool, run as a user would (tests/cli/).
   run_gtest cli 300 build/bin/srd_cli_tests
   run_net_suites release build 1
+  # The Redis front door (net/tests/redis): redis-py, redis-cli, redis-benchmark and
+  # nutcracker against this build's server.
+  run_counted redis 300 scripts/run-redis-tests.sh build
   # The Python package (python/tests), installed from this build.
   run_counted python 600 scripts/run-python-tests.sh build
 fi
@@ -190,6 +194,11 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DSRD_SANITIZE=address,undefined -D
   # the server's), one of which streams 4 GiB.
   run_net_suites asan-ubsan build-asan 3 \
     '-ServerBinary.AClientThatNeverReadsItsAnswersCostsBoundedMemory:ServerBinary.AFourGibValueStreamsBothWaysInBoundedServerMemory'
+  # The Redis suite against the ASan+UBSan server: whatever the clients send, no
+  # memory error, undefined behaviour or leak.
+  if [ -x build-asan/bin/simd-r-drive-server ]; then
+    run_counted redis-asan-ubsan 600 scripts/run-redis-tests.sh build-asan
+  fi
   # The Python package built with ASan+UBSan, the runtimes preloaded into the
   # interpreter (the tests that measure memory skip themselves there).
   SRD_PYTHON_SANITIZE=address,undefined run_counted python-asan-ubsan 900 scripts/run-python-tests.sh build-asan

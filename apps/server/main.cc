@@ -3,7 +3,7 @@
 //
 //   simd-r-drive-server <store> [--host 127.0.0.1] [--port 0] [options]
 //
-// When it is ready it prints exactly one line on stdout, "listening on
+// When it is ready it prints one line on stdout, "listening on
 // ws://HOST:PORT/ws", so that scripts can wait for it. SIGINT or SIGTERM stops it
 // cleanly: no new connections, requests already received are answered (for a bounded
 // time), the store is synced and closed, exit status 0. Connection events go to
@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -70,7 +71,8 @@ Use --tls-cert and --tls-key to serve wss:// (docs/security.md).
 Examples:
   simd-r-drive-server data/store.bin --port 7878
   SRD_SERVER_TOKEN=s3cret simd-r-drive-server store.bin --host 0.0.0.0 --tls-cert c.pem --tls-key k.pem
-  simd-r-drive-server replica.bin --read-only --port 7879)");
+  simd-r-drive-server replica.bin --read-only --port 7879
+  simd-r-drive-server store.bin --port 7878 --resp-port 6379     # and redis-cli -p 6379)");
 
   std::string store_path;
   simd_r_drive::net::ServerOptions options;
@@ -111,6 +113,16 @@ Examples:
   app.add_option("--tls-cert", options.tls_cert_file, "PEM certificate chain: serve wss://");
   app.add_option("--tls-key", options.tls_key_file, "PEM private key of --tls-cert");
   app.add_flag("--quiet", quiet, "no connection log on stderr");
+  int resp_port = -1;
+  bool cluster = false;
+  std::string topology_file;
+  app.add_option("--resp-port", resp_port,
+                 "also serve the Redis protocol (RESP2) on this port; 0 takes a free one (docs/redis.md)");
+  app.add_flag("--cluster", cluster, "Redis Cluster mode with a static topology (needs --resp-port)");
+  app.add_option("--cluster-topology", topology_file,
+                 "the topology to start with (implies --cluster; else set it with CLUSTERX SETNODES)");
+  app.add_option("--cluster-node-id", options.cluster_node_id,
+                 "this node's id in the topology (default: the node with this server's RESP address)");
 
   try {
     app.parse(argc, argv);
@@ -119,6 +131,27 @@ Examples:
     return status == 0 ? 0 : kExitUsage;
   }
   options.port = port;
+  if (resp_port > 65535) {
+    fail("--resp-port must be 0..65535");
+    return kExitUsage;
+  }
+  if (resp_port >= 0) options.resp_port = static_cast<std::uint16_t>(resp_port);
+  options.cluster_enabled = cluster || !topology_file.empty() || !options.cluster_node_id.empty();
+  if (!topology_file.empty()) {
+    std::ifstream in(topology_file);
+    if (!in) {
+      fail("cannot read the cluster topology " + topology_file);
+      return kExitUsage;
+    }
+    options.cluster_topology.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (options.cluster_enabled && !options.resp_port) {
+    fail("--cluster needs --resp-port");
+    return kExitUsage;
+  }
+  // A write in these modes never waits for fdatasync: RESP writes run on the I/O
+  // thread that read them (ServerOptions::resp_inline_writes).
+  options.resp_inline_writes = durability == "flush" || durability == "sync-periodically";
   options.idle_timeout = std::chrono::seconds(idle_timeout_secs);
   options.refresh_interval = std::chrono::milliseconds(refresh_ms);
   options.log_connections = !quiet;
@@ -178,6 +211,7 @@ Examples:
     return kExitError;
   }
   std::printf("listening on %s\n", server->url().c_str());
+  if (options.resp_port) std::printf("listening on %s\n", server->resp_url().c_str());
   std::fflush(stdout);
 
   int received = 0;

@@ -122,23 +122,28 @@ TtlCache::TtlCache(DataStore& store, Clock clock) : store_(&store), clock_(std::
   if (!clock_) throw Error(ErrorCode::kInvalidArgument, "TtlCache needs a clock");
 }
 
+TtlEntries ttl_entries(ByteView key, ByteView value, std::uint64_t expiry) {
+  TtlEntries entries;
+  entries.value_hash = compute_hash(ttl_key(key));
+  entries.registry_hash = registry_hash_for(entries.value_hash);
+  entries.value.resize(kTtlHeaderSize + value.size());
+  store_u64_le(expiry, entries.value.data());
+  if (!value.empty()) std::copy(value.data(), value.data() + value.size(), entries.value.begin() + kTtlHeaderSize);
+  store_u64_le(entries.value_hash, entries.registration.data());
+  store_u64_le(expiry, entries.registration.data() + 8);
+  store_u32_le(compute_checksum(entries.value), entries.registration.data() + 16);
+  return entries;
+}
+
+std::uint64_t ttl_value_hash(ByteView key) noexcept { return compute_hash(ttl_key(key)); }
+std::uint64_t ttl_registry_hash(ByteView key) noexcept { return registry_hash_for(ttl_value_hash(key)); }
+
 std::uint64_t TtlCache::write(ByteView key, ByteView value, std::uint64_t ttl_secs) {
-  const NamespacedKey stored_key = ttl_key(key);
-  const std::uint64_t ttl_hash = compute_hash(stored_key);
-  const std::uint64_t expiry = expiry_after(clock_(), ttl_secs);
-
-  std::vector<std::byte> payload(kTtlHeaderSize + value.size());
-  store_u64_le(expiry, payload.data());
-  if (!value.empty()) std::copy(value.data(), value.data() + value.size(), payload.begin() + kTtlHeaderSize);
-
-  std::array<std::byte, kRegistrationSize> registration{};
-  store_u64_le(ttl_hash, registration.data());
-  store_u64_le(expiry, registration.data() + 8);
-  store_u32_le(compute_checksum(payload), registration.data() + 16);
-
+  const TtlEntries entries = ttl_entries(key, value, expiry_after(clock_(), ttl_secs));
   // One batch: the value and its registration reach the file in one append, so no
   // crash leaves one without the other.
-  const HashedPayload items[] = {{ttl_hash, ByteView(payload)}, {registry_hash_for(ttl_hash), ByteView(registration)}};
+  const HashedPayload items[] = {{entries.value_hash, ByteView(entries.value)},
+                                 {entries.registry_hash, ByteView(entries.registration)}};
   std::lock_guard lock(mutation_lock(*store_));
   return store_->batch_write_with_key_hashes(items);
 }

@@ -469,3 +469,31 @@ TEST_F(TtlTest, FreeFunctionsUseTheSystemClock) {
 }
 
 }  // namespace
+
+// ttl_entries: a caller that appends the two entries in a batch of its own (the Redis
+// front door adds the removal of the plain key) writes what write() writes: the keys
+// are the documented ones, read() sees the value, purge_expired() removes it.
+namespace {
+class TtlEntriesTest : public TtlTest {};
+}  // namespace
+
+TEST_F(TtlEntriesTest, EntriesInACallersBatchAreTheOnesWriteAppends) {
+  const ext::TtlEntries entries = ext::ttl_entries("k", "value", now_ + 10);
+  EXPECT_EQ(entries.value_hash, DataStore::hash_key(documented_ttl_key("k")));
+  EXPECT_EQ(entries.registry_hash, documented_registry_hash("k"));
+  EXPECT_EQ(entries.value_hash, ext::ttl_value_hash("k"));
+  EXPECT_EQ(entries.registry_hash, ext::ttl_registry_hash("k"));
+  store_.write("k", "plain");
+  const simd_r_drive::HashedPayload items[] = {{entries.value_hash, ByteView(entries.value)},
+                                               {entries.registry_hash, ByteView(entries.registration)},
+                                               {DataStore::hash_key("k"), ByteView(std::string_view("\0", 1))}};
+  store_.batch_write_with_key_hashes(items, true);
+  EXPECT_FALSE(store_.exists("k"));
+  ASSERT_TRUE(cache_.read("k").has_value());
+  EXPECT_EQ(to_hex(cache_.read("k")->view()), to_hex(ByteView("value")));
+  EXPECT_EQ(cache_.ttl_remaining("k"), (ext::TtlRemaining{State::kExpiresIn, 10}));
+  now_ += 10;
+  EXPECT_EQ(cache_.purge_expired(), 1u);
+  EXPECT_FALSE(store_.exists_with_key_hash(entries.value_hash));
+  EXPECT_FALSE(store_.exists_with_key_hash(entries.registry_hash));
+}

@@ -29,6 +29,7 @@
 #include <simd_r_drive/net/server.h>
 
 #include "server/connection.h"
+#include "server/resp_listener.h"
 #include "server/server_context.h"
 
 namespace simd_r_drive::net {
@@ -112,6 +113,10 @@ class Server::Impl {
   bool stop_started = false;
 
   std::vector<std::thread> threads;
+  // The Redis front door, on the same io_context and worker pool. Destroyed after
+  // ioc, whose pending handlers hold its sessions (its acceptor is closed and
+  // released in stop(), before that).
+  std::unique_ptr<server::RespListener> resp;
   // Declared last, destroyed first: pending handlers (which hold sessions) go before
   // what the sessions refer to.
   std::unique_ptr<asio::ssl::context> ssl;
@@ -476,12 +481,26 @@ Server::Impl::Impl(DataStore& store, ServerOptions options) : context(store, std
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
   port = acceptor.local_endpoint().port();
+  if (o.resp_port) {
+    resp = std::make_unique<server::RespListener>(context, ioc, ssl.get(), host, *o.resp_port);
+    if (!o.cluster_node_id.empty()) resp->shared().cluster.set_my_id(o.cluster_node_id);
+    if (!o.cluster_topology.empty()) {
+      if (!o.cluster_enabled) throw std::invalid_argument("a cluster topology needs cluster mode");
+      std::string error;
+      auto topology = server::parse_topology(o.cluster_topology, true, error);
+      if (!topology) throw std::invalid_argument("the cluster topology: " + error);
+      resp->shared().cluster.install(std::move(*topology), true);
+    }
+  } else if (o.cluster_enabled) {
+    throw std::invalid_argument("cluster mode needs the RESP port");
+  }
 }
 
 Server::Impl::~Impl() { stop(); }
 
 void Server::Impl::start() {
   do_accept();
+  if (resp) resp->start();
   const unsigned n = context.options.io_threads != 0 ? context.options.io_threads
                                                      : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
@@ -533,12 +552,18 @@ void Server::Impl::stop() {
     for (auto& session : live) visit(*session);
   };
   each_session([](SessionBase& session) { session.begin_shutdown(); });
+  if (resp) resp->begin_shutdown();
   const auto deadline = std::chrono::steady_clock::now() + context.options.shutdown_grace;
   {
     std::unique_lock lock(sessions_mutex);
     sessions_changed.wait_until(lock, deadline, [&] { return sessions.empty(); });
   }
+  if (resp) resp->wait_until_closed(deadline);
   each_session([](SessionBase& session) { session.force_close(); });
+  if (resp) {
+    resp->force_close();
+    resp->wait_until_closed(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  }
   {
     // Write streams end once their connections are gone (they are aborted).
     std::unique_lock lock(context.streams_mutex);
@@ -554,6 +579,7 @@ void Server::Impl::stop() {
   for (auto& thread : threads) {
     if (thread.joinable()) thread.join();
   }
+  if (resp) resp->release_acceptor();
   {
     std::lock_guard lock(stop_mutex);
     stopped = true;
@@ -574,6 +600,15 @@ std::string Server::url() const {
   const bool v6 = impl_->host.find(':') != std::string::npos;
   return std::string(impl_->tls ? "wss://" : "ws://") + (v6 ? "[" + impl_->host + "]" : impl_->host) + ":" +
          std::to_string(impl_->port) + "/ws";
+}
+
+std::uint16_t Server::resp_port() const noexcept { return impl_->resp ? impl_->resp->port() : 0; }
+
+std::string Server::resp_url() const {
+  if (!impl_->resp) return {};
+  const bool v6 = impl_->host.find(':') != std::string::npos;
+  return std::string(impl_->tls ? "rediss://" : "redis://") + (v6 ? "[" + impl_->host + "]" : impl_->host) + ":" +
+         std::to_string(impl_->resp->port());
 }
 
 void Server::stop() { impl_->stop(); }

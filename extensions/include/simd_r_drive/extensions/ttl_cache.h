@@ -35,6 +35,7 @@
 // never removes a value that write_with_ttl wrote while it ran.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -121,6 +122,22 @@ class SRD_EXT_API TtlCache {
   DataStore* store_;
   Clock clock_;
 };
+
+// The two entries write_with_ttl appends for `key`, for a caller that puts them into
+// a batch of its own (the Redis front door writes them together with the removal of
+// the key's plain entry, in one append): the TTL value under value_hash (expiry
+// header ‖ value) and its registry entry under registry_hash. `expiry` is absolute,
+// in UNIX seconds (kNeverExpires: never). The caller appends both in one batch.
+struct TtlEntries {
+  std::uint64_t value_hash = 0;
+  std::vector<std::byte> value;
+  std::uint64_t registry_hash = 0;
+  std::array<std::byte, 20> registration{};
+};
+SRD_EXT_API TtlEntries ttl_entries(ByteView key, ByteView value, std::uint64_t expiry);
+// The key hashes of a key's TTL value and of its registry entry.
+SRD_EXT_API std::uint64_t ttl_value_hash(ByteView key) noexcept;
+SRD_EXT_API std::uint64_t ttl_registry_hash(ByteView key) noexcept;
 
 // The original's names, on the system clock.
 SRD_EXT_API std::uint64_t write_with_ttl(DataStore& store, ByteView key, ByteView value, std::uint64_t ttl_secs);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -64,6 +65,22 @@ struct ServerOptions {
   // stop(): how long requests already received may take to finish.
   std::chrono::milliseconds shutdown_grace{5000};
 
+  // The Redis front door (docs/redis.md): RESP2 on this port too (0: a free one),
+  // with the same store, limits, token and TLS. Unset: WebSocket only.
+  std::optional<std::uint16_t> resp_port;
+  // RESP commands that write run on the I/O thread that read them instead of the
+  // worker pool: right when a write never waits for fdatasync (Durability::kFlush and
+  // kSyncPeriodically), and it saves a thread hop per command.
+  bool resp_inline_writes = false;
+  // Redis Cluster mode (static topology, docs/redis.md "Cluster"): INFO says
+  // cluster_enabled:1, keys of slots this node does not own are redirected with MOVED.
+  bool cluster_enabled = false;
+  // The topology to start with (the text format of docs/redis.md; empty: none until
+  // CLUSTERX SETNODES), and this node's id in it (empty: the node whose address is the
+  // RESP port's).
+  std::string cluster_topology;
+  std::string cluster_node_id;
+
   // One line on stderr per connection event (accept, close, refusal, auth failure).
   bool log_connections = true;
 
@@ -95,6 +112,10 @@ class Server {
   std::uint16_t port() const noexcept;
   // "ws://HOST:PORT/ws", or wss:// with TLS (an IPv6 host in brackets).
   std::string url() const;
+  // The RESP port (0 without ServerOptions::resp_port), and "redis://HOST:PORT"
+  // ("rediss://" with TLS).
+  std::uint16_t resp_port() const noexcept;
+  std::string resp_url() const;
 
   // Stops accepting, sends every connection the shutting_down notice, answers the
   // requests it has received (for at most shutdown_grace), closes the connections

@@ -1,0 +1,365 @@
+#include "server/resp_listener.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/resp.h"
+
+namespace simd_r_drive::net::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void begin_shutdown() = 0;  // any thread
+  virtual void force_close() = 0;     // any thread
+};
+
+std::string peer_of(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  const auto address = endpoint.address();
+  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(endpoint.port());
+  return address.to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+struct RespListener::Impl {
+  Impl(ServerContext& context_in, asio::io_context& ioc_in, asio::ssl::context* ssl_in)
+      : context(context_in),
+        ioc(ioc_in),
+        ssl(ssl_in),
+        shared(context_in.options.cluster_enabled),
+        acceptor(std::in_place, asio::make_strand(ioc_in)) {}
+
+  void do_accept();
+  void register_session(std::uint64_t id, std::weak_ptr<SessionBase> session) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.emplace(id, std::move(session));
+  }
+  void unregister_session(std::uint64_t id) {
+    {
+      std::lock_guard lock(sessions_mutex);
+      sessions.erase(id);
+    }
+    sessions_changed.notify_all();
+  }
+  template <class Visit>
+  void each_session(Visit visit) {
+    std::vector<std::shared_ptr<SessionBase>> live;
+    {
+      std::lock_guard lock(sessions_mutex);
+      for (auto& [id, weak] : sessions) {
+        if (auto session = weak.lock()) live.push_back(std::move(session));
+      }
+    }
+    for (auto& session : live) visit(*session);
+  }
+
+  ServerContext& context;
+  asio::io_context& ioc;
+  asio::ssl::context* ssl;
+  RespShared shared;
+  std::optional<tcp::acceptor> acceptor;
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_changed;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+};
+
+namespace {
+
+// One client. Its handlers run on its strand; a batch of commands that writes runs on
+// the worker pool instead, while no handler of the session is pending (it reads,
+// processes and writes in turn), so its state is only ever touched by one thread.
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  Session(RespListener::Impl& impl, tcp::socket&& socket)
+    requires(!kTls)
+      : impl_(impl), stream_(std::move(socket)), timer_(stream_.get_executor()) {}
+  Session(RespListener::Impl& impl, tcp::socket&& socket, asio::ssl::context& ssl)
+    requires(kTls)
+      : impl_(impl), stream_(std::move(socket), ssl), timer_(stream_.get_executor()) {}
+
+  ~Session() override {
+    impl_.shared.connections_open.fetch_sub(1);
+    impl_.unregister_session(client_.id);
+  }
+
+  void start() {
+    client_.id = impl_.shared.next_client_id.fetch_add(1);
+    impl_.shared.connections_open.fetch_add(1);
+    impl_.shared.connections_accepted.fetch_add(1);
+    impl_.register_session(client_.id, this->weak_from_this());
+    peer_ = peer_of(socket());
+    boost::system::error_code ec;
+    socket().set_option(tcp::no_delay(true), ec);
+    last_activity_ = std::chrono::steady_clock::now();
+    const auto& options = impl_.context.options;
+    if (impl_.shared.connections_open.load() > options.max_connections) {
+      impl_.context.connections_refused.fetch_add(1);
+      impl_.context.log("refused a redis connection from " + peer_ + ": at max connections (" +
+                        std::to_string(options.max_connections) + ")");
+      out_ = "-ERR max number of clients reached\r\n";
+      client_.close_after_reply = true;
+    } else {
+      impl_.context.log("redis connection " + std::to_string(client_.id) + " from " + peer_ + ": accepted" +
+                        (kTls ? " (TLS)" : ""));
+    }
+    arm_timer();
+    if constexpr (kTls) {
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](boost::system::error_code error) {
+                                if (error) return self->finish("TLS handshake: " + error.message());
+                                self->process();
+                              });
+    } else {
+      process();
+    }
+  }
+
+  void begin_shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->shutting_down_ = true;
+      // A session waiting for its client's next command closes now; one that is
+      // working on a batch closes when the batch's answers are sent.
+      if (self->reading_) self->close_socket();
+    });
+  }
+  void force_close() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
+  }
+
+ private:
+  tcp::socket& socket() {
+    if constexpr (kTls) return stream_.next_layer();
+    else return stream_;
+  }
+
+  void arm_timer() {
+    const auto timeout = impl_.context.options.idle_timeout;
+    timer_.expires_after(std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(50)));
+    timer_.async_wait([self = this->shared_from_this(), timeout](boost::system::error_code ec) {
+      if (ec || self->finished_) return;
+      if (self->reading_ && std::chrono::steady_clock::now() - self->last_activity_ > timeout) {
+        self->note_ = "closed: idle timeout";
+        self->close_socket();
+        return;
+      }
+      self->arm_timer();
+    });
+  }
+
+  // Parses and runs the commands that have arrived, then sends the answers or reads
+  // more. Runs on the strand, or on the worker pool (`on_pool`) for a batch that writes.
+  void process(bool on_pool = false) {
+    const auto& options = impl_.context.options;
+    resp::ParseLimits limits;
+    limits.max_bulk_bytes = options.max_message_bytes;
+    const bool inline_writes = options.resp_inline_writes;
+    while (!client_.close_after_reply && out_.size() < options.output_limit_bytes) {
+      const std::string_view pending(in_.data() + parsed_, used_ - parsed_);
+      if (pending.empty()) break;
+      const resp::ParseResult result = resp::parse_command(pending, limits, args_, scratch_);
+      if (result.status == resp::ParseStatus::kNeedMore) {
+        if (pending.size() > options.max_message_bytes + 4096) {
+          resp::ReplyWriter(out_).error("ERR Protocol error: a command over max_message_bytes");
+          client_.close_after_reply = true;
+        }
+        break;
+      }
+      if (result.status == resp::ParseStatus::kError) {
+        resp::ReplyWriter(out_).error("ERR " + result.error);
+        client_.close_after_reply = true;
+        note_ = "closed: protocol error";
+        break;
+      }
+      if (args_.empty()) {
+        parsed_ += result.consumed;
+        continue;
+      }
+      if (!on_pool && !inline_writes && resp_writes(args_[0])) {
+        // Writes may wait for the store's writer or for fdatasync: not on an I/O thread.
+        // Until flush() runs on the strand again, the batch owns the session's state.
+        on_pool_ = true;
+        impl_.context.pool.post([self = this->shared_from_this()] { self->process(true); });
+        return;
+      }
+      resp::ReplyWriter writer(out_);
+      resp_execute(impl_.context, impl_.shared, client_, args_, writer);
+      parsed_ += result.consumed;
+    }
+    if (on_pool) {
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+    } else {
+      flush();
+    }
+  }
+
+  void flush() {
+    on_pool_ = false;
+    // Keep what is not parsed yet at the front of the buffer.
+    if (parsed_ > 0) {
+      std::memmove(in_.data(), in_.data() + parsed_, used_ - parsed_);
+      used_ -= parsed_;
+      parsed_ = 0;
+    }
+    if (!out_.empty()) {
+      sending_.swap(out_);
+      out_.clear();
+      asio::async_write(stream_, asio::buffer(sending_),
+                        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->sending_.clear();
+                          if (ec) return self->finish("the client went away (" + ec.message() + ")");
+                          self->last_activity_ = std::chrono::steady_clock::now();
+                          if (self->client_.close_after_reply) return self->close_gracefully();
+                          self->process();  // commands already received come before reading more
+                        });
+      return;
+    }
+    if (client_.close_after_reply) return close_gracefully();
+    if (shutting_down_) return close_socket();
+    read();
+  }
+
+  void read() {
+    if (finished_) return;
+    if (in_.size() - used_ < 16 * 1024) in_.resize(std::max<std::size_t>(in_.size() * 2, used_ + 64 * 1024));
+    reading_ = true;
+    stream_.async_read_some(asio::buffer(in_.data() + used_, in_.size() - used_),
+                            [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                              self->reading_ = false;
+                              if (ec) {
+                                return self->finish(self->shutting_down_ ? "closed: the server is stopping"
+                                                                         : "the client went away (" + ec.message() + ")");
+                              }
+                              self->used_ += n;
+                              self->last_activity_ = std::chrono::steady_clock::now();
+                              self->process();
+                            });
+  }
+
+  void close_gracefully() {
+    if (note_.empty()) note_ = "closed (QUIT or a protocol error)";
+    boost::system::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
+    close_socket();
+  }
+
+  void close_socket() {
+    boost::system::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+    // A pending read, or a batch on the worker pool (whose answer's write then
+    // fails), finishes the session instead.
+    if (!reading_ && !on_pool_) finish(note_.empty() ? "closed by the server" : note_);
+  }
+
+  void finish(const std::string& why) {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    impl_.context.log("redis connection " + std::to_string(client_.id) + ": " + (note_.empty() ? why : note_));
+    boost::system::error_code ignored;
+    socket().close(ignored);
+  }
+
+  RespListener::Impl& impl_;
+  Stream stream_;
+  asio::steady_timer timer_;
+  std::string peer_;
+  RespClient client_;
+  std::vector<char> in_ = std::vector<char>(64 * 1024);
+  std::size_t used_ = 0;    // bytes received in in_
+  std::size_t parsed_ = 0;  // of which commands taken
+  std::vector<std::string_view> args_;
+  std::string scratch_;
+  std::string out_;
+  std::string sending_;
+  std::chrono::steady_clock::time_point last_activity_;
+  bool reading_ = false;
+  bool on_pool_ = false;  // a batch runs on the worker pool (set and cleared on the strand)
+  std::atomic<bool> shutting_down_{false};  // set on the strand while a batch may run on the pool
+  bool finished_ = false;
+  std::string note_;
+};
+
+}  // namespace
+
+void RespListener::Impl::do_accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping.load()) return;
+    if (!ec) {
+      if (ssl != nullptr) {
+        std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(*this, std::move(socket), *ssl)->start();
+      } else {
+        std::make_shared<Session<tcp::socket>>(*this, std::move(socket))->start();
+      }
+    }
+    do_accept();
+  });
+}
+
+RespListener::RespListener(ServerContext& context, asio::io_context& ioc, asio::ssl::context* ssl,
+                           const std::string& host, std::uint16_t port)
+    : impl_(std::make_unique<Impl>(context, ioc, ssl)) {
+  const auto address = asio::ip::make_address(host);
+  const tcp::endpoint endpoint(address, port);
+  impl_->acceptor->open(endpoint.protocol());
+  impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor->bind(endpoint);
+  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  impl_->shared.host = host;
+  impl_->shared.port = impl_->acceptor->local_endpoint().port();
+  impl_->shared.tls = ssl != nullptr;
+}
+
+RespListener::~RespListener() = default;
+
+std::uint16_t RespListener::port() const noexcept { return impl_->shared.port; }
+RespShared& RespListener::shared() noexcept { return impl_->shared; }
+void RespListener::start() { impl_->do_accept(); }
+
+void RespListener::begin_shutdown() {
+  impl_->stopping.store(true);
+  asio::post(impl_->acceptor->get_executor(), [impl = impl_.get()] {
+    boost::system::error_code ignored;
+    impl->acceptor->close(ignored);
+  });
+  impl_->each_session([](SessionBase& session) { session.begin_shutdown(); });
+}
+
+bool RespListener::wait_until_closed(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(impl_->sessions_mutex);
+  return impl_->sessions_changed.wait_until(lock, deadline, [&] { return impl_->sessions.empty(); });
+}
+
+void RespListener::release_acceptor() { impl_->acceptor.reset(); }
+
+void RespListener::force_close() {
+  impl_->each_session([](SessionBase& session) { session.force_close(); });
+}
+
+}  // namespace simd_r_drive::net::server

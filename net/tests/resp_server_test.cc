@@ -1,0 +1,250 @@
+// The Redis front door in process (docs/redis.md): a server core with a RESP port and
+// a raw RESP client over a socket. What the Python suite (net/tests/redis/) cannot
+// see from outside: that a key set over RESP is the entry the C++ API and the TTL
+// extension read, and the other way round; a stop that answers what was received;
+// hostile bytes; the token. Every server listens on 127.0.0.1, port 0.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <simd_r_drive/extensions/ttl_cache.h>
+#include <simd_r_drive/simd_r_drive.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net_test_support.h"
+#include "test_support.h"
+
+namespace {
+
+namespace ext = simd_r_drive::extensions;
+using srd_net_test::InProcessServer;
+
+// A blocking RESP client: sends bytes, reads one reply at a time as its raw text.
+class RespSocket {
+ public:
+  explicit RespSocket(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) throw std::runtime_error("connect");
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~RespSocket() { ::close(fd_); }
+
+  void send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) throw std::runtime_error("send");
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  static std::string command(std::initializer_list<std::string_view> args) {
+    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    for (auto a : args) out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+    return out;
+  }
+  std::string call(std::initializer_list<std::string_view> args) {
+    send(command(args));
+    return reply();
+  }
+  // One whole reply, as it came ("+OK", "$5\r\nhello", ":1", "*2\r\n..."), without the
+  // final CRLF. Empty when the server closed the connection.
+  std::string reply() {
+    std::string out;
+    if (!read_reply(out)) return {};
+    if (out.size() >= 2) out.resize(out.size() - 2);
+    return out;
+  }
+  // Whether the server closed the connection (reads until EOF or the timeout).
+  bool closed_by_server() {
+    char byte;
+    return ::recv(fd_, &byte, 1, 0) == 0;
+  }
+
+ private:
+  bool fill() {
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  bool line(std::string& out) {
+    std::size_t end;
+    while ((end = buffer_.find("\r\n")) == std::string::npos) {
+      if (!fill()) return false;
+    }
+    out += buffer_.substr(0, end + 2);
+    const std::string text = buffer_.substr(0, end);
+    buffer_.erase(0, end + 2);
+    last_line_ = text;
+    return true;
+  }
+  bool read_reply(std::string& out) {
+    if (!line(out)) return false;
+    const std::string header = last_line_;
+    if (header[0] == '$') {
+      const long n = std::stol(header.substr(1));
+      if (n < 0) return true;
+      while (buffer_.size() < static_cast<std::size_t>(n) + 2) {
+        if (!fill()) return false;
+      }
+      out += buffer_.substr(0, static_cast<std::size_t>(n) + 2);
+      buffer_.erase(0, static_cast<std::size_t>(n) + 2);
+    } else if (header[0] == '*') {
+      const long n = std::stol(header.substr(1));
+      for (long i = 0; i < n; ++i) {
+        if (!read_reply(out)) return false;
+      }
+    }
+    return true;
+  }
+  int fd_ = -1;
+  std::string buffer_;
+  std::string last_line_;
+};
+
+simd_r_drive::net::ServerOptions resp_options(bool inline_writes = false) {
+  auto options = srd_net_test::quiet_options();
+  options.resp_port = 0;
+  options.resp_inline_writes = inline_writes;
+  return options;
+}
+
+std::string bulk(std::string_view v) { return "$" + std::to_string(v.size()) + "\r\n" + std::string(v); }
+
+std::string text_of(const simd_r_drive::EntryHandle& handle) {
+  return {reinterpret_cast<const char*>(handle.data()), handle.size()};
+}
+
+TEST(RespServer, PlainAndExpiringKeysAreTheEntriesTheLibraryReads) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options());
+  auto& store = server.store();
+  RespSocket c(server.server().resp_port());
+
+  // SET: the plain entry, read(key) in C++ finds it.
+  EXPECT_EQ(c.call({"SET", "plain", std::string("a\0b\r\n", 5)}), "+OK");
+  ASSERT_TRUE(store.read("plain").has_value());
+  EXPECT_EQ(text_of(*store.read("plain")), std::string("a\0b\r\n", 5));
+
+  // SET EX: the TTL extension's value, and no plain entry.
+  EXPECT_EQ(c.call({"SET", "plain", "expiring", "EX", "100"}), "+OK");
+  EXPECT_FALSE(store.exists("plain"));
+  const auto ttl_value = ext::read_with_ttl(store, "plain");
+  ASSERT_TRUE(ttl_value.has_value());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ttl_value->view().data()), ttl_value->view().size()), "expiring");
+  const auto remaining = ext::ttl_remaining(store, "plain");
+  EXPECT_EQ(remaining.state, ext::TtlRemaining::State::kExpiresIn);
+  EXPECT_LE(remaining.seconds, 101u);
+  EXPECT_EQ(c.call({"GET", "plain"}), bulk("expiring"));
+
+  // PERSIST: back to the plain entry; the TTL entry and its registry entry are gone.
+  EXPECT_EQ(c.call({"PERSIST", "plain"}), ":1");
+  EXPECT_EQ(text_of(*store.read("plain")), "expiring");
+  EXPECT_FALSE(store.exists_with_key_hash(ext::ttl_value_hash("plain")));
+  EXPECT_FALSE(store.exists_with_key_hash(ext::ttl_registry_hash("plain")));
+  EXPECT_EQ(c.call({"TTL", "plain"}), ":-1");
+
+  // The other way: values the library writes are what GET and TTL answer.
+  store.write("from-cpp", "written in C++");
+  ext::write_with_ttl(store, "ttl-from-cpp", "expires", 50);
+  EXPECT_EQ(c.call({"GET", "from-cpp"}), bulk("written in C++"));
+  EXPECT_EQ(c.call({"GET", "ttl-from-cpp"}), bulk("expires"));
+  const std::string ttl = c.call({"TTL", "ttl-from-cpp"});
+  EXPECT_TRUE(ttl == ":50" || ttl == ":49") << ttl;
+  EXPECT_EQ(c.call({"TTL", "from-cpp"}), ":-1");
+  EXPECT_EQ(c.call({"TTL", "missing"}), ":-2");
+
+  // An expiry in the past: absent everywhere (the library agrees).
+  ext::write_with_ttl(store, "gone", "x", 0);
+  EXPECT_EQ(c.call({"GET", "gone"}), "$-1");
+  EXPECT_EQ(c.call({"EXISTS", "gone"}), ":0");
+
+  // Values the store cannot hold plainly (empty, one NUL byte) are TTL values that
+  // never expire: GET and TTL behave as Redis, and nothing is lost.
+  EXPECT_EQ(c.call({"SET", "empty", ""}), "+OK");
+  EXPECT_EQ(c.call({"GET", "empty"}), "$0\r\n");
+  EXPECT_EQ(c.call({"TTL", "empty"}), ":-1");
+  EXPECT_EQ(c.call({"SET", "nul", std::string("\0", 1)}), "+OK");
+  EXPECT_EQ(c.call({"GET", "nul"}), bulk(std::string("\0", 1)));
+  EXPECT_EQ(ext::ttl_remaining(store, "nul").state, ext::TtlRemaining::State::kNoExpiry);
+
+  // DEL removes either form; RENAME keeps the expiry.
+  EXPECT_EQ(c.call({"SET", "r", "v", "EX", "100"}), "+OK");
+  EXPECT_EQ(c.call({"RENAME", "r", "r2"}), "+OK");
+  EXPECT_EQ(ext::ttl_remaining(store, "r2").state, ext::TtlRemaining::State::kExpiresIn);
+  EXPECT_EQ(c.call({"DEL", "r2", "from-cpp", "missing"}), ":2");
+  EXPECT_FALSE(store.exists("from-cpp"));
+  EXPECT_FALSE(ext::read_with_ttl(store, "r2").has_value());
+}
+
+TEST(RespServer, AStopAnswersWhatWasReceivedAndKeepsItsWrites) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options());
+  RespSocket c(server.server().resp_port());
+  std::string pipeline;
+  for (int i = 0; i < 200; ++i) pipeline += RespSocket::command({"SET", "k" + std::to_string(i), "v"});
+  c.send(pipeline);
+  EXPECT_EQ(c.reply(), "+OK");  // the server has the pipeline
+  std::thread stopper([&] { server.server().stop(); });
+  int answered = 1;
+  while (c.reply() == "+OK") ++answered;
+  stopper.join();
+  // Every SET that was answered is in the store.
+  for (int i = 0; i < answered; ++i) EXPECT_TRUE(server.store().exists("k" + std::to_string(i))) << i;
+  EXPECT_GE(answered, 1);
+}
+
+TEST(RespServer, HostileBytesGetAnErrorAndACloseWhileOthersAreServed) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options(true));
+  const auto port = server.server().resp_port();
+  RespSocket probe(port);
+  EXPECT_EQ(probe.call({"SET", "probe", "1"}), "+OK");
+  const std::vector<std::string> hostile = {
+      "*3000000000\r\n", "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2147483648\r\n", "*1\r\nfoo\r\n",
+      "*2\r\n$3\r\nGET\r\n$-7\r\n", "set k \"unbalanced\r\n", std::string(70 * 1024, 'x')};
+  for (const auto& bytes : hostile) {
+    RespSocket c(port);
+    c.send(bytes);
+    const std::string reply = c.reply();
+    EXPECT_EQ(reply.rfind("-ERR Protocol error", 0), 0u) << reply;
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_EQ(probe.call({"GET", "probe"}), bulk("1"));
+  }
+  // A client that vanishes mid-command.
+  {
+    RespSocket c(port);
+    c.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc");
+  }
+  EXPECT_EQ(probe.call({"PING"}), "+PONG");
+}
+
+TEST(RespServer, TheTokenIsAuthsPassword) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  options.token = "s3cret";
+  InProcessServer server(dir.file("s.bin"), options);
+  RespSocket c(server.server().resp_port());
+  EXPECT_EQ(c.call({"GET", "k"}), "-NOAUTH Authentication required.");
+  EXPECT_EQ(c.call({"AUTH", "wrong"}), "-WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(c.call({"AUTH", "other", "s3cret"}), "-WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(c.call({"AUTH", "default", "s3cret"}), "+OK");
+  EXPECT_EQ(c.call({"SET", "k", "v"}), "+OK");
+  RespSocket d(server.server().resp_port());
+  EXPECT_EQ(d.call({"AUTH", "s3cret"}), "+OK");
+  EXPECT_EQ(d.call({"GET", "k"}), bulk("v"));
+  EXPECT_GE(server.server().counters().auth_failures, 2u);
+}
+
+}  // namespace
