@@ -187,7 +187,11 @@ class Tkrzw(Store):
         self.get = self.db.Get  # type: ignore[assignment]
 
     def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
-        self.db.SetMulti(dict(items))
+        # SetMulti(overwrite, **records) takes the records as keyword arguments, so its
+        # keys must be str (tkrzw stores them UTF-8 encoded: the same bytes for these
+        # ASCII keys). A dict passed positionally is taken as `overwrite` and nothing
+        # is written.
+        self.db.SetMulti(True, **{key.decode(): value for key, value in items}).OrDie()
 
     def get_batch(self, keys: list[bytes]) -> list[Any]:
         found = self.db.GetMulti(*keys)
