@@ -29,14 +29,16 @@ build: deps
 
 # The server over the default store (created on first run), in the foreground.
 PORT ?= 7878
+RESP_PORT ?= 7879
 run: build
 	@mkdir -p data
 	@echo "Serving data/store.bin on ws://127.0.0.1:$(PORT)/ws (docs/protocol.md, docs/net.md)."
 	@echo "Connect with the C++ client, e.g.:"
 	@echo "  simd_r_drive::net::Client client(\"ws://127.0.0.1:$(PORT)/ws\"); client.write(\"greeting\", \"hello\");"
 	@echo "or from another shell: build/bin/srd-net-example ws://127.0.0.1:$(PORT)/ws greeting hello"
+	@echo "The same store speaks the Redis protocol on 127.0.0.1:$(RESP_PORT) (docs/redis.md): redis-cli -p $(RESP_PORT) set greeting hello"
 	@echo "Stop it with Ctrl-C: it answers what it has received, syncs and closes the store."
-	@exec build/bin/simd-r-drive-server data/store.bin --port $(PORT)
+	@exec build/bin/simd-r-drive-server data/store.bin --port $(PORT) --resp-port $(RESP_PORT)
 
 # The CLI over the default store (created on first run): write, read back, info.
 CLI = build/bin/simd-r-drive data/store.bin
