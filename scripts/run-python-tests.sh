@@ -13,9 +13,10 @@
 # sanitizer runtimes preloaded, for a BUILD_DIR built with SRD_SANITIZE=address,undefined.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pytest-summary.sh
+source scripts/pytest-summary.sh
 build_dir=${1:?usage: scripts/run-python-tests.sh BUILD_DIR [PYTEST ARGS...]}
 shift
-python=/usr/bin/python3
 venv="$build_dir/python-venv"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
@@ -61,34 +62,4 @@ fi
 (cd python/tests && "${preload[@]}" "$OLDPWD/$venv/bin/python" -P -X faulthandler -m pytest -q -rs \
    -p no:cacheprovider --junitxml="$report" "$@" .)
 status=$?
-counts=$("$python" - "$report" <<'EOF'
-import sys
-import xml.etree.ElementTree as tree
-try:
-    root = tree.parse(sys.argv[1]).getroot()
-except Exception:
-    print("0 0 0 0")
-    raise SystemExit
-suites = [root] if root.tag == "testsuite" else list(root)
-tests = sum(int(s.get("tests", 0)) for s in suites)
-failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-skipped = sum(int(s.get("skipped", 0)) for s in suites)
-print(tests - failed - skipped, failed, skipped, tests)
-EOF
-)
-read -r ok bad skip total <<<"$counts"
-for report_file in "$sanitizer_log".*; do
-  [ -e "$report_file" ] || continue
-  echo "python: a sanitizer report ($report_file):"
-  head -40 "$report_file"
-  bad=$((bad + 1))
-done
-if [ "$total" -eq 0 ]; then
-  echo "python: pytest ran no tests (exit status $status)"
-  bad=$((bad + 1))
-elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-  echo "python: pytest exited with status $status without a failed test (a crash?)"
-  bad=1
-fi
-echo "$ok passed, $bad failed, $skip skipped"
-[ "$bad" -eq 0 ]
+pytest_summary python "$report" "$status" "$sanitizer_log"

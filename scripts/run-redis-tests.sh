@@ -12,6 +12,8 @@
 # files beside the build (BUILD_DIR/redis-sanitizer.*) and count as failures.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pytest-summary.sh
+source scripts/pytest-summary.sh
 build_dir=${1:?usage: scripts/run-redis-tests.sh BUILD_DIR [PYTEST ARGS...]}
 shift
 report=$(mktemp)
@@ -30,34 +32,4 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:print_stacktrace=1:halt_on_error=1:log_
 export SRD_BUILD_BIN="$PWD/$build_dir/bin"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$report" net/tests/redis "$@"
 status=$?
-counts=$(/usr/bin/python3 - "$report" <<'PY'
-import sys
-import xml.etree.ElementTree as tree
-try:
-    root = tree.parse(sys.argv[1]).getroot()
-except Exception:
-    print("0 0 0 0")
-    raise SystemExit
-suites = [root] if root.tag == "testsuite" else list(root)
-tests = sum(int(s.get("tests", 0)) for s in suites)
-failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-skipped = sum(int(s.get("skipped", 0)) for s in suites)
-print(tests - failed - skipped, failed, skipped, tests)
-PY
-)
-read -r ok bad skip total <<<"$counts"
-for report_file in "$sanitizer_log".*; do
-  [ -e "$report_file" ] || continue
-  echo "redis: a sanitizer report ($report_file):"
-  head -40 "$report_file"
-  bad=$((bad + 1))
-done
-if [ "$total" -eq 0 ]; then
-  echo "redis: pytest ran no tests (exit status $status)"
-  bad=$((bad + 1))
-elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-  echo "redis: pytest exited with status $status without a failed test"
-  bad=1
-fi
-echo "$ok passed, $bad failed, $skip skipped"
-[ "$bad" -eq 0 ]
+pytest_summary redis "$report" "$status" "$sanitizer_log"
