@@ -10,13 +10,14 @@
 #include <cstring>
 
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "protocol/resp.h"
+#include "server/endpoint_text.h"
+#include "server/session_registry.h"
 
 namespace simd_r_drive::net::server {
 
@@ -25,20 +26,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  virtual void begin_shutdown() = 0;  // any thread
-  virtual void force_close() = 0;     // any thread
-};
-
 std::string peer_of(const tcp::socket& socket) {
   boost::system::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "?";
-  const auto address = endpoint.address();
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(endpoint.port());
-  return address.to_string() + ":" + std::to_string(endpoint.port());
+  return endpoint_text(endpoint);
 }
 
 }  // namespace
@@ -52,28 +44,6 @@ struct RespListener::Impl {
         acceptor(std::in_place, asio::make_strand(ioc_in)) {}
 
   void do_accept();
-  void register_session(std::uint64_t id, std::weak_ptr<SessionBase> session) {
-    std::lock_guard lock(sessions_mutex);
-    sessions.emplace(id, std::move(session));
-  }
-  void unregister_session(std::uint64_t id) {
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.erase(id);
-    }
-    sessions_changed.notify_all();
-  }
-  template <class Visit>
-  void each_session(Visit visit) {
-    std::vector<std::shared_ptr<SessionBase>> live;
-    {
-      std::lock_guard lock(sessions_mutex);
-      for (auto& [id, weak] : sessions) {
-        if (auto session = weak.lock()) live.push_back(std::move(session));
-      }
-    }
-    for (auto& session : live) visit(*session);
-  }
 
   ServerContext& context;
   asio::io_context& ioc;
@@ -81,9 +51,7 @@ struct RespListener::Impl {
   RespShared shared;
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
-  std::mutex sessions_mutex;
-  std::condition_variable sessions_changed;
-  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+  SessionRegistry sessions;
 };
 
 namespace {
@@ -92,7 +60,7 @@ namespace {
 // the worker pool instead, while no handler of the session is pending (it reads,
 // processes and writes in turn), so its state is only ever touched by one thread.
 template <class Stream>
-class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public StoppableSession, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
 
@@ -105,14 +73,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   ~Session() override {
     impl_.shared.connections_open.fetch_sub(1);
-    impl_.unregister_session(client_.id);
+    impl_.sessions.remove(client_.id);
   }
 
   void start() {
     client_.id = impl_.shared.next_client_id.fetch_add(1);
     impl_.shared.connections_open.fetch_add(1);
     impl_.shared.connections_accepted.fetch_add(1);
-    impl_.register_session(client_.id, this->weak_from_this());
+    impl_.sessions.add(client_.id, this->weak_from_this());
     peer_ = peer_of(socket());
     boost::system::error_code ec;
     socket().set_option(tcp::no_delay(true), ec);
@@ -348,18 +316,17 @@ void RespListener::begin_shutdown() {
     boost::system::error_code ignored;
     impl->acceptor->close(ignored);
   });
-  impl_->each_session([](SessionBase& session) { session.begin_shutdown(); });
+  impl_->sessions.begin_shutdown_all();
 }
 
 bool RespListener::wait_until_closed(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(impl_->sessions_mutex);
-  return impl_->sessions_changed.wait_until(lock, deadline, [&] { return impl_->sessions.empty(); });
+  return impl_->sessions.wait_until_empty(deadline);
 }
 
 void RespListener::release_acceptor() { impl_->acceptor.reset(); }
 
 void RespListener::force_close() {
-  impl_->each_session([](SessionBase& session) { session.force_close(); });
+  impl_->sessions.force_close_all();
 }
 
 }  // namespace simd_r_drive::net::server

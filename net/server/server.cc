@@ -29,8 +29,10 @@
 #include <simd_r_drive/net/server.h>
 
 #include "server/connection.h"
+#include "server/endpoint_text.h"
 #include "server/resp_listener.h"
 #include "server/server_context.h"
+#include "server/session_registry.h"
 
 namespace simd_r_drive::net {
 
@@ -41,6 +43,9 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using server::Connection;
 using server::ServerContext;
+using server::SessionRegistry;
+using server::StoppableSession;
+using server::endpoint_text;
 
 bool is_loopback_host(const std::string& host) {
   if (host == "localhost") return true;
@@ -51,12 +56,6 @@ bool is_loopback_host(const std::string& host) {
 
 namespace {
 
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  virtual void begin_shutdown() = 0;  // any thread
-  virtual void force_close() = 0;     // any thread
-};
 
 // A received message: the bytes, and the dynamic buffer Beast reads them through
 // (it must outlive the read).
@@ -65,12 +64,6 @@ struct Incoming {
   std::vector<std::byte> bytes;
   asio::dynamic_vector_buffer<std::byte, std::allocator<std::byte>> buffer;
 };
-
-std::string endpoint_text(const tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(endpoint.port());
-  return address.to_string() + ":" + std::to_string(endpoint.port());
-}
 
 }  // namespace
 
@@ -82,17 +75,6 @@ class Server::Impl {
   void stop();
 
   void do_accept();
-  void register_session(std::uint64_t id, std::weak_ptr<SessionBase> session) {
-    std::lock_guard lock(sessions_mutex);
-    sessions.emplace(id, std::move(session));
-  }
-  void unregister_session(std::uint64_t id) {
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.erase(id);
-    }
-    sessions_changed.notify_all();
-  }
 
   ServerContext context;
   std::string host;
@@ -103,9 +85,7 @@ class Server::Impl {
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<bool> stopping{false};
 
-  std::mutex sessions_mutex;
-  std::condition_variable sessions_changed;
-  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+  SessionRegistry sessions;
 
   std::mutex stop_mutex;
   std::condition_variable stopped_changed;
@@ -128,7 +108,7 @@ class Server::Impl {
 namespace {
 
 template <class Next>
-class Session final : public SessionBase,
+class Session final : public StoppableSession,
                       public server::Transport,
                       public std::enable_shared_from_this<Session<Next>> {
  public:
@@ -144,12 +124,12 @@ class Session final : public SessionBase,
   ~Session() override {
     if (upgraded_) impl_.upgraded.fetch_sub(1);
     impl_.tcp_sessions.fetch_sub(1);
-    impl_.unregister_session(session_id_);
+    impl_.sessions.remove(session_id_);
   }
 
   void start() {
     session_id_ = impl_.next_session.fetch_add(1);
-    impl_.register_session(session_id_, this->weak_from_this());
+    impl_.sessions.add(session_id_, this->weak_from_this());
     boost::system::error_code ec;
     peer_ = endpoint_text(beast::get_lowest_layer(ws_).socket().remote_endpoint(ec));
     // Answers go out as soon as they are written: Nagle would hold a small answer
@@ -184,7 +164,7 @@ class Session final : public SessionBase,
     else do_write();
   }
 
-  // ---- SessionBase ----
+  // ---- StoppableSession ----
   void begin_shutdown() override {
     post([self = this->shared_from_this()] {
       if (!self->connection_) return self->force_close_now();  // not upgraded yet
@@ -541,25 +521,12 @@ void Server::Impl::stop() {
     boost::system::error_code ignored;
     acceptor.close(ignored);
   });
-  auto each_session = [&](auto&& visit) {
-    std::vector<std::shared_ptr<SessionBase>> live;
-    {
-      std::lock_guard lock(sessions_mutex);
-      for (auto& [id, weak] : sessions) {
-        if (auto session = weak.lock()) live.push_back(std::move(session));
-      }
-    }
-    for (auto& session : live) visit(*session);
-  };
-  each_session([](SessionBase& session) { session.begin_shutdown(); });
+  sessions.begin_shutdown_all();
   if (resp) resp->begin_shutdown();
   const auto deadline = std::chrono::steady_clock::now() + context.options.shutdown_grace;
-  {
-    std::unique_lock lock(sessions_mutex);
-    sessions_changed.wait_until(lock, deadline, [&] { return sessions.empty(); });
-  }
+  sessions.wait_until_empty(deadline);
   if (resp) resp->wait_until_closed(deadline);
-  each_session([](SessionBase& session) { session.force_close(); });
+  sessions.force_close_all();
   if (resp) {
     resp->force_close();
     resp->wait_until_closed(std::chrono::steady_clock::now() + std::chrono::seconds(2));
@@ -570,10 +537,7 @@ void Server::Impl::stop() {
     context.streams_done.wait_for(lock, context.options.shutdown_grace,
                                   [&] { return context.write_streams_open.load() == 0; });
   }
-  {
-    std::unique_lock lock(sessions_mutex);
-    sessions_changed.wait_for(lock, std::chrono::seconds(2), [&] { return sessions.empty(); });
-  }
+  sessions.wait_until_empty(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   context.pool.stop();  // finishes the blocking jobs already queued
   ioc.stop();
   for (auto& thread : threads) {
