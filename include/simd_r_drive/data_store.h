@@ -42,6 +42,7 @@
 #include "simd_r_drive/records.h"
 #include "simd_r_drive/salvage_report.h"
 #include "simd_r_drive/store_stats.h"
+#include "simd_r_drive/value_batch.h"
 #include "simd_r_drive/verify_report.h"
 
 namespace simd_r_drive {
@@ -134,6 +135,18 @@ class SRD_API DataStore {
   // not the key's hash reads as absent. The spans must be of equal length.
   std::vector<std::optional<EntryHandle>> batch_read_hashed_keys(
       std::span<const std::uint64_t> key_hashes, std::span<const ByteView> keys) const;
+
+  // Like batch_read, with the values as views that one pin keeps valid for the whole
+  // batch (ValueBatch), instead of a handle, and a reference-count update, per key: for
+  // callers that copy the values out.
+  template <class KeyRange>
+  ValueBatch batch_read_views(const KeyRange& keys) const {
+    std::vector<std::uint64_t> hashes;
+    if constexpr (requires { std::size(keys); }) hashes.reserve(std::size(keys));
+    for (const auto& key : keys) hashes.push_back(hash_key(ByteView(key)));
+    return batch_read_views_hashed_keys(hashes);
+  }
+  ValueBatch batch_read_views_hashed_keys(std::span<const std::uint64_t> key_hashes) const;
 
   // The physically last record, which may be a tombstone (see is_tombstone()).
   std::optional<EntryHandle> read_last_entry() const;

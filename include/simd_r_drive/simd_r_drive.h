@@ -16,4 +16,5 @@
 #include "simd_r_drive/salvage_report.h"
 #include "simd_r_drive/store_files.h"
 #include "simd_r_drive/store_stats.h"
+#include "simd_r_drive/value_batch.h"
 #include "simd_r_drive/verify_report.h"

@@ -42,6 +42,7 @@ namespace ext = simd_r_drive::extensions;
 using simd_r_drive::ByteView;
 using simd_r_drive::DataStore;
 using simd_r_drive::EntryHandle;
+using simd_r_drive::ValueBatch;
 
 class PyDataStore;
 
@@ -119,43 +120,66 @@ py::object optional_handle(std::optional<EntryHandle> handle) {
 }
 
 // The keys of a batch call, held for its duration, with their hashes.
+// The keys of a batch, hashed. Keys that are bytes are hashed at once, with the GIL
+// held, until they add up to kReleaseGilAbove bytes: that is cheaper than keeping a
+// reference to each for later, and a batch's lookups release the GIL anyway. The rest
+// (other buffer types, or keys past that size) are held as buffers and hashed by
+// hash(), which runs with the GIL released.
 struct KeyBatch {
-  std::vector<BufferArg> buffers;
   std::vector<std::uint64_t> hashes;
+  std::vector<BufferArg> deferred;  // hashed by hash(), after `hashes`
 
   KeyBatch(py::handle keys, const char* name) {
     const py::list list = sequence_arg(keys, name);
-    buffers.reserve(list.size());
+    const std::size_t count = list.size();
+    hashes.reserve(count);
+    std::size_t hashed_bytes = 0;
+    std::size_t i = 0;
+    // The key objects lie wherever Python allocated them: fetch a few ahead, so that
+    // their cache misses overlap.
+    constexpr std::size_t kAhead = 8;
+    for (; i < count; ++i) {
+      if (i + kAhead < count) __builtin_prefetch(PyList_GET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i + kAhead)));
+      PyObject* key = PyList_GET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i));
+      if (!PyBytes_CheckExact(key)) break;
+      const auto size = static_cast<std::size_t>(PyBytes_GET_SIZE(key));
+      if (hashed_bytes + size > kReleaseGilAbove) break;
+      hashed_bytes += size;
+      hashes.push_back(DataStore::hash_key(ByteView(reinterpret_cast<const std::byte*>(PyBytes_AS_STRING(key)), size)));
+    }
+    if (i == count) return;
     const std::string item_name = std::string("each item of ") + name;
-    for (py::handle key : list) buffers.emplace_back(key, item_name.c_str());
+    deferred.reserve(count - i);
+    for (; i < count; ++i) deferred.emplace_back(list[i], item_name.c_str());
   }
-  // Hashes the keys; call with the GIL released.
+  std::size_t size() const noexcept { return hashes.size() + deferred.size(); }
+  // Hashes the deferred keys; call with the GIL released.
   void hash() {
-    hashes.reserve(buffers.size());
-    for (const BufferArg& key : buffers) hashes.push_back(DataStore::hash_key(key.view()));
+    for (const BufferArg& key : deferred) hashes.push_back(DataStore::hash_key(key.view()));
   }
 };
 
-// Results of a batch read as bytes (None for absent keys). The copies of a large batch
-// run with the GIL released: the bytes objects are made first, then filled.
-py::list bytes_list(const std::vector<std::optional<EntryHandle>>& handles) {
-  PyObject* list = PyList_New(static_cast<Py_ssize_t>(handles.size()));
+// Results of a batch read as bytes (None for an absent key, an empty view). The copies
+// of a large batch run with the GIL released: the bytes objects are made first, then
+// filled.
+py::list bytes_list(std::span<const ByteView> values) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(values.size()));
   if (list == nullptr) throw py::error_already_set();
   py::list out = py::reinterpret_steal<py::list>(list);
   std::size_t total = 0;
-  for (const auto& handle : handles) total += handle ? handle->size() : 0;
+  for (const ByteView& value : values) total += value.size();
   const bool large = total >= kReleaseGilAbove;
-  std::vector<char*> targets(large ? handles.size() : 0, nullptr);
-  for (std::size_t i = 0; i < handles.size(); ++i) {
+  std::vector<char*> targets(large ? values.size() : 0, nullptr);
+  for (std::size_t i = 0; i < values.size(); ++i) {
     PyObject* item;
-    if (!handles[i]) {
+    if (values[i].empty()) {
       item = Py_NewRef(Py_None);
     } else if (!large) {
-      item = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(handles[i]->data()),
-                                       static_cast<Py_ssize_t>(handles[i]->size()));
+      item = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(values[i].data()),
+                                       static_cast<Py_ssize_t>(values[i].size()));
     } else {
       // Made empty here, filled below without the GIL.
-      item = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(handles[i]->size()));
+      item = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(values[i].size()));
       if (item != nullptr) targets[i] = PyBytes_AS_STRING(item);
     }
     if (item == nullptr) throw py::error_already_set();
@@ -163,8 +187,8 @@ py::list bytes_list(const std::vector<std::optional<EntryHandle>>& handles) {
   }
   if (large) {
     py::gil_scoped_release release;
-    for (std::size_t i = 0; i < handles.size(); ++i) {
-      if (targets[i] != nullptr) std::memcpy(targets[i], handles[i]->data(), handles[i]->size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (targets[i] != nullptr) std::memcpy(targets[i], values[i].data(), values[i].size());
     }
   }
   return out;
@@ -384,7 +408,19 @@ class PyDataStore {
     batch.hash();
     return store->batch_read_hashed_keys(batch.hashes);
   }
-  py::list batch_read(py::handle keys) const { return bytes_list(lookup_batch(keys)); }
+  // The values copied out as bytes: one pin for the batch (ValueBatch) instead of a
+  // handle per key.
+  py::list batch_read(py::handle keys) const {
+    KeyBatch batch(keys, "keys");
+    auto store = shared();
+    ValueBatch values;
+    {
+      py::gil_scoped_release release;
+      batch.hash();
+      values = store->batch_read_views_hashed_keys(batch.hashes);
+    }
+    return bytes_list(values.views());
+  }
   py::list batch_read_entries(py::handle keys) const {
     std::vector<std::optional<EntryHandle>> handles = lookup_batch(keys);
     py::list out(handles.size());
@@ -399,25 +435,28 @@ class PyDataStore {
     std::optional<KeyBatch> batch;
     if (!keys.is_none()) {
       batch.emplace(keys, "keys");
-      if (batch->buffers.size() != hashes.size()) {
+      if (batch->size() != hashes.size()) {
         throw py::value_error("key_hashes and keys must be of equal length (" + std::to_string(hashes.size()) +
-                              " and " + std::to_string(batch->buffers.size()) + ")");
+                              " and " + std::to_string(batch->size()) + ")");
       }
     }
     auto store = shared();
-    std::vector<std::optional<EntryHandle>> handles;
+    ValueBatch values;
+    std::vector<ByteView> checked;
     {
       py::gil_scoped_release release;
+      values = store->batch_read_views_hashed_keys(hashes);
       if (batch) {
-        std::vector<ByteView> views;
-        views.reserve(batch->buffers.size());
-        for (const BufferArg& key : batch->buffers) views.push_back(key.view());
-        handles = store->batch_read_hashed_keys(hashes, views);
-      } else {
-        handles = store->batch_read_hashed_keys(hashes);
+        // A hash that is not its key's hash reads as absent (as DataStore's
+        // batch_read_hashed_keys with keys).
+        batch->hash();
+        checked.assign(values.views().begin(), values.views().end());
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+          if (batch->hashes[i] != hashes[i]) checked[i] = ByteView();
+        }
       }
     }
-    return bytes_list(handles);
+    return bytes_list(batch ? std::span<const ByteView>(checked) : values.views());
   }
 
   py::object read_metadata(py::handle key) const {

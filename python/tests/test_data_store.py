@@ -56,6 +56,31 @@ def test_batch_write_and_batch_reads(store: DataStore) -> None:
     assert store.read(b"d") == b"second"
 
 
+def test_batch_read_mixes_key_types_and_long_keys(store: DataStore) -> None:
+    """Keys that are bytes are hashed at once until they add up to 64 KiB; the rest
+    (other buffer types, or keys past that size) later: the answers keep their order."""
+    np = pytest.importorskip("numpy")
+    long_keys = [bytes([i]) * 5000 for i in range(1, 40)]  # 195,000 bytes of keys
+    store.batch_write([(key, key[:3]) for key in long_keys])
+    store.batch_write([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+    keys = [b"a", memoryview(b"b"), b"c", np.frombuffer(b"a", dtype=np.uint8), b"missing"]
+    assert store.batch_read(keys) == [b"1", b"2", b"3", b"1", None]
+    assert store.batch_read(long_keys + [b"c"]) == [key[:3] for key in long_keys] + [b"3"]
+    assert [bytes(h) for h in store.batch_read_entries([bytearray(b"b"), b"a"])] == [b"2", b"1"]
+    with pytest.raises(TypeError, match="each item of keys"):
+        store.batch_read([b"a", 5])
+    with pytest.raises(TypeError, match="each item of keys"):
+        store.batch_read(long_keys + ["text"])
+
+
+def test_batch_read_of_many_keys_agrees_with_read(store: DataStore) -> None:
+    store.batch_write([(b"key%d" % i, b"value%d" % i) for i in range(3000)])
+    store.delete(b"key7")
+    keys = [b"key%d" % ((i * 7919) % 3500) for i in range(2000)] + [b"key7"]
+    assert store.batch_read(keys) == [store.read(key) for key in keys]
+    assert store.batch_read(keys)[-1] is None
+
+
 def test_a_rejected_batch_writes_nothing(store: DataStore) -> None:
     store.write(b"a", b"1")
     size = store.file_size()

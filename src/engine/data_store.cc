@@ -209,6 +209,11 @@ std::vector<std::optional<EntryHandle>> DataStore::batch_read_hashed_keys(std::s
   return results;
 }
 
+ValueBatch DataStore::batch_read_views_hashed_keys(std::span<const std::uint64_t> key_hashes) const {
+  engine::BatchViews views = engine::read_hash_views(impl_->publication(), key_hashes);
+  return Impl::make_value_batch(std::move(views.pin), std::move(views.values), views.found);
+}
+
 std::optional<EntryHandle> DataStore::read_last_entry() const { return engine::read_last(impl_->publication()); }
 
 std::optional<EntryMetadata> DataStore::read_metadata(ByteView key) const {

@@ -10,9 +10,9 @@
 // store nested in another store's value (open_nested) has neither: its one
 // generation never changes.
 //
-// Impl is also the engine's only way to make and re-point EntryHandles, whose
-// constructors are private to the public API (EntryHandle befriends DataStore, and
-// through it this nested class).
+// Impl is also the engine's only way to make and re-point EntryHandles and to make
+// ValueBatches, whose constructors are private to the public API (both befriend
+// DataStore, and through it this nested class).
 //
 // Thread-safety: see DataStore.
 #pragma once
@@ -56,6 +56,10 @@ class DataStore::Impl {
   static EntryHandle make_handle(std::shared_ptr<const void> pin, const std::byte* data, std::size_t size,
                                  std::uint64_t start_offset, const EntryMetadata& metadata) noexcept {
     return EntryHandle(std::move(pin), data, size, start_offset, metadata);
+  }
+  static ValueBatch make_value_batch(std::shared_ptr<const void> pin, std::vector<ByteView> values,
+                                     std::size_t found) noexcept {
+    return ValueBatch(std::move(pin), std::move(values), found);
   }
   // Re-points a handle at another entry of the mapping it already pins, without
   // touching the reference count: iterators step through millions of entries with one

@@ -1,5 +1,8 @@
 #include "engine/read_path.h"
 
+#include <algorithm>
+#include <array>
+
 #include "engine/data_store_impl.h"
 #include "format/entry_layout.h"
 
@@ -38,25 +41,71 @@ std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64
   return handle_at(*generation->mapping.load(std::memory_order_acquire), tail, false);
 }
 
+namespace {
+
+// Visits (i, record) of every hash whose key is live, in order. The hashes go in
+// chunks, so that the cache misses of different keys overlap instead of following one
+// another: while a chunk is looked up, the next chunk's index slots are on their way,
+// and a chunk's records are fetched while the rest of its slots are read. A chunk's
+// lines fit in the first-level cache, which a batch prefetched whole would overflow.
+template <class Visit>
+void lookup_records(const IndexTable& table, const io::Mapping& mapping, std::span<const std::uint64_t> key_hashes,
+                    Visit&& visit) {
+  constexpr std::size_t kChunk = 64;
+  const std::size_t count = key_hashes.size();
+  const std::byte* base = mapping.data();
+  const std::uint64_t capacity = mapping.capacity();
+  std::array<std::uint64_t, kChunk> tails;
+  for (std::size_t i = 0; i < std::min(count, kChunk); ++i) table.prefetch(key_hashes[i]);
+  for (std::size_t first = 0; first < count; first += kChunk) {
+    const std::size_t last = std::min(count, first + kChunk);
+    for (std::size_t i = last; i < std::min(count, last + kChunk); ++i) table.prefetch(key_hashes[i]);
+    for (std::size_t i = first; i < last; ++i) {
+      const std::uint64_t tail = table.find(key_hashes[i]);
+      tails[i - first] = tail;
+      if (tail >= format::kMinEntryTail && tail <= capacity) __builtin_prefetch(base + tail - kMetadataSize);
+    }
+    for (std::size_t i = first; i < last; ++i) {
+      if (tails[i - first] == 0) continue;
+      const std::optional<format::Record> record = format::decode_record(base, capacity, tails[i - first]);
+      if (record && !record->payload.tombstone) visit(i, *record);
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<std::optional<EntryHandle>> read_hashes(const Publication& publication,
                                                     std::span<const std::uint64_t> key_hashes) {
   std::vector<std::optional<EntryHandle>> results(key_hashes.size());
   ReaderRegistry::Guard guard(publication.readers());
   Generation* generation = publication.published();
   const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
-  // Three passes so that the memory accesses of different keys overlap: touch every
-  // slot, then every metadata record, then build the handles.
-  for (std::uint64_t key_hash : key_hashes) table->prefetch(key_hash);
-  std::vector<std::uint64_t> tails(key_hashes.size());
-  for (std::size_t i = 0; i < key_hashes.size(); ++i) tails[i] = table->find(key_hashes[i]);
-  io::Mapping* mapping = generation->mapping.load(std::memory_order_acquire);
-  for (std::uint64_t tail : tails) {
-    if (tail != 0 && tail <= mapping->capacity()) __builtin_prefetch(mapping->data() + tail - kMetadataSize);
-  }
-  for (std::size_t i = 0; i < tails.size(); ++i) {
-    if (tails[i] != 0) results[i] = handle_at(*mapping, tails[i], false);
-  }
+  // Loaded after the table: the writer publishes a mapping before any slot that
+  // points into it, so this mapping covers every tail found.
+  io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
+  std::shared_ptr<const void> lease;
+  lookup_records(*table, mapping, key_hashes, [&](std::size_t i, const format::Record& record) {
+    if (!lease) lease = pin(mapping);
+    results[i] = DataStore::Impl::make_handle(lease, mapping.data() + record.payload.start, record.payload.size(),
+                                              record.payload.start, record.metadata);
+  });
   return results;
+}
+
+BatchViews read_hash_views(const Publication& publication, std::span<const std::uint64_t> key_hashes) {
+  BatchViews out;
+  out.values.resize(key_hashes.size());
+  ReaderRegistry::Guard guard(publication.readers());
+  Generation* generation = publication.published();
+  const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
+  io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
+  lookup_records(*table, mapping, key_hashes, [&](std::size_t i, const format::Record& record) {
+    out.values[i] = ByteView(mapping.data() + record.payload.start, record.payload.size());
+    ++out.found;
+  });
+  if (out.found != 0) out.pin = pin(mapping);
+  return out;
 }
 
 std::optional<EntryHandle> read_last(const Publication& publication) {

@@ -34,6 +34,14 @@ std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64
 // One result per hash, in order.
 std::vector<std::optional<EntryHandle>> read_hashes(const Publication& publication,
                                                     std::span<const std::uint64_t> key_hashes);
+// One result per hash, in order, as views (empty for an absent key) that `pin` keeps
+// valid; `found` counts the non-empty ones. The pin is null when nothing was found.
+struct BatchViews {
+  std::shared_ptr<const void> pin;
+  std::vector<ByteView> values;
+  std::size_t found = 0;
+};
+BatchViews read_hash_views(const Publication& publication, std::span<const std::uint64_t> key_hashes);
 // The physically last record, which may be a tombstone.
 std::optional<EntryHandle> read_last(const Publication& publication);
 std::uint64_t published_tail(const Publication& publication) noexcept;

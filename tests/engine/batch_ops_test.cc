@@ -463,4 +463,70 @@ TEST_F(BatchOps, BatchesOnBothSidesOfTheDirectWriteThresholdStoreEveryByte) {
   }
 }
 
+// ---- batch_read_views: one pin for the whole batch ----
+
+TEST_F(BatchOps, BatchReadViewsAgreeWithBatchReadOverManyChunks) {
+  DataStore store = open();
+  StringPairs items;
+  for (int i = 0; i < 1000; ++i) items.emplace_back("key-" + std::to_string(i), "value-" + std::to_string(i * 7));
+  store.batch_write(items);
+  store.remove("key-5");
+  store.write("key-6", "rewritten");
+  // Present, absent, deleted, rewritten and repeated keys, more than one lookup chunk.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) keys.push_back("key-" + std::to_string((i * 37) % 1200));
+  keys.push_back("key-5");
+  keys.push_back("key-6");
+  keys.push_back("key-6");
+  const auto handles = store.batch_read(keys);
+  const simd_r_drive::ValueBatch views = store.batch_read_views(keys);
+  ASSERT_EQ(views.size(), keys.size());
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(views.contains(i), handles[i].has_value()) << keys[i];
+    if (!handles[i]) {
+      EXPECT_FALSE(views[i].has_value());
+      EXPECT_TRUE(views.views()[i].empty());
+      continue;
+    }
+    ++found;
+    EXPECT_EQ(views[i]->data(), handles[i]->data()) << "a view points at the mapped value itself";
+    EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(views[i]->data()), views[i]->size()),
+              handles[i]->as_string_view());
+  }
+  EXPECT_EQ(views.found(), found);
+  EXPECT_FALSE(views.contains(300)) << "key-5 was deleted";
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(views[301]->data()), views[301]->size()), "rewritten");
+  EXPECT_LT(found, keys.size()) << "keys 1000..1199 were never written";
+}
+
+TEST_F(BatchOps, BatchReadViewsOfNothing) {
+  DataStore store = open();
+  EXPECT_TRUE(store.batch_read_views(std::vector<std::string>{}).empty());
+  const auto none = store.batch_read_views(std::vector<std::string>{"a", "b"});
+  ASSERT_EQ(none.size(), 2u);
+  EXPECT_EQ(none.found(), 0u);
+  EXPECT_FALSE(none[0].has_value());
+  store.write("a", "1");
+  const auto one = store.batch_read_views(std::vector<std::string>{"a", "b"});
+  EXPECT_EQ(one.found(), 1u);
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(one[0]->data()), one[0]->size()), "1");
+}
+
+TEST_F(BatchOps, BatchReadViewsOutliveGrowthCompactionAndTheStore) {
+  std::optional<simd_r_drive::ValueBatch> kept;
+  {
+    DataStore store = open();
+    store.batch_write(StringPairs{{"first", "first value"}, {"second", "second value"}});
+    kept = store.batch_read_views(std::vector<std::string>{"second", "first"});
+    // Enough appends to remap the file, then a compaction that replaces it.
+    const std::string big(1 << 20, 'x');
+    for (int i = 0; i < 40; ++i) store.write("filler-" + std::to_string(i), big);
+    store.compact();
+  }
+  ASSERT_EQ(kept->found(), 2u);
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>((*kept)[0]->data()), (*kept)[0]->size()), "second value");
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>((*kept)[1]->data()), (*kept)[1]->size()), "first value");
+}
+
 }  // namespace
