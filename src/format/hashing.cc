@@ -1,5 +1,9 @@
 #include "simd_r_drive/hashing.h"
 
+// Debian's xxhash.h compiled into this file (XXH_INLINE_ALL) instead of called in
+// libxxhash.so: a key hash is a few nanoseconds of work, and the call through the PLT
+// and the library's generic entry point was a fair share of it.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "format/checksum.h"
