@@ -19,9 +19,16 @@ and every read turns the value into a Python int, so each store's value reaches 
 
 Stores: simd_r_drive (in process), lmdb (buffers=True, one read transaction, sync
 off), plyvel (LevelDB), tkrzw (HashDBM), diskcache, sqlitedict (synchronous=OFF), dbm
-(the standard library's), and simd_r_drive's network client against build/bin/
-simd-r-drive-server on loopback (single calls are capped at 20,000: each is a round
-trip). Every store runs without syncing, as in srd-bench.
+(the standard library's), simd_r_drive's network client against build/bin/
+simd-r-drive-server on loopback, and redis-py against the same server's Redis-protocol
+port (for both, single calls are capped at 20,000: each is a round trip; redis-py has
+no W7: RESP cannot list the keys of a store that keeps only their hashes). Every store
+runs without syncing, as in srd-bench.
+
+Beside them, when build/bin/srd-bench exists (`make bench` builds it), the column
+"C++ srd-bench" is srd-bench's own W8 at the same 200 blobs, run once a round: the C++
+figure the numpy row is held against. The table ends with the three goals of the
+Python issue and whether the medians meet them.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ def splitmix(seed: int, n: int, count: int) -> list[int]:
 class Store:
     name = ""
     network = False
+    iterable = True
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -287,20 +295,33 @@ class Dbm(Store):
         self.db.close()
 
 
-class Network(Store):
-    name = "simd_r_drive ws client"
+class ServedStore(Store):
+    """A store behind build/bin/simd-r-drive-server on loopback, started per open."""
+
     network = True
+
+    def start_server(self, directory: Path, *extra: str) -> list[str]:
+        """Starts the server on free ports; returns the URLs it announced."""
+        binary = Path(os.environ.get("SRD_SERVER_BINARY", ROOT / "build" / "bin" / "simd-r-drive-server"))
+        self.server = subprocess.Popen([str(binary), str(directory / "served.bin"), "--port", "0", "--quiet", *extra],
+                                       stdout=subprocess.PIPE, text=True)
+        assert self.server.stdout is not None
+        return [self.server.stdout.readline().split()[-1] for _ in range(1 + len(extra) // 2)]
+
+    def stop_server(self) -> None:
+        self.server.send_signal(signal.SIGTERM)
+        self.server.wait(60)
+
+
+class Network(ServedStore):
+    name = "simd_r_drive ws client"
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
         from simd_r_drive.ws_client import DataStoreWsClient
 
-        binary = Path(os.environ.get("SRD_SERVER_BINARY", ROOT / "build" / "bin" / "simd-r-drive-server"))
-        self.server = subprocess.Popen([str(binary), str(directory / "served.bin"), "--port", "0", "--quiet"],
-                                       stdout=subprocess.PIPE, text=True)
-        assert self.server.stdout is not None
-        line = self.server.stdout.readline()
-        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        (url,) = self.start_server(directory)
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
         self.client = DataStoreWsClient("127.0.0.1", port, timeout=120, batch_timeout=300)
         self.put = self.client.write  # type: ignore[assignment]
         self.put_batch = self.client.batch_write  # type: ignore[assignment]
@@ -313,12 +334,36 @@ class Network(Store):
 
     def close(self) -> None:
         self.client.close()
-        self.server.send_signal(signal.SIGTERM)
-        self.server.wait(60)
+        self.stop_server()
+
+
+class RedisPy(ServedStore):
+    """redis-py (python3-redis) against the same server's Redis-protocol port."""
+
+    name = "redis-py"
+    iterable = False  # the store keeps key hashes, so RESP has no SCAN (docs/redis.md)
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        import redis
+
+        _, url = self.start_server(directory, "--resp-port", "0")
+        host, port = url.removeprefix("redis://").rsplit(":", 1)
+        self.client = redis.Redis(host=host, port=int(port), socket_timeout=120)
+        self.put = self.client.set  # type: ignore[assignment]
+        self.get = self.client.get  # type: ignore[assignment]
+        self.get_batch = self.client.mget  # type: ignore[assignment]
+
+    def put_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        self.client.mset(dict(items))
+
+    def close(self) -> None:
+        self.client.close()
+        self.stop_server()
 
 
 STORES: dict[str, type[Store]] = {
-    cls.name: cls for cls in (SimdRDrive, Lmdb, Plyvel, Tkrzw, DiskCache, SqliteDictStore, Dbm, Network)
+    cls.name: cls for cls in (SimdRDrive, Lmdb, Plyvel, Tkrzw, DiskCache, SqliteDictStore, Dbm, Network, RedisPy)
 }
 
 
@@ -436,8 +481,9 @@ def run_one(store_name: str, n: int) -> dict[str, float]:
                 total += from_bytes(value, "little")
                 count += 1
 
-        figures["W7"] = n / timed(w7)
-        assert (total, count) == (expected, n), "W7 read wrong values"
+        if store.iterable:
+            figures["W7"] = n / timed(w7)
+            assert (total, count) == (expected, n), "W7 read wrong values"
         store.close()
         # W8
         directory = scratch / "w8"
@@ -489,7 +535,7 @@ READ_ROWS = ("W4", "W5", "W6", "W7", "W8 read+sum")
 
 def table(results: dict[str, dict[str, list[float]]], n: int, runs: int) -> str:
     names = list(results)
-    peers = [name for name in names if name not in ("simd_r_drive", "simd_r_drive ws client")]
+    peers = [name for name in names if name in STORES and name != "simd_r_drive" and not STORES[name].network]
     lines = [
         f"N = {n:,} keys (W1: {min(n, SINGLE_PUTS):,} puts; the network client's W4/W5: "
         f"{min(n, NETWORK_SINGLE_CAP):,} gets), medians of {runs} runs, each in its own process.",
@@ -509,6 +555,61 @@ def table(results: dict[str, dict[str, list[float]]], n: int, runs: int) -> str:
             ratio = f"{statistics.median(ours) / max(peer_values):.2f}x"
         lines.append(f"| {row} {label} | {unit} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
+
+
+CXX = "C++ srd-bench"
+
+
+def cxx_w8(n_blobs: int) -> dict[str, float]:
+    """srd-bench's own W8 (build/bin/srd-bench, built by `make bench`) at the same blob
+    count, one run: the C++ figure the numpy row is held against. Empty if the binary
+    is missing."""
+    binary = ROOT / "build" / "bin" / "srd-bench"
+    if not binary.exists():
+        return {}
+    with tempfile.TemporaryDirectory(prefix="srd-pybench-cxx-") as scratch:
+        report = Path(scratch) / "w8.json"
+        child = subprocess.run([str(binary), "--stores=srd", "--workloads=W8", "--runs=1", f"--n={n_blobs * 1000}",
+                                f"--dir={scratch}/data", f"--json={report}"], capture_output=True, text=True)
+        if child.returncode != 0 or not report.exists():
+            print(f"{CXX}: failed: {child.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            return {}
+        names = {"W8 write": "W8 write", "W8 read": "W8 read+sum"}
+        out = {}
+        for record in json.loads(report.read_text())["records"]:
+            for figure in record["figures"]:
+                if figure["id"] in names and figure["verified"]:
+                    out[names[figure["id"]]] = figure["amount"] / figure["seconds"]
+        return out
+
+
+def goals(results: dict[str, dict[str, list[float]]]) -> str:
+    """The issue's three goals, from the medians."""
+    def median(name: str, row: str) -> float | None:
+        samples = results.get(name, {}).get(row)
+        return statistics.median(samples) if samples else None
+
+    lines = ["", "| goal | measured | met |", "|---|---|---|"]
+    peers = [name for name in results if name in STORES and name != "simd_r_drive" and not STORES[name].network]
+    ratios = []
+    for row in READ_ROWS:
+        ours = median("simd_r_drive", row)
+        best = max((value for p in peers if (value := median(p, row)) is not None), default=None)
+        if ours is not None and best:
+            ratios.append((row, ours / best))
+    if ratios:
+        text = ", ".join(f"{row} {ratio:.2f}x" for row, ratio in ratios)
+        met = "yes" if all(ratio >= 1.5 for _, ratio in ratios) else "no"
+        lines.append(f"| every in-process read row >= 1.5x the best Python peer | {text} | {met} |")
+    ours, cxx = median("simd_r_drive", "W8 read+sum"), median(CXX, "W8 read+sum")
+    if ours is not None and cxx:
+        met = "yes" if ours >= 0.9 * cxx else "no"
+        lines.append(f"| 1 MiB into numpy + sum within 10% of C++ | {ours:,.0f} / {cxx:,.0f} MiB/s "
+                     f"= {ours / cxx:.2f}x | {met} |")
+    b1 = median("simd_r_drive", "B1")
+    if b1 is not None:
+        lines.append(f"| batch_read of 1,000 keys >= 5x a loop of read | {b1:.1f}x | {'yes' if b1 >= 5 else 'no'} |")
+    return "\n".join(lines) if len(lines) > 3 else ""
 
 
 def main() -> int:
@@ -538,8 +639,11 @@ def main() -> int:
             for row, value in json.loads(child.stdout.strip().splitlines()[-1]).items():
                 results[name].setdefault(row, []).append(value)
             print(f"round {round_ + 1}/{args.runs}: {name} ({time.perf_counter() - started:.1f}s)", file=sys.stderr)
+        if "simd_r_drive" in names:
+            for row, value in cxx_w8(BLOBS).items():
+                results.setdefault(CXX, {}).setdefault(row, []).append(value)
     results = {name: rows for name, rows in results.items() if rows}
-    text = table(results, args.n, args.runs)
+    text = table(results, args.n, args.runs) + goals(results)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")
