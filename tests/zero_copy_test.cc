@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -306,6 +307,47 @@ TEST_F(ZeroCopy, IteratedHandlesViewTheSameBytesAsReads) {
     ++count;
   }
   EXPECT_EQ(count, 2u);
+}
+
+// ---- read_view: the value in place for the length of a call ----
+
+TEST_F(ZeroCopy, ReadViewSeesTheMappedValueOrNothing) {
+  DataStore store = DataStore::open(path());
+  store.write("present", "in place");
+  store.write("gone", "soon");
+  store.remove("gone");
+  const auto handle = store.read("present");
+  ASSERT_TRUE(handle.has_value());
+  const std::byte* seen = nullptr;
+  std::string copy;
+  EXPECT_TRUE(store.read_view("present", [&](ByteView value) {
+    seen = value.data();
+    copy.assign(reinterpret_cast<const char*>(value.data()), value.size());
+  }));
+  EXPECT_EQ(seen, handle->data()) << "the view is the mapped value, not a copy";
+  EXPECT_EQ(copy, "in place");
+  int calls = 0;
+  EXPECT_FALSE(store.read_view("gone", [&](ByteView) { ++calls; }));
+  EXPECT_FALSE(store.read_view("never", [&](ByteView) { ++calls; }));
+  EXPECT_EQ(calls, 0) << "an absent or deleted key calls nothing";
+  EXPECT_TRUE(store.exists("present"));
+  EXPECT_FALSE(store.exists("gone"));
+  EXPECT_FALSE(store.exists_with_key_hash(compute_hash(ByteView("never"))));
+}
+
+TEST_F(ZeroCopy, ReadViewLetsTheVisitorWriteAndThrow) {
+  DataStore store = DataStore::open(path());
+  store.write("source", "value");
+  // The reader holds no lock: the visitor may write, also enough to grow the file.
+  const std::string big(1 << 20, 'b');
+  EXPECT_TRUE(store.read_view("source", [&](ByteView value) {
+    for (int i = 0; i < 8; ++i) store.write("copy-" + std::to_string(i), big);
+    store.write("copy", value);
+  }));
+  EXPECT_EQ(store.read("copy")->as_string_view(), "value");
+  EXPECT_THROW(store.read_view("source", [](ByteView) { throw std::runtime_error("from the visitor"); }),
+               std::runtime_error);
+  EXPECT_EQ(store.read("source")->as_string_view(), "value") << "the store is usable after the throw";
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -120,6 +121,21 @@ class SRD_API DataStore {
   // ---- reads --------------------------------------------------------------
   std::optional<EntryHandle> read(ByteView key) const;
   std::optional<EntryHandle> read_with_key_hash(std::uint64_t key_hash) const;
+
+  // Calls `visit(value)` with the key's value in place and returns true, or returns
+  // false if the key is absent. The view is valid only during the call: no handle, and
+  // no reference count on the mapping, is made, which is what a caller that copies the
+  // value out needs. `visit` may call into the store; an exception it throws passes
+  // through.
+  template <class Visit>
+  bool read_view(ByteView key, Visit&& visit) const {
+    using Target = std::remove_reference_t<Visit>;
+    return read_view_with_key_hash(
+        hash_key(key), [](void* target, ByteView value) { (*static_cast<Target*>(target))(value); },
+        const_cast<void*>(static_cast<const void*>(&visit)));
+  }
+  using ValueVisitor = void (*)(void* context, ByteView value);
+  bool read_view_with_key_hash(std::uint64_t key_hash, ValueVisitor visit, void* context) const;
 
   // One result per key, in order; a missing key gives an empty optional.
   template <class KeyRange>

@@ -374,9 +374,35 @@ class PyDataStore {
   }
 
   // ---- reads ---------------------------------------------------------------------
+  // The key's value as bytes, or a null object if the key is absent. A small value is
+  // copied in place (read_view: no handle, no reference count on the mapping, and no
+  // Python code can run meanwhile: a bytes object is not tracked by the garbage
+  // collector). A large one is copied through a handle, with the GIL released, as
+  // another thread may then close the store.
+  py::object copy_out(ByteView key) const {
+    const DataStore& store = held();
+    PyObject* out = nullptr;
+    bool large = false;
+    const bool found = store.read_view(key, [&](ByteView value) {
+      if (value.size() >= kReleaseGilAbove) {
+        large = true;
+        return;
+      }
+      out = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(value.data()),
+                                      static_cast<Py_ssize_t>(value.size()));
+    });
+    if (!found) return py::object();
+    if (large) {
+      auto handle = store.read(key);
+      return handle ? py::object(copy_to_bytes(ByteView(handle->as_slice()))) : py::object();
+    }
+    if (out == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(out);
+  }
   py::object read(py::handle key) const {
     BufferArg k(key, "key");
-    return optional_bytes(held().read(k.view()));
+    py::object value = copy_out(k.view());
+    return value ? value : py::none();
   }
   py::object read_entry(py::handle key) const {
     BufferArg k(key, "key");
@@ -390,15 +416,14 @@ class PyDataStore {
   }
   py::object get(py::handle key, py::handle fallback) const {
     BufferArg k(key, "key");
-    auto handle = held().read(k.view());
-    if (!handle) return py::reinterpret_borrow<py::object>(fallback);
-    return copy_to_bytes(ByteView(handle->as_slice()));
+    py::object value = copy_out(k.view());
+    return value ? value : py::reinterpret_borrow<py::object>(fallback);
   }
   py::object getitem(py::handle key) const {
     BufferArg k(key, "key");
-    auto handle = held().read(k.view());
-    if (!handle) raise_key_error(key);
-    return copy_to_bytes(ByteView(handle->as_slice()));
+    py::object value = copy_out(k.view());
+    if (!value) raise_key_error(key);
+    return value;
   }
 
   std::vector<std::optional<EntryHandle>> lookup_batch(py::handle keys) const {

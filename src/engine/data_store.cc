@@ -193,6 +193,10 @@ std::optional<EntryHandle> DataStore::read_with_key_hash(std::uint64_t key_hash)
   return engine::read_hash(impl_->publication(), key_hash);
 }
 
+bool DataStore::read_view_with_key_hash(std::uint64_t key_hash, ValueVisitor visit, void* context) const {
+  return engine::visit_hash(impl_->publication(), key_hash, visit, context);
+}
+
 std::vector<std::optional<EntryHandle>> DataStore::batch_read_hashed_keys(std::span<const std::uint64_t> key_hashes) const {
   return engine::read_hashes(impl_->publication(), key_hashes);
 }
@@ -222,8 +226,10 @@ std::optional<EntryMetadata> DataStore::read_metadata(ByteView key) const {
   return entry->metadata();
 }
 
-bool DataStore::exists(ByteView key) const { return read(key).has_value(); }
-bool DataStore::exists_with_key_hash(std::uint64_t key_hash) const { return read_with_key_hash(key_hash).has_value(); }
+bool DataStore::exists(ByteView key) const { return exists_with_key_hash(hash_key(key)); }
+bool DataStore::exists_with_key_hash(std::uint64_t key_hash) const {
+  return engine::visit_hash(impl_->publication(), key_hash, [](void*, ByteView) {}, nullptr);
+}
 std::size_t DataStore::len() const noexcept { return engine::published_live_count(impl_->publication()); }
 std::uint64_t DataStore::file_size() const noexcept { return engine::published_tail(impl_->publication()); }
 const std::filesystem::path& DataStore::path() const noexcept { return impl_->path(); }

@@ -41,6 +41,21 @@ std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64
   return handle_at(*generation->mapping.load(std::memory_order_acquire), tail, false);
 }
 
+bool visit_hash(const Publication& publication, std::uint64_t key_hash, void (*visit)(void*, ByteView),
+                void* context) {
+  ReaderRegistry::Guard guard(publication.readers());
+  Generation* generation = publication.published();
+  const std::uint64_t tail = generation->table.load(std::memory_order_seq_cst)->find(key_hash);
+  if (tail == 0) return false;
+  // Loaded after the slot, as in read_hash. The guard keeps this generation's mapping
+  // alive until the visit returns.
+  const io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
+  const std::optional<format::Record> record = format::decode_record(mapping.data(), mapping.capacity(), tail);
+  if (!record || record->payload.tombstone) return false;
+  visit(context, ByteView(mapping.data() + record->payload.start, record->payload.size()));
+  return true;
+}
+
 namespace {
 
 // Visits (i, record) of every hash whose key is live, in order. The hashes go in

@@ -31,6 +31,10 @@ std::shared_ptr<const void> pin(io::Mapping& mapping);
 std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone);
 
 std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64_t key_hash);
+// Calls visit(context, value) with the live value of `key_hash`, in place, and returns
+// true; false if the key is absent. The view is valid during the call only.
+bool visit_hash(const Publication& publication, std::uint64_t key_hash, void (*visit)(void*, ByteView),
+                void* context);
 // One result per hash, in order.
 std::vector<std::optional<EntryHandle>> read_hashes(const Publication& publication,
                                                     std::span<const std::uint64_t> key_hashes);
