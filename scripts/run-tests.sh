@@ -67,18 +67,26 @@ run_gtest() {
     grep -E '<testcase .*result="skipped"' "$log_dir/$name.xml" |
       sed -E 's/.*name="([^"]*)".*classname="([^"]*)".*/   skipped: \2.\1/'
   fi
+  end_stage "$name" "$seconds" "$status" "$log" "$started" "$ok" "$bad" "$skip"
+}
+
+# end_stage NAME SECONDS STATUS LOG STARTED OK BAD SKIP: the rules every stage ends
+# with. A stage that timed out, exited non-zero without reporting a failed test (a
+# sanitizer report, a signal), or ran no test at all counts as failed; then its counts
+# are added.
+end_stage() {
+  local name=$1 seconds=$2 status=$3 log=$4 started=$5 ok=$6 bad=$7 skip=$8
   if [ "$status" -eq 124 ]; then
     tail -5 "$log"
     echo "   TIMED OUT: still running after $(( seconds * STAGE_TIME_SCALE ))s (a deadlock or a hang?); stopped"
     bad=$((bad + 1))
   elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-    # A crash (sanitizer report, signal) before gtest's summary counts as a failure.
     tail -5 "$log"
     echo "   exited with status $status before reporting a failed test"
     bad=1
   fi
   if [ $((ok + bad + skip)) -eq 0 ]; then
-    echo "   ran no tests: a filter that matches nothing, or a binary that never started one"
+    echo "   ran no tests: a filter that matches nothing, or a runner that never started one"
     bad=1
   fi
   echo "   took $((SECONDS - started))s"
@@ -118,24 +126,12 @@ run_counted() {
   local status=$?
   local summary ok bad skip
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
-  grep -E '^(FAILED|ERROR|SKIPPED) |^python: |Fatal Python error|ERROR: (Address|Undefined)Sanitizer|runtime error:' "$log" | head -40
+  # What the runner said of failures and skips, and the scripts' own complaints
+  # ("python: ...", "redis: ...": a missing tool, a failed install).
+  grep -E '^(FAILED|ERROR|SKIPPED) |^(python|redis): |Fatal Python error|ERROR: (Address|Undefined)Sanitizer|runtime error:' "$log" | head -40
   ok=$(echo "$summary" | cut -d' ' -f1); bad=$(echo "$summary" | cut -d' ' -f3); skip=$(echo "$summary" | cut -d' ' -f5)
   ok=${ok:-0}; bad=${bad:-0}; skip=${skip:-0}
-  if [ "$status" -eq 124 ]; then
-    tail -5 "$log"
-    echo "   TIMED OUT: still running after $(( seconds * STAGE_TIME_SCALE ))s; stopped"
-    bad=$((bad + 1))
-  elif [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
-    tail -5 "$log"
-    echo "   exited with status $status before reporting a failed test"
-    bad=1
-  fi
-  if [ $((ok + bad + skip)) -eq 0 ]; then
-    echo "   ran no tests"
-    bad=1
-  fi
-  echo "   took $((SECONDS - started))s"
-  stage_result "$name" "$ok" "$bad" "$skip"
+  end_stage "$name" "$seconds" "$status" "$log" "$started" "$ok" "$bad" "$skip"
 }
 
 # run_suites LABEL BUILD_DIR SCALE [EXTENSIONS FILTER]: the library's suites
