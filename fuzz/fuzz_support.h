@@ -1,5 +1,5 @@
-// Shared by the fuzz targets: a scratch directory, a fatal check that libFuzzer sees
-// as a crash, and the comparison of a store with a model of what it must hold.
+// Shared by the store's fuzz targets: a scratch directory, the fatal check
+// (fuzz_check.h), and the comparison of a store with a model of what it must hold.
 #pragma once
 
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "simd_r_drive/simd_r_drive.h"
 
 namespace srd_fuzz {
@@ -31,17 +32,6 @@ inline void init() {
   const char* log = std::getenv("SRD_FUZZ_LOG");
   if (log == nullptr || *log == '\0' || *log == '0') simd_r_drive::set_log_level(simd_r_drive::LogLevel::kOff);
 }
-
-[[noreturn]] inline void fail(const char* file, int line, const std::string& what) {
-  std::fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, what.c_str());
-  std::fflush(stderr);
-  std::abort();  // libFuzzer saves the input as a crash
-}
-
-#define SRD_CHECK(condition, what)                                                        \
-  do {                                                                                    \
-    if (!(condition)) ::srd_fuzz::fail(__FILE__, __LINE__, std::string(#condition) + " -- " + (what)); \
-  } while (0)
 
 // A directory of this process's own (SRD_FUZZ_TMP, else tmpfs /dev/shm, else the
 // system temp dir), emptied before and after each input and removed at exit. Some of

@@ -2,7 +2,7 @@
 // client (requests) or a hostile server (responses) would send them.
 //
 // The input is one WebSocket message. It must never crash, read out of bounds (ASan),
-// or allocate beyond what the bytes can justify. Invariants checked with NET_CHECK:
+// or allocate beyond what the bytes can justify. Invariants checked with SRD_CHECK:
 //  - split_values either fails or splits the message into values that tile it;
 //  - every byte field of a decoded request views the input, and every batch holds at
 //    most max_batch_items items;
@@ -12,20 +12,8 @@
 #include <cstdint>
 #include <vector>
 
-#include <cstdio>
-#include <cstdlib>
-
+#include "fuzz_check.h"
 #include "protocol/codec.h"
-
-// A failed invariant: reported like the other targets' SRD_CHECK (run-fuzz.sh looks
-// for "invariant failed"), then abort, which libFuzzer reports with the input.
-#define NET_CHECK(condition)                                                             \
-  do {                                                                                   \
-    if (!(condition)) {                                                                  \
-      std::fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #condition); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (false)
 
 namespace {
 
@@ -40,14 +28,14 @@ bool within(Bytes inner, Bytes outer) {
 void check_request(const protocol::Request& request, Bytes value, const protocol::DecodeLimits& limits) {
   for (const auto* field : {&request.key, &request.value, &request.old_key, &request.new_key, &request.data,
                             &request.cursor, &request.token}) {
-    if (*field) NET_CHECK(within(**field, value));
+    if (*field) SRD_CHECK(within(**field, value));
   }
-  NET_CHECK(request.items.size() <= limits.max_batch_items);
-  NET_CHECK(request.hashed_items.size() <= limits.max_batch_items);
-  NET_CHECK(request.keys.size() <= limits.max_batch_items);
-  NET_CHECK(request.key_hashes.size() <= limits.max_batch_items);
-  for (const auto& item : request.items) NET_CHECK(within(item.key, value) && within(item.value, value));
-  for (const auto& key : request.keys) NET_CHECK(within(key, value));
+  SRD_CHECK(request.items.size() <= limits.max_batch_items);
+  SRD_CHECK(request.hashed_items.size() <= limits.max_batch_items);
+  SRD_CHECK(request.keys.size() <= limits.max_batch_items);
+  SRD_CHECK(request.key_hashes.size() <= limits.max_batch_items);
+  for (const auto& item : request.items) SRD_CHECK(within(item.key, value) && within(item.value, value));
+  for (const auto& key : request.keys) SRD_CHECK(within(key, value));
 
   // Re-encode what identifies the request and decode it again.
   std::vector<std::byte> bytes;
@@ -64,11 +52,11 @@ void check_request(const protocol::Request& request, Bytes value, const protocol
   const auto error = protocol::decode_request(Bytes(bytes.data(), bytes.size()), again, limits);
   if (error) {
     // Only a method that needs params other than `key` may now miss them.
-    NET_CHECK(error->code == protocol::code::kInvalidParams);
+    SRD_CHECK(error->code == protocol::code::kInvalidParams);
   } else {
-    NET_CHECK(again.id == request.id);
-    NET_CHECK(again.method == request.method);
-    NET_CHECK(again.method_name == request.method_name);
+    SRD_CHECK(again.id == request.id);
+    SRD_CHECK(again.method == request.method);
+    SRD_CHECK(again.method_name == request.method_name);
   }
 }
 
@@ -82,19 +70,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (protocol::split_values(message, values)) {
     std::size_t covered = 0;
     for (Bytes value : values) {
-      NET_CHECK(value.data() == message.data() + covered);
-      NET_CHECK(!value.empty());
+      SRD_CHECK(value.data() == message.data() + covered);
+      SRD_CHECK(!value.empty());
       covered += value.size();
     }
-    NET_CHECK(covered == size);
+    SRD_CHECK(covered == size);
   }
   protocol::Request request;
   for (Bytes value : values) {
     const auto error = protocol::decode_request(value, request, limits);
     if (!error) check_request(request, value, limits);
-    else if (error->id) NET_CHECK(!error->message.empty());
+    else if (error->id) SRD_CHECK(!error->message.empty());
     protocol::Response response;
-    if (protocol::decode_response(value, response)) NET_CHECK(within(response.result, value));
+    if (protocol::decode_response(value, response)) SRD_CHECK(within(response.result, value));
   }
   // The raw input as a single value too (split_values may have refused it).
   const auto error = protocol::decode_request(message, request, limits);
@@ -103,10 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!reader.at_end()) {
     const std::size_t before = reader.remaining();
     if (!reader.skip()) {
-      NET_CHECK(reader.remaining() == before);
+      SRD_CHECK(reader.remaining() == before);
       break;
     }
-    NET_CHECK(reader.remaining() < before);
+    SRD_CHECK(reader.remaining() < before);
   }
   return 0;
 }

@@ -3,7 +3,7 @@
 // after command from the front of its buffer.
 //
 // It must never crash or read out of bounds (ASan), and never allocate for a declared
-// length. Invariants checked with RESP_CHECK:
+// length. Invariants checked with SRD_CHECK:
 //  - a command consumes at least one byte and no more than the input;
 //  - every argument of a multibulk command views the input, within what it consumed;
 //  - an argument is never longer than max_bulk_bytes, nor a multibulk command longer
@@ -13,21 +13,12 @@
 //    already made), checked on the first command.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "protocol/resp.h"
-
-#define RESP_CHECK(condition)                                                                  \
-  do {                                                                                         \
-    if (!(condition)) {                                                                        \
-      std::fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__, __LINE__, #condition); \
-      std::abort();                                                                            \
-    }                                                                                          \
-  } while (false)
 
 namespace resp = simd_r_drive::net::resp;
 
@@ -52,23 +43,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::string prefix_scratch;
       for (std::size_t n = 0; n < whole.size(); n += 1 + n / 8) {
         const auto prefix = resp::parse_command(whole.substr(0, n), limits, prefix_args, prefix_scratch);
-        RESP_CHECK(prefix.status != resp::ParseStatus::kCommand || prefix.consumed <= n);
+        SRD_CHECK(prefix.status != resp::ParseStatus::kCommand || prefix.consumed <= n);
       }
       // The prefix parses reused nothing of ours: parse again for the checks below.
       resp::parse_command(rest, limits, args, scratch);
     }
     first = false;
     if (result.status != resp::ParseStatus::kCommand) break;
-    RESP_CHECK(result.consumed >= 1 && result.consumed <= rest.size());
+    SRD_CHECK(result.consumed >= 1 && result.consumed <= rest.size());
     const bool multibulk = rest[0] == '*';
     // An inline command's arguments are bounded by its line (max_inline_bytes).
-    RESP_CHECK(multibulk ? args.size() <= limits.max_arguments : args.size() <= limits.max_inline_bytes);
+    SRD_CHECK(multibulk ? args.size() <= limits.max_arguments : args.size() <= limits.max_inline_bytes);
     for (const auto arg : args) {
-      RESP_CHECK(arg.size() <= limits.max_bulk_bytes || !multibulk);
+      SRD_CHECK(arg.size() <= limits.max_bulk_bytes || !multibulk);
       if (multibulk) {
-        RESP_CHECK(arg.empty() || (arg.data() >= rest.data() && arg.data() + arg.size() <= rest.data() + result.consumed));
+        SRD_CHECK(arg.empty() || (arg.data() >= rest.data() && arg.data() + arg.size() <= rest.data() + result.consumed));
       } else {
-        RESP_CHECK(arg.empty() || (arg.data() >= scratch.data() && arg.data() + arg.size() <= scratch.data() + scratch.size()));
+        SRD_CHECK(arg.empty() || (arg.data() >= scratch.data() && arg.data() + arg.size() <= scratch.data() + scratch.size()));
       }
     }
     rest.remove_prefix(result.consumed);

@@ -20,8 +20,10 @@ Follower::Follower(const std::filesystem::path& path, const OpenOptions& options
   std::lock_guard lock(publication_.change_mutex());
   const std::uint64_t file_len = file_.size();
   check_foreign_appends(file_, file_len, identity_);
-  OpenedStore opened = open_store(file_, candidate_tail(file_len, identity_), {path_, options_, identity_},
-                                  publication_);
+  // A follower never writes: no lock-file state, no repair.
+  const OpenRequest request{.path = path_, .options = options_, .identity = identity_, .previous = std::nullopt,
+                            .huge_folios = false, .before_repair = nullptr};
+  OpenedStore opened = open_store(file_, candidate_tail(file_len, identity_), request, publication_);
   loaded_from_snapshot_ = opened.from_snapshot;
   publication_.install(std::move(opened.generation));
 }
@@ -93,8 +95,10 @@ void Follower::reopen() {
   const io::FileIdentity identity = file.identity();
   const std::uint64_t file_len = file.size();
   check_foreign_appends(file, file_len, identity);
-  OpenedStore opened = open_store(file, candidate_tail(file_len, identity), {path_, options_, identity},
-                                  publication_);
+  // A follower never writes: no lock-file state, no repair.
+  const OpenRequest request{.path = path_, .options = options_, .identity = identity, .previous = std::nullopt,
+                            .huge_folios = false, .before_repair = nullptr};
+  OpenedStore opened = open_store(file, candidate_tail(file_len, identity), request, publication_);
   // Only once the new file loaded: on failure the store keeps following the old one.
   file_ = std::move(file);
   identity_ = identity;
