@@ -95,12 +95,12 @@ std::vector<std::byte> versioned_value(std::uint64_t key_id, std::uint64_t versi
 
 // Checks a versioned value's shape; returns its version, or nullopt (after
 // reporting) if it is malformed.
-std::optional<std::uint64_t> check_versioned(const EntryHandle& handle, std::uint64_t expected_key_id) {
-  if (handle.size() != kVersionedSize) {
-    ADD_FAILURE() << "value of key " << expected_key_id << " has " << handle.size() << " bytes";
+std::optional<std::uint64_t> check_versioned(std::span<const std::byte> value, std::uint64_t expected_key_id) {
+  if (value.size() != kVersionedSize) {
+    ADD_FAILURE() << "value of key " << expected_key_id << " has " << value.size() << " bytes";
     return std::nullopt;
   }
-  const std::byte* data = handle.data();
+  const std::byte* data = value.data();
   const std::uint64_t key_id = get_u64(data);
   const std::uint64_t version = get_u64(data + 8);
   if (key_id != expected_key_id) {
@@ -115,6 +115,10 @@ std::optional<std::uint64_t> check_versioned(const EntryHandle& handle, std::uin
     }
   }
   return version;
+}
+
+std::optional<std::uint64_t> check_versioned(const EntryHandle& handle, std::uint64_t expected_key_id) {
+  return check_versioned(handle.as_slice(), expected_key_id);
 }
 
 std::string versioned_key(std::uint64_t key_id) { return "versioned-" + std::to_string(key_id); }
@@ -509,6 +513,86 @@ TEST(Concurrency, ReadsDuringCompactionSeeLatestValues) {
   }
   join_all(threads);
   EXPECT_EQ(store.len(), live);
+  EXPECT_TRUE(store.verify().ok());
+}
+
+// Readers that take values without handles (read_view, batch_read_views) while a
+// writer rewrites every key, grows the file and compacts: each value is whole, and a
+// key's version never goes back.
+TEST(Concurrency, ViewReadersSeeWholeValuesInVersionOrder) {
+  constexpr std::uint64_t kKeys = 200;
+  constexpr std::uint64_t kVersions = 12;
+  TempDir dir;
+  DataStore store = DataStore::open(dir.file("store.bin"));
+  for (std::uint64_t k = 0; k < kKeys; ++k) store.write(versioned_key(k), versioned_value(k, 0));
+  std::vector<std::string> keys;
+  for (std::uint64_t k = 0; k < kKeys; ++k) keys.push_back(versioned_key(k));
+
+  std::atomic<bool> done{false};
+  std::latch start(3);
+  std::vector<std::thread> threads;
+  threads.push_back(spawn([&] {
+    start.arrive_and_wait();
+    for (std::uint64_t version = 1; version < kVersions; ++version) {
+      std::vector<std::pair<std::string, std::vector<std::byte>>> batch;
+      for (std::uint64_t k = 0; k < kKeys; ++k) batch.emplace_back(versioned_key(k), versioned_value(k, version));
+      store.batch_write(batch);
+      if (version % 4 == 0) store.compact();
+    }
+    done.store(true);
+  }));
+  threads.push_back(spawn([&] {  // single reads through read_view
+    start.arrive_and_wait();
+    std::vector<std::uint64_t> seen(kKeys, 0);
+    bool final_pass = false;
+    do {
+      final_pass = done.load();
+      for (std::uint64_t k = 0; k < kKeys; ++k) {
+        std::optional<std::uint64_t> version;
+        const bool found = store.read_view(keys[k], [&](simd_r_drive::ByteView value) {
+          version = check_versioned(value.span(), k);
+        });
+        if (!found || !version) {
+          ADD_FAILURE() << "key " << k << (found ? " read malformed" : " missing");
+          return;
+        }
+        if (*version < seen[k]) {
+          ADD_FAILURE() << "key " << k << " went back from version " << seen[k] << " to " << *version;
+          return;
+        }
+        seen[k] = *version;
+      }
+    } while (!final_pass);
+    EXPECT_EQ(seen[0], kVersions - 1);
+  }));
+  threads.push_back(spawn([&] {  // batches through batch_read_views, kept past later writes
+    start.arrive_and_wait();
+    std::vector<std::uint64_t> seen(kKeys, 0);
+    std::vector<simd_r_drive::ValueBatch> kept;
+    bool final_pass = false;
+    do {
+      final_pass = done.load();
+      simd_r_drive::ValueBatch batch = store.batch_read_views(keys);
+      if (batch.found() != kKeys) {
+        ADD_FAILURE() << "a batch found " << batch.found() << " of " << kKeys;
+        return;
+      }
+      for (std::uint64_t k = 0; k < kKeys; ++k) {
+        const std::optional<std::uint64_t> version = check_versioned(batch[k]->span(), k);
+        if (!version || *version < seen[k]) {
+          ADD_FAILURE() << "key " << k << " read malformed or went back";
+          return;
+        }
+        seen[k] = *version;
+      }
+      if (kept.size() < 8) kept.push_back(std::move(batch));
+    } while (!final_pass);
+    // Batches taken long ago still read whole values, whatever was compacted since.
+    for (const simd_r_drive::ValueBatch& old : kept) {
+      for (std::uint64_t k = 0; k < kKeys; ++k) EXPECT_TRUE(check_versioned(old[k]->span(), k).has_value());
+    }
+  }));
+  join_all(threads);
   EXPECT_TRUE(store.verify().ok());
 }
 
