@@ -1,10 +1,12 @@
 // The index snapshot beside a store ("<store>.index") is a cache: when it matches the
 // store it is used, and whenever it does not it must be ignored, never trusted.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <set>
 #include <string>
@@ -216,6 +218,54 @@ TEST(IndexSnapshot, TruncatedSnapshotIsIgnored) {
     EXPECT_FALSE(store.index_loaded_from_snapshot()) << cut;
     expect_contents(store, 400);
   }
+}
+
+TEST(IndexSnapshot, ALinkOrAFifoUnderTheNameIsNeverRead) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  fill(path, 400);
+  // A valid snapshot, moved aside and linked to: still not followed.
+  const fs::path aside = dir.file("elsewhere.index");
+  fs::rename(snapshot_of(path), aside);
+  fs::create_symlink(aside, snapshot_of(path));
+  {
+    auto store = DataStore::open(path, read_only_snapshot());
+    EXPECT_FALSE(store.index_loaded_from_snapshot());
+    expect_contents(store, 400);
+  }
+  // A FIFO would block an open for reading until a writer came: it is not waited on.
+  fs::remove(snapshot_of(path));
+  ASSERT_EQ(::mkfifo(snapshot_of(path).c_str(), 0600), 0);
+  {
+    auto store = DataStore::open(path, read_only_snapshot());
+    EXPECT_FALSE(store.index_loaded_from_snapshot());
+    expect_contents(store, 400);
+  }
+  EXPECT_TRUE(fs::is_fifo(snapshot_of(path))) << "a read-only open changes nothing";
+}
+
+TEST(IndexSnapshot, LeftoversOfUnfinishedSavesAreRemovedByTheNextWriter) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  fill(path, 400);
+  const fs::path save_leftover = dir.file("s.bin.index.tmp-99999");
+  const fs::path compaction_leftover = dir.file("s.bin.compact-99999-0.tmp");
+  const fs::path unrelated = dir.file("s.bin.index.tmpx");
+  for (const fs::path& file : {save_leftover, compaction_leftover, unrelated}) {
+    std::ofstream(file) << "left behind";
+  }
+  {
+    auto reader = DataStore::open(path, read_only_snapshot());
+    EXPECT_TRUE(fs::exists(save_leftover)) << "a read-only open deletes nothing";
+  }
+  {
+    auto writer = DataStore::open(path, always_snapshot());
+    expect_contents(writer, 400);
+  }
+  EXPECT_FALSE(fs::exists(save_leftover));
+  EXPECT_FALSE(fs::exists(compaction_leftover));
+  EXPECT_TRUE(fs::exists(unrelated)) << "only names the engine makes are removed";
+  EXPECT_TRUE(fs::exists(snapshot_of(path)));
 }
 
 TEST(IndexSnapshot, SnapshotOfAnotherStoreIsIgnored) {

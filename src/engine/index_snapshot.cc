@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -129,8 +131,20 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   // The slots are saved in native byte order; a big-endian host rebuilds instead.
   if constexpr (std::endian::native != std::endian::little) return std::nullopt;
   const std::filesystem::path path = snapshot_path(store);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  // The writer only ever renames a regular file into place. Anything else found under
+  // the name is not a snapshot of ours: a link is not followed (it could lead to any
+  // file), and a FIFO or device is neither waited on (O_NONBLOCK) nor read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) log_warning("Ignored the index snapshot '" + path.string() + "': it is a symbolic link.");
+    return std::nullopt;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    log_warning("Ignored the index snapshot '" + path.string() + "': it is not a regular file.");
+    return std::nullopt;
+  }
   // Closed when the last LiveBits loader made of it dies (or below, if none is).
   const auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* owned) {
     ::close(*owned);
@@ -208,7 +222,9 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
   // or a link planted to make this write truncate another file) is unlinked, which
   // removes the link itself, never its target; if the create still fails, the save
   // fails (and the next session rebuilds its index).
-  const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
+  const StoreFiles files = StoreFiles::of(store);
+  const std::filesystem::path temporary =
+      files.store.parent_path() / (files.index_snapshot_temporary_prefix() + std::to_string(::getpid()));
   bool created = false;
   try {
     Header header;

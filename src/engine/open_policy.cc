@@ -239,19 +239,27 @@ void refuse_foreign_appends(io::FileHandle& file, std::uint64_t file_len, const 
                   "or run 'simd-r-drive <store> salvage --to <new file>' (DataStore::salvage).");
 }
 
-void remove_stale_compaction_files(const std::filesystem::path& store) noexcept {
-  // Each compaction creates a fresh file with O_EXCL, so a leftover is never reused:
-  // it is deleted.
+void remove_stale_temporaries(const std::filesystem::path& store) noexcept {
+  // Each compaction and each snapshot save creates a fresh file with O_EXCL, and only
+  // the writer, which holds the lock now, makes either: whatever is found is left by a
+  // session that did not finish, and is deleted.
   std::error_code error;
   const std::filesystem::path directory = store.has_parent_path() ? store.parent_path() : ".";
-  const std::string prefix = StoreFiles::of(store).compaction_temporary_prefix();
+  const StoreFiles files = StoreFiles::of(store);
+  const std::string compaction = files.compaction_temporary_prefix();
+  const std::string snapshot = files.index_snapshot_temporary_prefix();
   for (const auto& item : std::filesystem::directory_iterator(directory, error)) {
     const std::string name = item.path().filename().string();
-    if (name.size() > prefix.size() + 4 && name.starts_with(prefix) && name.ends_with(".tmp")) {
-      std::error_code ignored;
-      if (std::filesystem::remove(item.path(), ignored)) {
-        log_warning("Removed '" + item.path().string() + "', left by a compaction that did not finish.");
-      }
+    const char* left_by = nullptr;
+    if (name.size() > compaction.size() + 4 && name.starts_with(compaction) && name.ends_with(".tmp")) {
+      left_by = "a compaction";
+    } else if (name.size() > snapshot.size() && name.starts_with(snapshot)) {
+      left_by = "an index snapshot save";
+    }
+    if (left_by == nullptr) continue;
+    std::error_code ignored;
+    if (std::filesystem::remove(item.path(), ignored)) {
+      log_warning("Removed '" + item.path().string() + "', left by " + left_by + " that did not finish.");
     }
   }
 }

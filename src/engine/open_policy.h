@@ -89,8 +89,9 @@ void refuse_foreign_appends(io::FileHandle& file, std::uint64_t file_len, const 
 std::string describe_foreign_entries(const std::filesystem::path& path, const std::byte* file,
                                      const StoreRecovery& found);
 
-// Deletes what crashed compactions left beside the store ("<name>.compact-*.tmp").
-// Called with the writer's lock held, so no compaction of this store is running.
-void remove_stale_compaction_files(const std::filesystem::path& store) noexcept;
+// Deletes what crashed compactions and snapshot saves left beside the store
+// ("<name>.compact-*.tmp", "<name>.index.tmp-*"). Called with the writer's lock held,
+// so no compaction or save of this store is running.
+void remove_stale_temporaries(const std::filesystem::path& store) noexcept;
 
 }  // namespace simd_r_drive::engine

@@ -56,7 +56,7 @@ Writer::Writer(const std::filesystem::path& path, const OpenOptions& options, Pu
   }
   identity_ = file.identity();
   const std::uint64_t file_len = file.size();
-  remove_stale_compaction_files(path_);
+  remove_stale_temporaries(path_);
 
   std::lock_guard lock(publication_.change_mutex());
   const bool huge_folios = wants_huge_folios(options.durability);
