@@ -11,6 +11,7 @@ and every read turns the value into a Python int, so each store's value reaches 
   W2  put, batches of 1,000 (N puts + close)            ops/s
   W4  sequential get of every key                       ops/s
   W5  random get (splitmix64 from seed 42, N gets)      ops/s
+      (and "W5 bare": the same gets with the values only fetched, not made ints)
   W6  get in batches of 1,000 (a loop where a store has no multi-get)   ops/s
   W7  iterate every value and sum them                  ops/s
   W8  write 200 values of 1 MiB; read each back into numpy and sum it (u64 words)  MiB/s
@@ -440,6 +441,15 @@ def run_one(store_name: str, n: int) -> dict[str, float]:
 
         figures["W5"] = read_count / timed(w5)
         assert total == want, "W5 read wrong values"
+        # W5 bare: the same gets, the values only fetched, not turned into ints: what the
+        # store costs without the loop's own arithmetic
+
+        def w5_bare() -> None:
+            get = store.get
+            for key in order:
+                get(key)
+
+        figures["W5 bare"] = read_count / timed(w5_bare)
         # W6
         total = 0
         batches = [keys[start:start + BATCH] for start in range(0, n, BATCH)]
@@ -524,13 +534,14 @@ ROWS = [
     ("W2", "put, batches of 1000", "K ops/s", 1e-3),
     ("W4", "sequential get", "K ops/s", 1e-3),
     ("W5", "random get", "K ops/s", 1e-3),
+    ("W5 bare", "random get, values not turned into ints", "K ops/s", 1e-3),
     ("W6", "get, batches of 1000", "K ops/s", 1e-3),
     ("W7", "iterate + sum", "K ops/s", 1e-3),
     ("W8 write", "write 1 MiB values", "MiB/s", 1.0),
     ("W8 read+sum", "read 1 MiB into numpy + sum", "MiB/s", 1.0),
     ("B1", "1,000 random keys: get_batch / a loop of get", "x", 1.0),
 ]
-READ_ROWS = ("W4", "W5", "W6", "W7", "W8 read+sum")
+READ_ROWS = ("W4", "W5", "W5 bare", "W6", "W7", "W8 read+sum")
 
 
 def table(results: dict[str, dict[str, list[float]]], n: int, runs: int) -> str:
