@@ -1,5 +1,7 @@
 #include "server/resp_listener.h"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -10,8 +12,10 @@
 #include <cstring>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -26,7 +30,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string peer_of(const tcp::socket& socket) {
+// A session's socket and timer are bound to its loop's executor itself, not to a
+// strand nor to the type-erased any_io_executor: the loop is run by one thread.
+using LoopExecutor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, LoopExecutor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                                         LoopExecutor>;
+
+std::string peer_of(const Socket& socket) {
   boost::system::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "?";
@@ -52,22 +63,31 @@ struct RespListener::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
   SessionRegistry sessions;
+  // The sessions' event loops: one io_context per thread (concurrency hint 1), each
+  // run by one thread of its own, as Redis's and kvrocks' I/O threads. An accepted
+  // socket goes to the next loop in turn and stays there, so a session's handlers
+  // never run concurrently without a strand. Declared last: destroyed first, with the
+  // handlers that hold sessions, before what the sessions refer to.
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<std::thread> threads;
+  std::size_t next_loop = 0;  // the acceptor's strand only
 };
 
 namespace {
 
-// One client. Its handlers run on its strand; a batch of commands that writes runs on
-// the worker pool instead, while no handler of the session is pending (it reads,
-// processes and writes in turn), so its state is only ever touched by one thread.
+// One client. Its handlers run on its loop's one thread; a batch of commands that
+// writes runs on the worker pool instead, while no handler of the session is pending
+// (it reads, processes and writes in turn), so its state is only ever touched by one
+// thread at a time.
 template <class Stream>
 class Session final : public StoppableSession, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr bool kTls = !std::is_same_v<Stream, Socket>;
 
-  Session(RespListener::Impl& impl, tcp::socket&& socket)
+  Session(RespListener::Impl& impl, Socket&& socket)
     requires(!kTls)
       : impl_(impl), stream_(std::move(socket)), timer_(stream_.get_executor()) {}
-  Session(RespListener::Impl& impl, tcp::socket&& socket, asio::ssl::context& ssl)
+  Session(RespListener::Impl& impl, Socket&& socket, asio::ssl::context& ssl)
     requires(kTls)
       : impl_(impl), stream_(std::move(socket), ssl), timer_(stream_.get_executor()) {}
 
@@ -81,6 +101,8 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     impl_.shared.connections_open.fetch_add(1);
     impl_.shared.connections_accepted.fetch_add(1);
     impl_.sessions.add(client_.id, this->weak_from_this());
+    // Accepted just before the server began stopping: answer nothing, close.
+    if (impl_.stopping.load()) shutting_down_ = true;
     peer_ = peer_of(socket());
     boost::system::error_code ec;
     socket().set_option(tcp::no_delay(true), ec);
@@ -121,7 +143,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   }
 
  private:
-  tcp::socket& socket() {
+  Socket& socket() {
     if constexpr (kTls) return stream_.next_layer();
     else return stream_;
   }
@@ -256,7 +278,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
 
   RespListener::Impl& impl_;
   Stream stream_;
-  asio::steady_timer timer_;
+  Timer timer_;
   std::string peer_;
   RespClient client_;
   std::vector<char> in_ = std::vector<char>(64 * 1024);
@@ -277,13 +299,19 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
 }  // namespace
 
 void RespListener::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
+  asio::io_context& loop = *loops[next_loop];
+  next_loop = (next_loop + 1) % loops.size();
+  acceptor->async_accept(loop.get_executor(), [this](boost::system::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || stopping.load()) return;
     if (!ec) {
+      // The session starts on its own loop's thread, which alone touches it.
+      const auto executor = socket.get_executor();
       if (ssl != nullptr) {
-        std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(*this, std::move(socket), *ssl)->start();
+        auto session = std::make_shared<Session<asio::ssl::stream<Socket>>>(*this, std::move(socket), *ssl);
+        asio::post(executor, [session] { session->start(); });
       } else {
-        std::make_shared<Session<tcp::socket>>(*this, std::move(socket))->start();
+        auto session = std::make_shared<Session<Socket>>(*this, std::move(socket));
+        asio::post(executor, [session] { session->start(); });
       }
     }
     do_accept();
@@ -304,11 +332,36 @@ RespListener::RespListener(ServerContext& context, asio::io_context& ioc, asio::
   impl_->shared.tls = ssl != nullptr;
 }
 
-RespListener::~RespListener() = default;
+RespListener::~RespListener() {
+  if (!impl_->threads.empty()) stop_loops();
+}
 
 std::uint16_t RespListener::port() const noexcept { return impl_->shared.port; }
 RespShared& RespListener::shared() noexcept { return impl_->shared; }
-void RespListener::start() { impl_->do_accept(); }
+void RespListener::start(unsigned threads) {
+  threads = std::max(1u, threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+  }
+  for (auto& loop : impl_->loops) {
+    impl_->threads.emplace_back([loop = loop.get()] {
+      auto guard = asio::make_work_guard(*loop);  // idle until stop_loops()
+      loop->run();
+    });
+  }
+  impl_->do_accept();
+}
+
+void RespListener::stop_loops() {
+  for (auto& loop : impl_->loops) loop->stop();
+  for (auto& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+  impl_->threads.clear();
+  // Destroys the handlers still pending, and the sessions they hold, now: before the
+  // server's io_context and TLS context that the acceptor and the streams came from.
+  impl_->loops.clear();
+}
 
 void RespListener::begin_shutdown() {
   impl_->stopping.store(true);
