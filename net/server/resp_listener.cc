@@ -63,7 +63,7 @@ struct RespListener::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
   SessionRegistry sessions;
-  // The sessions' event loops: one io_context per thread (concurrency hint 1), each
+  // The sessions' event loops: one io_context per thread (one_thread_ scheduling), each
   // run by one thread of its own, as Redis's and kvrocks' I/O threads. An accepted
   // socket goes to the next loop in turn and stays there, so a session's handlers
   // never run concurrently without a strand. Declared last: destroyed first, with the
@@ -341,7 +341,12 @@ RespShared& RespListener::shared() noexcept { return impl_->shared; }
 void RespListener::start(unsigned threads) {
   threads = std::max(1u, threads);
   for (unsigned i = 0; i < threads; ++i) {
-    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+    // Only the loop's thread touches its sockets and timers (the acceptor's thread
+    // registers a new socket, under the reactor's registration lock, before the
+    // session is posted to the loop): the reactor's per-socket locks are not needed.
+    // Other threads still post to the loop (the worker pool, stop), so the
+    // scheduler keeps its lock.
+    impl_->loops.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
   }
   for (auto& loop : impl_->loops) {
     impl_->threads.emplace_back([loop = loop.get()] {
