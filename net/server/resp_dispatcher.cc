@@ -659,6 +659,9 @@ void cmd_config(Context& c) {
         if (std::any_of(hits.begin(), hits.end(), [&](const auto& h) { return h.first == name; })) continue;
         std::string v(value);
         if (name == "cluster-enabled") v = c.shared.cluster.enabled() ? "yes" : "no";
+        if (name == "timeout") {
+          v = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.server.options.resp_idle_timeout).count());
+        }
         hits.emplace_back(std::string(name), v);
       }
     }

@@ -149,7 +149,8 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   }
 
   void arm_timer() {
-    const auto timeout = impl_.context.options.idle_timeout;
+    const auto timeout = impl_.context.options.resp_idle_timeout;
+    if (timeout.count() <= 0) return;  // never (Redis's default)
     timer_.expires_after(std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(50)));
     timer_.async_wait([self = this->shared_from_this(), timeout](boost::system::error_code ec) {
       if (ec || self->finished_) return;

@@ -230,6 +230,26 @@ TEST(RespServer, HostileBytesGetAnErrorAndACloseWhileOthersAreServed) {
   EXPECT_EQ(probe.call({"PING"}), "+PONG");
 }
 
+// Redis never closes an idle client by default (timeout 0); the WebSocket side's idle
+// timeout does not apply to RESP, which has its own.
+TEST(RespServer, IdleConnectionsStayOpenUnlessARespIdleTimeoutIsSet) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  options.idle_timeout = std::chrono::milliseconds(200);
+  {
+    InProcessServer server(dir.file("a.bin"), options);
+    RespSocket c(server.server().resp_port());
+    EXPECT_EQ(c.call({"CONFIG", "GET", "timeout"}), "*2\r\n$7\r\ntimeout\r\n$1\r\n0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    EXPECT_EQ(c.call({"PING"}), "+PONG");
+  }
+  options.resp_idle_timeout = std::chrono::milliseconds(200);
+  InProcessServer server(dir.file("b.bin"), options);
+  RespSocket c(server.server().resp_port());
+  EXPECT_EQ(c.call({"PING"}), "+PONG");
+  EXPECT_TRUE(c.closed_by_server());  // within the 10 s receive timeout
+}
+
 TEST(RespServer, TheTokenIsAuthsPassword) {
   srd_test::TempDir dir;
   auto options = resp_options();
