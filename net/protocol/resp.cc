@@ -269,6 +269,20 @@ void ReplyWriter::bulk(std::span<const std::byte> bytes) {
   bulk(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
+void ReplyWriter::bulk_reference(std::span<const std::byte> bytes, std::shared_ptr<const void> keep) {
+  if (!refers(bytes.size())) return bulk(bytes);
+  header('$', static_cast<std::int64_t>(bytes.size()));
+  pieces_->push_back({out_->size(), bytes, std::move(keep)});
+  out_->append("\r\n", 2);
+}
+
+void ReplyWriter::truncate(std::size_t size) {
+  out_->resize(std::min(out_->size(), size));
+  if (pieces_ != nullptr) {
+    while (!pieces_->empty() && pieces_->back().at >= size) pieces_->pop_back();
+  }
+}
+
 void ReplyWriter::null_bulk() { out_->append("$-1\r\n", 5); }
 void ReplyWriter::array(std::size_t count) { header('*', static_cast<std::int64_t>(count)); }
 void ReplyWriter::null_array() { out_->append("*-1\r\n", 5); }

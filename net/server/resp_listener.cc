@@ -170,7 +170,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     resp::ParseLimits limits;
     limits.max_bulk_bytes = options.max_message_bytes;
     const bool inline_writes = options.resp_inline_writes;
-    while (!client_.close_after_reply && out_.size() < options.output_limit_bytes) {
+    while (!client_.close_after_reply && out_.size() + out_piece_bytes_ < options.output_limit_bytes) {
       const std::string_view pending(in_.data() + parsed_, used_ - parsed_);
       if (pending.empty()) break;
       const resp::ParseResult result = resp::parse_command(pending, limits, args_, scratch_);
@@ -198,8 +198,10 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
         impl_.context.pool.post([self = this->shared_from_this()] { self->process(true); });
         return;
       }
-      resp::ReplyWriter writer(out_);
+      const std::size_t pieces_before = out_pieces_.size();
+      resp::ReplyWriter writer(out_, &out_pieces_);
       resp_execute(impl_.context, impl_.shared, client_, args_, writer);
+      for (std::size_t i = pieces_before; i < out_pieces_.size(); ++i) out_piece_bytes_ += out_pieces_[i].bytes.size();
       parsed_ += result.consumed;
     }
     if (on_pool) {
@@ -220,19 +222,46 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     if (!out_.empty()) {
       sending_.swap(out_);
       out_.clear();
-      asio::async_write(stream_, asio::buffer(sending_),
-                        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                          self->sending_.clear();
-                          if (ec) return self->finish("the client went away (" + ec.message() + ")");
-                          self->last_activity_ = std::chrono::steady_clock::now();
-                          if (self->client_.close_after_reply) return self->close_gracefully();
-                          self->process();  // commands already received come before reading more
-                        });
+      auto written = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+        self->sending_.clear();
+        self->sending_pieces_.clear();  // releases the values' handles
+        if (ec) return self->finish("the client went away (" + ec.message() + ")");
+        self->last_activity_ = std::chrono::steady_clock::now();
+        if (self->client_.close_after_reply) return self->close_gracefully();
+        self->process();  // commands already received come before reading more
+      };
+      if (out_pieces_.empty()) {
+        if (impl_.context.options.on_send) report_send({asio::buffer(sending_)});
+        asio::async_write(stream_, asio::buffer(sending_), std::move(written));
+        return;
+      }
+      // Large values go from the store's mapping: the reply buffer's bytes around
+      // them and the values themselves, in order, in one gather write.
+      sending_pieces_.swap(out_pieces_);
+      out_pieces_.clear();
+      out_piece_bytes_ = 0;
+      gather_.clear();
+      std::size_t from = 0;
+      for (const auto& piece : sending_pieces_) {
+        gather_.emplace_back(sending_.data() + from, piece.at - from);
+        gather_.emplace_back(piece.bytes.data(), piece.bytes.size());
+        from = piece.at;
+      }
+      gather_.emplace_back(sending_.data() + from, sending_.size() - from);
+      if (impl_.context.options.on_send) report_send(gather_);
+      asio::async_write(stream_, gather_, std::move(written));
       return;
     }
     if (client_.close_after_reply) return close_gracefully();
     if (shutting_down_) return close_socket();
     read();
+  }
+
+  // ServerOptions::on_send, for tests: the buffers a write is about to send.
+  void report_send(const std::vector<asio::const_buffer>& buffers) {
+    std::vector<std::span<const std::byte>> spans;
+    for (const auto& b : buffers) spans.emplace_back(static_cast<const std::byte*>(b.data()), b.size());
+    impl_.context.options.on_send(spans);
   }
 
   void read() {
@@ -288,7 +317,11 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   std::vector<std::string_view> args_;
   std::string scratch_;
   std::string out_;
+  std::vector<resp::ReplyPiece> out_pieces_;  // values of out_ sent from where they are
+  std::size_t out_piece_bytes_ = 0;
   std::string sending_;
+  std::vector<resp::ReplyPiece> sending_pieces_;
+  std::vector<asio::const_buffer> gather_;
   std::chrono::steady_clock::time_point last_activity_;
   bool reading_ = false;
   bool on_pool_ = false;  // a batch runs on the worker pool (set and cleared on the strand)

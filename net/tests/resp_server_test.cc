@@ -13,6 +13,7 @@
 #include <simd_r_drive/extensions/ttl_cache.h>
 #include <simd_r_drive/simd_r_drive.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -228,6 +229,48 @@ TEST(RespServer, HostileBytesGetAnErrorAndACloseWhileOthersAreServed) {
     c.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc");
   }
   EXPECT_EQ(probe.call({"PING"}), "+PONG");
+}
+
+// GET of a large value sends it from the store's mapping (a gather write of the
+// reply's header, the mapped bytes, CRLF); a small one is copied into the reply.
+TEST(RespServer, ALargeValueIsSentFromTheMappingItself) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  std::mutex mutex;
+  std::vector<std::vector<std::span<const std::byte>>> sends;
+  options.on_send = [&](std::span<const std::span<const std::byte>> buffers) {
+    std::lock_guard lock(mutex);
+    sends.emplace_back(buffers.begin(), buffers.end());
+  };
+  InProcessServer server(dir.file("s.bin"), options);
+  auto& store = server.store();
+  std::string big(1 << 20, 'v');
+  big[0] = '\0';
+  big[1] = '\r';
+  big[2] = '\n';
+  store.write("big", big);
+  store.write("small", "tiny");
+  const auto handle = store.read("big");
+  ASSERT_TRUE(handle.has_value());
+  const std::byte* mapped = handle->data();
+
+  RespSocket c(server.server().resp_port());
+  // Pipelined: small, big, small, big in one write each way, answered in order.
+  c.send(RespSocket::command({"GET", "small"}) + RespSocket::command({"GET", "big"}) +
+         RespSocket::command({"GET", "small"}) + RespSocket::command({"GET", "big"}));
+  EXPECT_EQ(c.reply(), bulk("tiny"));
+  EXPECT_EQ(c.reply(), bulk(big));
+  EXPECT_EQ(c.reply(), bulk("tiny"));
+  EXPECT_EQ(c.reply(), bulk(big));
+  std::lock_guard lock(mutex);
+  std::size_t from_mapping = 0;
+  for (const auto& buffers : sends) {
+    for (const auto& b : buffers) {
+      if (b.data() == mapped && b.size() == big.size()) ++from_mapping;
+      EXPECT_TRUE(b.data() == mapped || b.size() < 4096) << "a copy of " << b.size() << " bytes";
+    }
+  }
+  EXPECT_EQ(from_mapping, 2u);
 }
 
 // Redis never closes an idle client by default (timeout 0); the WebSocket side's idle

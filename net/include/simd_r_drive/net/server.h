@@ -89,7 +89,8 @@ struct ServerOptions {
   bool log_connections = true;
 
   // For tests: called on an I/O thread with the contiguous buffers of every outgoing
-  // WebSocket message, as they are handed to the socket's write, before it starts.
+  // WebSocket message, and of every RESP write, as they are handed to the socket's
+  // write, before it starts.
   std::function<void(std::span<const std::span<const std::byte>> buffers)> on_send;
 };
 
