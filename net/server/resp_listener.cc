@@ -170,7 +170,11 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     resp::ParseLimits limits;
     limits.max_bulk_bytes = options.max_message_bytes;
     const bool inline_writes = options.resp_inline_writes;
-    while (!client_.close_after_reply && out_.size() + out_piece_bytes_ < options.output_limit_bytes) {
+    // At most max_in_flight commands of a pipeline are worked on before their answers
+    // are sent; the rest wait in the read buffer (and then no more is read).
+    std::size_t commands = 0;
+    while (!client_.close_after_reply && out_.size() + out_piece_bytes_ < options.output_limit_bytes &&
+           commands < options.max_in_flight) {
       const std::string_view pending(in_.data() + parsed_, used_ - parsed_);
       if (pending.empty()) break;
       const resp::ParseResult result = resp::parse_command(pending, limits, args_, scratch_);
@@ -203,6 +207,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
       resp_execute(impl_.context, impl_.shared, client_, args_, writer);
       for (std::size_t i = pieces_before; i < out_pieces_.size(); ++i) out_piece_bytes_ += out_pieces_[i].bytes.size();
       parsed_ += result.consumed;
+      ++commands;
     }
     if (on_pool) {
       asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->flush(); });

@@ -273,6 +273,31 @@ TEST(RespServer, ALargeValueIsSentFromTheMappingItself) {
   EXPECT_EQ(from_mapping, 2u);
 }
 
+// --max-in-flight bounds the commands of a pipeline worked on before their answers are
+// sent, as it bounds a WebSocket connection's requests: the rest wait to be read.
+TEST(RespServer, MaxInFlightBoundsTheCommandsAnsweredInOneWrite) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  options.max_in_flight = 2;
+  std::mutex mutex;
+  std::vector<std::size_t> write_sizes;
+  options.on_send = [&](std::span<const std::span<const std::byte>> buffers) {
+    std::size_t n = 0;
+    for (const auto& b : buffers) n += b.size();
+    std::lock_guard lock(mutex);
+    write_sizes.push_back(n);
+  };
+  InProcessServer server(dir.file("s.bin"), options);
+  RespSocket c(server.server().resp_port());
+  std::string pipeline;
+  for (int i = 0; i < 5; ++i) pipeline += RespSocket::command({"PING"});
+  c.send(pipeline);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(c.reply(), "+PONG") << i;
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(write_sizes.size(), 3u);  // 2 + 2 + 1 answers
+  for (auto n : write_sizes) EXPECT_LE(n, 2 * std::string_view("+PONG\r\n").size());
+}
+
 // Redis never closes an idle client by default (timeout 0); the WebSocket side's idle
 // timeout does not apply to RESP, which has its own.
 TEST(RespServer, IdleConnectionsStayOpenUnlessARespIdleTimeoutIsSet) {
