@@ -80,6 +80,7 @@ Examples:
   bool read_only = false;
   std::string token_file;
   unsigned idle_timeout_secs = 300;
+  unsigned resp_idle_timeout_secs = 0;
   unsigned refresh_ms = 5;
   bool quiet = false;
   std::uint16_t port = 0;
@@ -100,7 +101,11 @@ Examples:
       ->capture_default_str();
   app.add_option("--max-connections", options.max_connections, "connections at once; more get HTTP 503")
       ->capture_default_str();
-  app.add_option("--idle-timeout", idle_timeout_secs, "seconds without traffic before a connection is closed")
+  app.add_option("--idle-timeout", idle_timeout_secs,
+                 "seconds without traffic before a WebSocket connection is closed")
+      ->capture_default_str();
+  app.add_option("--resp-idle-timeout", resp_idle_timeout_secs,
+                 "seconds without traffic before a RESP connection is closed; 0: never (Redis's timeout)")
       ->capture_default_str();
   app.add_option("--output-limit", options.output_limit_bytes,
                  "unsent answer bytes per connection before it stops being read")
@@ -153,6 +158,7 @@ Examples:
   // thread that read them (ServerOptions::resp_inline_writes).
   options.resp_inline_writes = durability == "flush" || durability == "sync-periodically";
   options.idle_timeout = std::chrono::seconds(idle_timeout_secs);
+  options.resp_idle_timeout = std::chrono::seconds(resp_idle_timeout_secs);
   options.refresh_interval = std::chrono::milliseconds(refresh_ms);
   options.log_connections = !quiet;
 

@@ -16,6 +16,12 @@ and -P 16, in that order, on a fresh store or server:
 Every server is started here, on 127.0.0.1 and a free port, with its files in a
 temporary directory on the build's disk, and stopped at the end; the system's
 redis-server service is not used. Figures: ops/s, p50 and p99 in ms (--csv).
+
+Threads: redis-server runs commands on one thread (its --io-threads 1, given
+explicitly); simd-r-drive-server gets --io-threads 1 too by default (--io-threads N
+to change it, 0 for its own default of one per core): on a small machine where
+redis-benchmark takes a core itself, one event loop is faster and has the lower
+p99 (docs/performance.md, "Redis protocol").
 """
 import argparse
 import csv
@@ -79,10 +85,13 @@ class Procs:
         self.procs = []
 
 
+IO_THREADS = []  # ["--io-threads", N] from --io-threads
+
+
 def start_srd(procs, build, directory, name, *extra):
     port = free_port()
     proc = procs.start([os.path.join(build, "bin", "simd-r-drive-server"), os.path.join(directory, name + ".bin"),
-                        "--resp-port", str(port), "--quiet", *extra],
+                        "--resp-port", str(port), "--quiet", *IO_THREADS, *extra],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return port
@@ -93,7 +102,7 @@ def start_redis(procs, directory, name, *extra):
     os.makedirs(os.path.join(directory, name), exist_ok=True)
     proc = procs.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir",
                         os.path.join(directory, name), "--save", "", "--daemonize", "no", "--logfile", "",
-                        "--loglevel", "warning", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        "--loglevel", "warning", "--io-threads", "1", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return port
 
@@ -120,7 +129,11 @@ def main():
     parser.add_argument("-n", type=int, default=1_000_000)
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated targets")
+    parser.add_argument("--io-threads", type=int, default=1,
+                        help="simd-r-drive-server's --io-threads (0: its default, one per core); redis-server "
+                             "runs commands on one thread (--io-threads 1)")
     options = parser.parse_args()
+    IO_THREADS[:] = ["--io-threads", str(options.io_threads)]
     results = []  # (target, pipeline, test, rps, p50, p99)
     only = set(options.only.split(",")) if options.only else None
     scratch_base = os.path.join(options.build, "redis-bench")

@@ -48,6 +48,24 @@ Line header_line(std::string_view input, std::size_t at, std::size_t max) {
   return line;
 }
 
+// The common header, "<1 to 18 digits, no leading zero>\r" and one more byte, read
+// in one pass; false for anything else (a sign, "0", a long or cut-off number, a
+// line still arriving), which the general path (header_line, parse_int64) then
+// reads or refuses as before. Where it answers, it gives what the general path
+// would: the first '\r' is the one after the digits, and the text is a valid int64.
+bool quick_number(std::string_view input, std::size_t at, std::int64_t& value, std::size_t& next) {
+  const char* p = input.data() + at;
+  const char* const end = input.data() + input.size();
+  if (p >= end || *p < '1' || *p > '9') return false;
+  std::int64_t v = *p++ - '0';
+  const char* const limit = end - p > 17 ? p + 17 : end;
+  while (p < limit && static_cast<unsigned char>(*p - '0') < 10) v = v * 10 + (*p++ - '0');
+  if (p + 1 >= end || *p != '\r') return false;
+  value = v;
+  next = static_cast<std::size_t>(p - input.data()) + 2;  // the byte after '\r' is skipped, as Redis does
+  return true;
+}
+
 ParseResult error(std::string message) {
   ParseResult result;
   result.status = ParseStatus::kError;
@@ -170,20 +188,22 @@ ParseResult parse_command(std::string_view input, const ParseLimits& limits, std
   if (input[0] != '*') return parse_inline(input, limits, args, scratch);
 
   // Multibulk: "*<count>\r\n" then count times "$<len>\r\n<len bytes>\r\n".
-  const Line count_line = header_line(input, 1, limits.max_inline_bytes);
-  if (count_line.too_big) return error("Protocol error: too big mbulk count string");
-  if (!count_line.complete) return {};
   std::int64_t count = 0;
-  if (!parse_int64(count_line.text, count) || count > static_cast<std::int64_t>(limits.max_arguments)) {
-    return error("Protocol error: invalid multibulk length");
+  std::size_t at = 0;
+  if (!quick_number(input, 1, count, at)) {
+    const Line count_line = header_line(input, 1, limits.max_inline_bytes);
+    if (count_line.too_big) return error("Protocol error: too big mbulk count string");
+    if (!count_line.complete) return {};
+    if (!parse_int64(count_line.text, count)) return error("Protocol error: invalid multibulk length");
+    at = count_line.next;
   }
+  if (count > static_cast<std::int64_t>(limits.max_arguments)) return error("Protocol error: invalid multibulk length");
   ParseResult result;
   result.status = ParseStatus::kCommand;
   if (count <= 0) {  // "*0" and "*-1": an empty command, skipped without a reply
-    result.consumed = count_line.next;
+    result.consumed = at;
     return result;
   }
-  std::size_t at = count_line.next;
   // Reserve by what has arrived, not by what is declared: each argument takes at
   // least four bytes ("$0\r\n").
   args.reserve(std::min<std::size_t>(static_cast<std::size_t>(count), (input.size() - at) / 4 + 1));
@@ -192,15 +212,18 @@ ParseResult parse_command(std::string_view input, const ParseLimits& limits, std
     if (input[at] != '$') {
       return error(std::string("Protocol error: expected '$', got '") + input[at] + "'");
     }
-    const Line length_line = header_line(input, at + 1, limits.max_inline_bytes);
-    if (length_line.too_big) return error("Protocol error: too big bulk count string");
-    if (!length_line.complete) return ParseResult{};
     std::int64_t length = 0;
-    if (!parse_int64(length_line.text, length) || length < 0 ||
-        static_cast<std::uint64_t>(length) > limits.max_bulk_bytes) {
+    std::size_t begin = 0;
+    if (!quick_number(input, at + 1, length, begin)) {
+      const Line length_line = header_line(input, at + 1, limits.max_inline_bytes);
+      if (length_line.too_big) return error("Protocol error: too big bulk count string");
+      if (!length_line.complete) return ParseResult{};
+      if (!parse_int64(length_line.text, length)) return error("Protocol error: invalid bulk length");
+      begin = length_line.next;
+    }
+    if (length < 0 || static_cast<std::uint64_t>(length) > limits.max_bulk_bytes) {
       return error("Protocol error: invalid bulk length");
     }
-    const std::size_t begin = length_line.next;
     const auto size = static_cast<std::size_t>(length);
     if (input.size() - begin < size + 2) return ParseResult{};  // the bytes are still coming
     args.emplace_back(input.data() + begin, size);
@@ -244,6 +267,20 @@ void ReplyWriter::bulk(std::string_view bytes) {
 
 void ReplyWriter::bulk(std::span<const std::byte> bytes) {
   bulk(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+void ReplyWriter::bulk_reference(std::span<const std::byte> bytes, std::shared_ptr<const void> keep) {
+  if (!refers(bytes.size())) return bulk(bytes);
+  header('$', static_cast<std::int64_t>(bytes.size()));
+  pieces_->push_back({out_->size(), bytes, std::move(keep)});
+  out_->append("\r\n", 2);
+}
+
+void ReplyWriter::truncate(std::size_t size) {
+  out_->resize(std::min(out_->size(), size));
+  if (pieces_ != nullptr) {
+    while (!pieces_->empty() && pieces_->back().at >= size) pieces_->pop_back();
+  }
 }
 
 void ReplyWriter::null_bulk() { out_->append("$-1\r\n", 5); }

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,10 +50,24 @@ ParseResult parse_command(std::string_view input, const ParseLimits& limits, std
 // False for unbalanced quotes (or a closing quote not followed by a space).
 bool split_inline(std::string_view line, std::vector<std::string>& out);
 
-// Appends replies to a buffer.
+// Bytes of a reply that stay where they are (a value in the store's mapping) and are
+// sent from there, by a gather write: they belong at offset `at` of the reply
+// buffer, and `keep` holds them valid (e.g. an EntryHandle) until they are sent.
+struct ReplyPiece {
+  std::size_t at = 0;
+  std::span<const std::byte> bytes;
+  std::shared_ptr<const void> keep;
+};
+
+// Appends replies to a buffer, and with a piece list, refers to large values instead
+// of copying them (bulk_reference).
 class ReplyWriter {
  public:
-  explicit ReplyWriter(std::string& out) : out_(&out) {}
+  // Values at least this long are referred to rather than copied (as the WebSocket
+  // side does: below it, a copy costs less than a buffer of its own and a reference).
+  static constexpr std::size_t kReferenceBytes = 2048;
+
+  explicit ReplyWriter(std::string& out, std::vector<ReplyPiece>* pieces = nullptr) : out_(&out), pieces_(pieces) {}
   void simple(std::string_view text);          // +text
   void error(std::string_view text);           // -text (text starts with its code: "ERR ...")
   void integer(std::int64_t value);            // :value
@@ -61,11 +76,19 @@ class ReplyWriter {
   void null_bulk();                            // $-1
   void array(std::size_t count);               // *count, then the elements
   void null_array();                           // *-1
+  // Whether bulk_reference of `size` bytes would refer to them (a piece list was
+  // given and they are at least kReferenceBytes); else it copies them.
+  bool refers(std::size_t size) const noexcept { return pieces_ != nullptr && size >= kReferenceBytes; }
+  // $n bytes, the bytes as a piece held by `keep` when refers(n), else copied.
+  void bulk_reference(std::span<const std::byte> bytes, std::shared_ptr<const void> keep);
   std::string& buffer() noexcept { return *out_; }
+  // Drops what was written from `size` on (the buffer's bytes and the pieces there).
+  void truncate(std::size_t size);
 
  private:
   void header(char type, std::int64_t value);
   std::string* out_;
+  std::vector<ReplyPiece>* pieces_;
 };
 
 // CRC16-XMODEM (polynomial 0x1021, initial 0), as the Redis Cluster specification.

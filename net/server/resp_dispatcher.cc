@@ -333,9 +333,13 @@ void cmd_client(Context& c) {
 // ---- commands: strings ----
 
 void cmd_get(Context& c) {
-  const Lookup found = lookup(c.server.store, c.args[1], now_secs(), false);
+  Lookup found = lookup(c.server.store, c.args[1], now_secs(), false);
   if (!found.present()) return c.out.null_bulk();
-  c.out.bulk(found.value());
+  if (!c.out.refers(found.value().size())) return c.out.bulk(found.value());
+  // A large value is sent from the store's mapping, which its handle keeps valid.
+  auto keep = std::make_shared<const EntryHandle>(std::move(*found.handle));
+  const auto value = keep->as_slice().subspan(found.offset);
+  c.out.bulk_reference(value, std::move(keep));
 }
 
 void cmd_set(Context& c) {
@@ -659,6 +663,9 @@ void cmd_config(Context& c) {
         if (std::any_of(hits.begin(), hits.end(), [&](const auto& h) { return h.first == name; })) continue;
         std::string v(value);
         if (name == "cluster-enabled") v = c.shared.cluster.enabled() ? "yes" : "no";
+        if (name == "timeout") {
+          v = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.server.options.resp_idle_timeout).count());
+        }
         hits.emplace_back(std::string(name), v);
       }
     }
@@ -1049,13 +1056,13 @@ void resp_execute(ServerContext& context, RespShared& shared, RespClient& client
   try {
     spec->handler(c);
   } catch (const Error& error) {
-    out.buffer().resize(reply_start);
+    out.truncate(reply_start);
     out.error(std::string("ERR ") + error.what());
   } catch (const std::bad_alloc&) {
-    out.buffer().resize(reply_start);
+    out.truncate(reply_start);
     out.error("ERR out of memory");
   } catch (const std::exception& error) {
-    out.buffer().resize(reply_start);
+    out.truncate(reply_start);
     out.error(std::string("ERR ") + error.what());
   }
 }

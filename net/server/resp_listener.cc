@@ -1,5 +1,7 @@
 #include "server/resp_listener.h"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -10,8 +12,10 @@
 #include <cstring>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -26,7 +30,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string peer_of(const tcp::socket& socket) {
+// A session's socket and timer are bound to its loop's executor itself, not to a
+// strand nor to the type-erased any_io_executor: the loop is run by one thread.
+using LoopExecutor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, LoopExecutor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                                         LoopExecutor>;
+
+std::string peer_of(const Socket& socket) {
   boost::system::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) return "?";
@@ -52,22 +63,31 @@ struct RespListener::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::atomic<bool> stopping{false};
   SessionRegistry sessions;
+  // The sessions' event loops: one io_context per thread (one_thread_ scheduling), each
+  // run by one thread of its own, as Redis's and kvrocks' I/O threads. An accepted
+  // socket goes to the next loop in turn and stays there, so a session's handlers
+  // never run concurrently without a strand. Declared last: destroyed first, with the
+  // handlers that hold sessions, before what the sessions refer to.
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<std::thread> threads;
+  std::size_t next_loop = 0;  // the acceptor's strand only
 };
 
 namespace {
 
-// One client. Its handlers run on its strand; a batch of commands that writes runs on
-// the worker pool instead, while no handler of the session is pending (it reads,
-// processes and writes in turn), so its state is only ever touched by one thread.
+// One client. Its handlers run on its loop's one thread; a batch of commands that
+// writes runs on the worker pool instead, while no handler of the session is pending
+// (it reads, processes and writes in turn), so its state is only ever touched by one
+// thread at a time.
 template <class Stream>
 class Session final : public StoppableSession, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr bool kTls = !std::is_same_v<Stream, Socket>;
 
-  Session(RespListener::Impl& impl, tcp::socket&& socket)
+  Session(RespListener::Impl& impl, Socket&& socket)
     requires(!kTls)
       : impl_(impl), stream_(std::move(socket)), timer_(stream_.get_executor()) {}
-  Session(RespListener::Impl& impl, tcp::socket&& socket, asio::ssl::context& ssl)
+  Session(RespListener::Impl& impl, Socket&& socket, asio::ssl::context& ssl)
     requires(kTls)
       : impl_(impl), stream_(std::move(socket), ssl), timer_(stream_.get_executor()) {}
 
@@ -81,6 +101,8 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     impl_.shared.connections_open.fetch_add(1);
     impl_.shared.connections_accepted.fetch_add(1);
     impl_.sessions.add(client_.id, this->weak_from_this());
+    // Accepted just before the server began stopping: answer nothing, close.
+    if (impl_.stopping.load()) shutting_down_ = true;
     peer_ = peer_of(socket());
     boost::system::error_code ec;
     socket().set_option(tcp::no_delay(true), ec);
@@ -121,13 +143,14 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   }
 
  private:
-  tcp::socket& socket() {
+  Socket& socket() {
     if constexpr (kTls) return stream_.next_layer();
     else return stream_;
   }
 
   void arm_timer() {
-    const auto timeout = impl_.context.options.idle_timeout;
+    const auto timeout = impl_.context.options.resp_idle_timeout;
+    if (timeout.count() <= 0) return;  // never (Redis's default)
     timer_.expires_after(std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(50)));
     timer_.async_wait([self = this->shared_from_this(), timeout](boost::system::error_code ec) {
       if (ec || self->finished_) return;
@@ -147,7 +170,11 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     resp::ParseLimits limits;
     limits.max_bulk_bytes = options.max_message_bytes;
     const bool inline_writes = options.resp_inline_writes;
-    while (!client_.close_after_reply && out_.size() < options.output_limit_bytes) {
+    // At most max_in_flight commands of a pipeline are worked on before their answers
+    // are sent; the rest wait in the read buffer (and then no more is read).
+    std::size_t commands = 0;
+    while (!client_.close_after_reply && out_.size() + out_piece_bytes_ < options.output_limit_bytes &&
+           commands < options.max_in_flight) {
       const std::string_view pending(in_.data() + parsed_, used_ - parsed_);
       if (pending.empty()) break;
       const resp::ParseResult result = resp::parse_command(pending, limits, args_, scratch_);
@@ -175,9 +202,12 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
         impl_.context.pool.post([self = this->shared_from_this()] { self->process(true); });
         return;
       }
-      resp::ReplyWriter writer(out_);
+      const std::size_t pieces_before = out_pieces_.size();
+      resp::ReplyWriter writer(out_, &out_pieces_);
       resp_execute(impl_.context, impl_.shared, client_, args_, writer);
+      for (std::size_t i = pieces_before; i < out_pieces_.size(); ++i) out_piece_bytes_ += out_pieces_[i].bytes.size();
       parsed_ += result.consumed;
+      ++commands;
     }
     if (on_pool) {
       asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
@@ -197,19 +227,46 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     if (!out_.empty()) {
       sending_.swap(out_);
       out_.clear();
-      asio::async_write(stream_, asio::buffer(sending_),
-                        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                          self->sending_.clear();
-                          if (ec) return self->finish("the client went away (" + ec.message() + ")");
-                          self->last_activity_ = std::chrono::steady_clock::now();
-                          if (self->client_.close_after_reply) return self->close_gracefully();
-                          self->process();  // commands already received come before reading more
-                        });
+      auto written = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+        self->sending_.clear();
+        self->sending_pieces_.clear();  // releases the values' handles
+        if (ec) return self->finish("the client went away (" + ec.message() + ")");
+        self->last_activity_ = std::chrono::steady_clock::now();
+        if (self->client_.close_after_reply) return self->close_gracefully();
+        self->process();  // commands already received come before reading more
+      };
+      if (out_pieces_.empty()) {
+        if (impl_.context.options.on_send) report_send({asio::buffer(sending_)});
+        asio::async_write(stream_, asio::buffer(sending_), std::move(written));
+        return;
+      }
+      // Large values go from the store's mapping: the reply buffer's bytes around
+      // them and the values themselves, in order, in one gather write.
+      sending_pieces_.swap(out_pieces_);
+      out_pieces_.clear();
+      out_piece_bytes_ = 0;
+      gather_.clear();
+      std::size_t from = 0;
+      for (const auto& piece : sending_pieces_) {
+        gather_.emplace_back(sending_.data() + from, piece.at - from);
+        gather_.emplace_back(piece.bytes.data(), piece.bytes.size());
+        from = piece.at;
+      }
+      gather_.emplace_back(sending_.data() + from, sending_.size() - from);
+      if (impl_.context.options.on_send) report_send(gather_);
+      asio::async_write(stream_, gather_, std::move(written));
       return;
     }
     if (client_.close_after_reply) return close_gracefully();
     if (shutting_down_) return close_socket();
     read();
+  }
+
+  // ServerOptions::on_send, for tests: the buffers a write is about to send.
+  void report_send(const std::vector<asio::const_buffer>& buffers) {
+    std::vector<std::span<const std::byte>> spans;
+    for (const auto& b : buffers) spans.emplace_back(static_cast<const std::byte*>(b.data()), b.size());
+    impl_.context.options.on_send(spans);
   }
 
   void read() {
@@ -256,7 +313,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
 
   RespListener::Impl& impl_;
   Stream stream_;
-  asio::steady_timer timer_;
+  Timer timer_;
   std::string peer_;
   RespClient client_;
   std::vector<char> in_ = std::vector<char>(64 * 1024);
@@ -265,7 +322,11 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   std::vector<std::string_view> args_;
   std::string scratch_;
   std::string out_;
+  std::vector<resp::ReplyPiece> out_pieces_;  // values of out_ sent from where they are
+  std::size_t out_piece_bytes_ = 0;
   std::string sending_;
+  std::vector<resp::ReplyPiece> sending_pieces_;
+  std::vector<asio::const_buffer> gather_;
   std::chrono::steady_clock::time_point last_activity_;
   bool reading_ = false;
   bool on_pool_ = false;  // a batch runs on the worker pool (set and cleared on the strand)
@@ -277,13 +338,19 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
 }  // namespace
 
 void RespListener::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
+  asio::io_context& loop = *loops[next_loop];
+  next_loop = (next_loop + 1) % loops.size();
+  acceptor->async_accept(loop.get_executor(), [this](boost::system::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || stopping.load()) return;
     if (!ec) {
+      // The session starts on its own loop's thread, which alone touches it.
+      const auto executor = socket.get_executor();
       if (ssl != nullptr) {
-        std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(*this, std::move(socket), *ssl)->start();
+        auto session = std::make_shared<Session<asio::ssl::stream<Socket>>>(*this, std::move(socket), *ssl);
+        asio::post(executor, [session] { session->start(); });
       } else {
-        std::make_shared<Session<tcp::socket>>(*this, std::move(socket))->start();
+        auto session = std::make_shared<Session<Socket>>(*this, std::move(socket));
+        asio::post(executor, [session] { session->start(); });
       }
     }
     do_accept();
@@ -304,11 +371,41 @@ RespListener::RespListener(ServerContext& context, asio::io_context& ioc, asio::
   impl_->shared.tls = ssl != nullptr;
 }
 
-RespListener::~RespListener() = default;
+RespListener::~RespListener() {
+  if (!impl_->threads.empty()) stop_loops();
+}
 
 std::uint16_t RespListener::port() const noexcept { return impl_->shared.port; }
 RespShared& RespListener::shared() noexcept { return impl_->shared; }
-void RespListener::start() { impl_->do_accept(); }
+void RespListener::start(unsigned threads) {
+  threads = std::max(1u, threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    // Only the loop's thread touches its sockets and timers (the acceptor's thread
+    // registers a new socket, under the reactor's registration lock, before the
+    // session is posted to the loop): the reactor's per-socket locks are not needed.
+    // Other threads still post to the loop (the worker pool, stop), so the
+    // scheduler keeps its lock.
+    impl_->loops.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
+  }
+  for (auto& loop : impl_->loops) {
+    impl_->threads.emplace_back([loop = loop.get()] {
+      auto guard = asio::make_work_guard(*loop);  // idle until stop_loops()
+      loop->run();
+    });
+  }
+  impl_->do_accept();
+}
+
+void RespListener::stop_loops() {
+  for (auto& loop : impl_->loops) loop->stop();
+  for (auto& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+  impl_->threads.clear();
+  // Destroys the handlers still pending, and the sessions they hold, now: before the
+  // server's io_context and TLS context that the acceptor and the streams came from.
+  impl_->loops.clear();
+}
 
 void RespListener::begin_shutdown() {
   impl_->stopping.store(true);

@@ -2,9 +2,11 @@
 // TLS), the listener, and Server's lifecycle. The protocol lives in Connection
 // (connection.h); this file moves bytes.
 //
-// Threading: one io_context run by io_threads threads; every connection's socket is
-// bound to a strand of its own, so its handlers never run concurrently, and
-// Connection is only touched on that strand. Blocking work runs on the
+// Threading: one io_context run by io_threads threads; every WebSocket connection's
+// socket is bound to a strand of its own, so its handlers never run concurrently, and
+// Connection is only touched on that strand. The RESP listener accepts on this
+// io_context too, but runs its sessions on io_threads event loops of its own (one
+// io_context and one thread each, resp_listener.h). Blocking work runs on the
 // ServerContext's worker pool and comes back through Transport::post.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -93,9 +95,9 @@ class Server::Impl {
   bool stop_started = false;
 
   std::vector<std::thread> threads;
-  // The Redis front door, on the same io_context and worker pool. Destroyed after
-  // ioc, whose pending handlers hold its sessions (its acceptor is closed and
-  // released in stop(), before that).
+  // The Redis front door: its acceptor on ioc, its sessions on loops of its own
+  // (stopped and emptied in stop()), the same worker pool. Destroyed after ioc (its
+  // acceptor is closed and released in stop(), before that).
   std::unique_ptr<server::RespListener> resp;
   // Declared last, destroyed first: pending handlers (which hold sessions) go before
   // what the sessions refer to.
@@ -480,9 +482,9 @@ Server::Impl::~Impl() { stop(); }
 
 void Server::Impl::start() {
   do_accept();
-  if (resp) resp->start();
   const unsigned n = context.options.io_threads != 0 ? context.options.io_threads
                                                      : std::max(1u, std::thread::hardware_concurrency());
+  if (resp) resp->start(n);
   for (unsigned i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
 }
 
@@ -543,7 +545,10 @@ void Server::Impl::stop() {
   for (auto& thread : threads) {
     if (thread.joinable()) thread.join();
   }
-  if (resp) resp->release_acceptor();
+  if (resp) {
+    resp->stop_loops();
+    resp->release_acceptor();
+  }
   {
     std::lock_guard lock(stop_mutex);
     stopped = true;

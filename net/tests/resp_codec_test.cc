@@ -3,6 +3,7 @@
 // reply writer, and the cluster's key slots.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,32 @@ TEST(RespParser, InvalidBulkLengths) {
     EXPECT_EQ(p.result.status, ParseStatus::kError) << tail;
     EXPECT_EQ(p.result.error, "Protocol error: invalid bulk length") << tail;
   }
+}
+
+// The parser reads the usual header ("1 to 18 digits\r\n") on a fast path and every
+// other on the general one: both must read the same.
+TEST(RespParser, HeadersOnTheFastAndTheGeneralPathReadAlike) {
+  ParseLimits limits;
+  limits.max_bulk_bytes = std::numeric_limits<std::size_t>::max();
+  // 18 digits (fast), 19 digits within int64 (general): waited for, not refused.
+  EXPECT_EQ(parse("*2\r\n$3\r\nGET\r\n$123456789012345678\r\nab", limits).result.status, ParseStatus::kNeedMore);
+  EXPECT_EQ(parse("*2\r\n$3\r\nGET\r\n$1234567890123456789\r\nab", limits).result.status, ParseStatus::kNeedMore);
+  EXPECT_EQ(parse("*2\r\n$3\r\nGET\r\n$9999999999999999999\r\nab", limits).result.error,
+            "Protocol error: invalid bulk length");
+  // The byte after '\r' is skipped unread, as Redis does, on either path.
+  Parsed p = parse("*1\rX$4\rYPING\r\n");
+  ASSERT_EQ(p.result.status, ParseStatus::kCommand);
+  EXPECT_EQ(p.args, (Args{"PING"}));
+  p = parse("*1\r\n$0\r\n\r\n");
+  ASSERT_EQ(p.result.status, ParseStatus::kCommand);
+  EXPECT_EQ(p.args, (Args{""}));
+  // Cut right after the digits, or after the '\r': more is needed.
+  EXPECT_EQ(parse("*12").result.status, ParseStatus::kNeedMore);
+  EXPECT_EQ(parse("*12\r").result.status, ParseStatus::kNeedMore);
+  EXPECT_EQ(parse("*1\r\n$12\r").result.status, ParseStatus::kNeedMore);
+  // Digits then something else than '\r'.
+  EXPECT_EQ(parse("*1\r\n$1 \r\na\r\n").result.error, "Protocol error: invalid bulk length");
+  EXPECT_EQ(parse("*1 \r\n").result.error, "Protocol error: invalid multibulk length");
 }
 
 // A declared length within the limit is waited for, never allocated: the parser only

@@ -13,6 +13,7 @@
 #include <simd_r_drive/extensions/ttl_cache.h>
 #include <simd_r_drive/simd_r_drive.h>
 
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -228,6 +229,93 @@ TEST(RespServer, HostileBytesGetAnErrorAndACloseWhileOthersAreServed) {
     c.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc");
   }
   EXPECT_EQ(probe.call({"PING"}), "+PONG");
+}
+
+// GET of a large value sends it from the store's mapping (a gather write of the
+// reply's header, the mapped bytes, CRLF); a small one is copied into the reply.
+TEST(RespServer, ALargeValueIsSentFromTheMappingItself) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  std::mutex mutex;
+  std::vector<std::vector<std::span<const std::byte>>> sends;
+  options.on_send = [&](std::span<const std::span<const std::byte>> buffers) {
+    std::lock_guard lock(mutex);
+    sends.emplace_back(buffers.begin(), buffers.end());
+  };
+  InProcessServer server(dir.file("s.bin"), options);
+  auto& store = server.store();
+  std::string big(1 << 20, 'v');
+  big[0] = '\0';
+  big[1] = '\r';
+  big[2] = '\n';
+  store.write("big", big);
+  store.write("small", "tiny");
+  const auto handle = store.read("big");
+  ASSERT_TRUE(handle.has_value());
+  const std::byte* mapped = handle->data();
+
+  RespSocket c(server.server().resp_port());
+  // Pipelined: small, big, small, big in one write each way, answered in order.
+  c.send(RespSocket::command({"GET", "small"}) + RespSocket::command({"GET", "big"}) +
+         RespSocket::command({"GET", "small"}) + RespSocket::command({"GET", "big"}));
+  EXPECT_EQ(c.reply(), bulk("tiny"));
+  EXPECT_EQ(c.reply(), bulk(big));
+  EXPECT_EQ(c.reply(), bulk("tiny"));
+  EXPECT_EQ(c.reply(), bulk(big));
+  std::lock_guard lock(mutex);
+  std::size_t from_mapping = 0;
+  for (const auto& buffers : sends) {
+    for (const auto& b : buffers) {
+      if (b.data() == mapped && b.size() == big.size()) ++from_mapping;
+      EXPECT_TRUE(b.data() == mapped || b.size() < 4096) << "a copy of " << b.size() << " bytes";
+    }
+  }
+  EXPECT_EQ(from_mapping, 2u);
+}
+
+// --max-in-flight bounds the commands of a pipeline worked on before their answers are
+// sent, as it bounds a WebSocket connection's requests: the rest wait to be read.
+TEST(RespServer, MaxInFlightBoundsTheCommandsAnsweredInOneWrite) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  options.max_in_flight = 2;
+  std::mutex mutex;
+  std::vector<std::size_t> write_sizes;
+  options.on_send = [&](std::span<const std::span<const std::byte>> buffers) {
+    std::size_t n = 0;
+    for (const auto& b : buffers) n += b.size();
+    std::lock_guard lock(mutex);
+    write_sizes.push_back(n);
+  };
+  InProcessServer server(dir.file("s.bin"), options);
+  RespSocket c(server.server().resp_port());
+  std::string pipeline;
+  for (int i = 0; i < 5; ++i) pipeline += RespSocket::command({"PING"});
+  c.send(pipeline);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(c.reply(), "+PONG") << i;
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(write_sizes.size(), 3u);  // 2 + 2 + 1 answers
+  for (auto n : write_sizes) EXPECT_LE(n, 2 * std::string_view("+PONG\r\n").size());
+}
+
+// Redis never closes an idle client by default (timeout 0); the WebSocket side's idle
+// timeout does not apply to RESP, which has its own.
+TEST(RespServer, IdleConnectionsStayOpenUnlessARespIdleTimeoutIsSet) {
+  srd_test::TempDir dir;
+  auto options = resp_options();
+  options.idle_timeout = std::chrono::milliseconds(200);
+  {
+    InProcessServer server(dir.file("a.bin"), options);
+    RespSocket c(server.server().resp_port());
+    EXPECT_EQ(c.call({"CONFIG", "GET", "timeout"}), "*2\r\n$7\r\ntimeout\r\n$1\r\n0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    EXPECT_EQ(c.call({"PING"}), "+PONG");
+  }
+  options.resp_idle_timeout = std::chrono::milliseconds(200);
+  InProcessServer server(dir.file("b.bin"), options);
+  RespSocket c(server.server().resp_port());
+  EXPECT_EQ(c.call({"PING"}), "+PONG");
+  EXPECT_TRUE(c.closed_by_server());  // within the 10 s receive timeout
 }
 
 TEST(RespServer, TheTokenIsAuthsPassword) {

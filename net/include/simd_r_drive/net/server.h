@@ -68,6 +68,10 @@ struct ServerOptions {
   // The Redis front door (docs/redis.md): RESP2 on this port too (0: a free one),
   // with the same store, limits, token and TLS. Unset: WebSocket only.
   std::optional<std::uint16_t> resp_port;
+  // A RESP connection idle this long is closed; 0: never, as Redis's default
+  // `timeout 0` (redis-py's pools keep idle connections). idle_timeout is the
+  // WebSocket side's.
+  std::chrono::milliseconds resp_idle_timeout{0};
   // RESP commands that write run on the I/O thread that read them instead of the
   // worker pool: right when a write never waits for fdatasync (Durability::kFlush and
   // kSyncPeriodically), and it saves a thread hop per command.
@@ -85,7 +89,8 @@ struct ServerOptions {
   bool log_connections = true;
 
   // For tests: called on an I/O thread with the contiguous buffers of every outgoing
-  // WebSocket message, as they are handed to the socket's write, before it starts.
+  // WebSocket message, and of every RESP write, as they are handed to the socket's
+  // write, before it starts.
   std::function<void(std::span<const std::span<const std::byte>> buffers)> on_send;
 };
 
