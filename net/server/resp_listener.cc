@@ -338,19 +338,29 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
 }  // namespace
 
 void RespListener::Impl::do_accept() {
-  asio::io_context& loop = *loops[next_loop];
-  next_loop = (next_loop + 1) % loops.size();
-  acceptor->async_accept(loop.get_executor(), [this](boost::system::error_code ec, Socket socket) {
+  // Accepted on the acceptor's own executor, then handed to a loop: a pending accept
+  // never holds a socket of a loop, so the loops can be destroyed at stop before the
+  // server's io_context destroys the accept it still has pending.
+  acceptor->async_accept([this](boost::system::error_code ec, tcp::socket accepted) {
     if (ec == asio::error::operation_aborted || stopping.load()) return;
     if (!ec) {
-      // The session starts on its own loop's thread, which alone touches it.
-      const auto executor = socket.get_executor();
-      if (ssl != nullptr) {
+      asio::io_context& loop = *loops[next_loop];
+      next_loop = (next_loop + 1) % loops.size();
+      Socket socket(loop);
+      const auto protocol = accepted.local_endpoint(ec).protocol();
+      if (!ec) {
+        const auto handle = accepted.release(ec);
+        if (!ec) socket.assign(protocol, handle, ec);
+      }
+      if (ec) {
+        context.log("refused a redis connection: it could not be handed to its event loop (" + ec.message() + ")");
+      } else if (ssl != nullptr) {
+        // The session starts on its own loop's thread, which alone touches it.
         auto session = std::make_shared<Session<asio::ssl::stream<Socket>>>(*this, std::move(socket), *ssl);
-        asio::post(executor, [session] { session->start(); });
+        asio::post(loop.get_executor(), [session] { session->start(); });
       } else {
         auto session = std::make_shared<Session<Socket>>(*this, std::move(socket));
-        asio::post(executor, [session] { session->start(); });
+        asio::post(loop.get_executor(), [session] { session->start(); });
       }
     }
     do_accept();
