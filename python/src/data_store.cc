@@ -119,7 +119,6 @@ py::object optional_handle(std::optional<EntryHandle> handle) {
   return wrap_handle(std::move(*handle));
 }
 
-// The keys of a batch call, held for its duration, with their hashes.
 // The keys of a batch, hashed. Keys that are bytes are hashed at once, with the GIL
 // held, until they add up to kReleaseGilAbove bytes: that is cheaper than keeping a
 // reference to each for later, and a batch's lookups release the GIL anyway. The rest
