@@ -147,6 +147,9 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
 }
 
 void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
+  if (needed_tail > kMaxIndexedTail) {
+    throw Error(ErrorCode::kInvalidArgument, "the write would take the store past 128 TiB, the most its index addresses");
+  }
   // Data stays below the padding record's page (padding_page_size).
   if (!padding_ || needed_tail > physical_size_ - padding_page_size()) {
     // Grow in steps of an eighth of the file (2 MiB to 64 MiB), so that appends
