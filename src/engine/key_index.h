@@ -45,6 +45,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "format/coding.h"
@@ -209,21 +211,33 @@ class IndexTable {
   template <class KeyOf>
   std::unique_ptr<IndexTable> grown(const KeyOf& key_of) const {
     const IndexTable& source = settled();
-    std::vector<std::uint64_t> tails = source.live_tails();
-    std::vector<std::uint64_t> keys(tails.size());
-    // The records lie scattered over the file: fetching a few ahead lets their misses
-    // overlap, as do the slots of the bigger table when inserting.
-    constexpr std::size_t kLookahead = 16;
-    for (std::size_t i = 0; i < tails.size(); ++i) {
-      if (i + kLookahead < tails.size()) key_of.prefetch(tails[i + kLookahead]);
-      const std::optional<std::uint64_t> key = key_of(tails[i]);
-      if (!key) throw_unreadable_record(tails[i]);
-      keys[i] = *key;
-    }
     auto bigger = std::make_unique<IndexTable>(grown_capacity(source.capacity()));
-    for (std::size_t i = 0; i < tails.size(); ++i) {
-      if (i + kLookahead < tails.size()) bigger->prefetch(keys[i + kLookahead]);
-      bigger->insert_distinct(keys[i], tails[i], false);
+    // The records lie scattered over the file, and the keys' new slots over the new
+    // table. A live slot's record is fetched kAhead slots before its key is read, and
+    // a key's new slot kAhead keys before it is filled (the keys wait in a ring), so
+    // both kinds of miss overlap, with no list of every key in between.
+    constexpr std::size_t kAhead = 16;
+    std::array<std::pair<std::uint64_t, std::uint64_t>, kAhead> waiting;  // (key hash, tail)
+    std::size_t keys_read = 0;
+    const std::size_t slots = source.capacity_;
+    for (std::size_t i = 0; i < slots; ++i) {
+      if (i + kAhead < slots) {
+        const std::uint64_t ahead = source.slots_[i + kAhead].load(std::memory_order_relaxed);
+        if (ahead != 0 && (ahead & kDeletedBit) == 0) key_of.prefetch(ahead & kTailMask);
+      }
+      const std::uint64_t word = source.slots_[i].load(std::memory_order_relaxed);
+      if (word == 0 || (word & kDeletedBit) != 0) continue;
+      const std::uint64_t tail = word & kTailMask;
+      const std::optional<std::uint64_t> key = key_of(tail);
+      if (!key) throw_unreadable_record(tail);
+      bigger->prefetch(*key);
+      auto& place = waiting[keys_read % kAhead];
+      if (keys_read >= kAhead) bigger->insert_distinct(place.first, place.second, false);
+      place = {*key, tail};
+      ++keys_read;
+    }
+    for (std::size_t k = keys_read - std::min(keys_read, kAhead); k < keys_read; ++k) {
+      bigger->insert_distinct(waiting[k % kAhead].first, waiting[k % kAhead].second, false);
     }
     return bigger;
   }
