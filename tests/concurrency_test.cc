@@ -348,6 +348,76 @@ TEST(Concurrency, ReadersSeeWholeValuesInVersionOrder) {
   }
 }
 
+// The index confirms a key by reading its record. Readers of three kinds (read,
+// exists, batch_read_views) run while the writer overwrites small keys and pushes
+// the file past its first 256 MiB reservation, so the store moves to a larger
+// mapping under them: no key that has a value all along may read as absent, and
+// versions never go back. (The moment a reader meets a slot past the mapping it
+// loaded is too short to hit on purpose here; tests/engine/read_path_test.cc checks
+// that step on its own.)
+TEST(Concurrency, ReadersFollowTheWriterIntoALargerMapping) {
+  constexpr std::uint64_t kKeys = 8;
+  constexpr std::uint64_t kRounds = 320;  // 320 MiB of ballast: past the first reservation
+  TempDir dir;
+  DataStore store = DataStore::open(dir.file("store.bin"));
+  for (std::uint64_t k = 0; k < kKeys; ++k) store.write(versioned_key(k), versioned_value(k, 0));
+  const std::vector<std::byte> ballast(1 << 20, std::byte{0x5a});
+
+  std::atomic<bool> writer_done{false};
+  std::atomic<std::uint64_t> total_reads{0};
+  std::latch start(3);
+  std::vector<std::thread> threads;
+  threads.push_back(spawn([&] {
+    start.arrive_and_wait();
+    for (std::uint64_t round = 1; round <= kRounds; ++round) {
+      store.write("ballast", ballast);
+      for (std::uint64_t k = 0; k < kKeys; ++k) store.write(versioned_key(k), versioned_value(k, round));
+    }
+    writer_done.store(true);
+  }));
+  for (int r = 0; r < 2; ++r) {
+    threads.push_back(spawn([&, r] {
+      std::vector<std::string> keys;
+      for (std::uint64_t k = 0; k < kKeys; ++k) keys.push_back(versioned_key(k));
+      std::vector<std::uint64_t> last(kKeys, 0);
+      start.arrive_and_wait();
+      for (bool final_pass = false; !final_pass;) {
+        final_pass = writer_done.load();
+        for (std::uint64_t k = 0; k < kKeys; ++k) {
+          std::optional<std::uint64_t> version;
+          if (r == 0) {
+            const std::optional<EntryHandle> handle = store.read(keys[k]);
+            if (!handle) {
+              ADD_FAILURE() << "key " << k << " missing while the file grew";
+              return;
+            }
+            version = check_versioned(*handle, k);
+          } else {
+            if (!store.exists(keys[k])) {
+              ADD_FAILURE() << "exists() lost key " << k << " while the file grew";
+              return;
+            }
+            const simd_r_drive::ValueBatch views = store.batch_read_views(std::span<const std::string>(&keys[k], 1));
+            if (views.found() != 1) {
+              ADD_FAILURE() << "batch_read_views lost key " << k << " while the file grew";
+              return;
+            }
+            version = check_versioned(std::span<const std::byte>(views[0]->data(), views[0]->size()), k);
+          }
+          if (!version) return;
+          EXPECT_GE(*version, last[k]);
+          last[k] = *version;
+        }
+        total_reads.fetch_add(kKeys);
+      }
+      for (std::uint64_t k = 0; k < kKeys; ++k) EXPECT_EQ(last[k], kRounds) << "reader " << r << " key " << k;
+    }));
+  }
+  join_all(threads);
+  EXPECT_GT(store.file_size(), std::uint64_t{256} << 20);
+  EXPECT_GE(total_reads.load(), 2 * kKeys);
+}
+
 // ---- (e) held handles survive mapping growth and concurrent compaction ----
 
 TEST(Concurrency, HeldHandlesSurviveGrowthAndCompaction) {

@@ -108,13 +108,15 @@ TEST(IndexSnapshot, EntriesAppendedAfterTheSnapshotAreApplied) {
 }
 
 // The snapshot's layout (src/engine/index_snapshot.cc): a 4 KiB header, the table
-// (16-byte slots), the LiveBits, then a CRC-32 per block of 4,096 slots.
+// (8-byte slots: tail in bits 0..46, a deleted bit, a 16-bit tag), the LiveBits,
+// then a CRC-32 per block of 4,096 slots.
 struct SnapshotLayout {
   std::uint64_t capacity = 0;
   std::uint64_t live_words = 0;
   std::uint64_t blocks = 0;
   std::size_t table_offset() const { return 4096; }
-  std::size_t live_offset() const { return 4096 + capacity * 16; }
+  std::size_t slot_offset(std::uint64_t slot) const { return table_offset() + slot * 8; }
+  std::size_t live_offset() const { return 4096 + capacity * 8; }
   std::size_t blocks_offset() const { return live_offset() + live_words * 40; }
 };
 
@@ -144,8 +146,8 @@ TEST(IndexSnapshot, EveryDamagedBlockIsCaughtBeforeItAnswers) {
     const auto path = dir.file("s" + std::to_string(block) + ".bin");
     fs::copy_file(pristine, path);
     auto bytes = good;
-    // One bit of the tail of the block's 10th slot.
-    bytes[layout.table_offset() + (block * 4096 + 10) * 16 + 8] ^= std::byte{0x01};
+    // One bit of the block's 10th slot (of a tail, if the slot is in use).
+    bytes[layout.slot_offset(block * 4096 + 10)] ^= std::byte{0x01};
     srd_test::write_file(snapshot_of(path), bytes);
     {
       auto store = DataStore::open(path, always_snapshot());
@@ -157,6 +159,40 @@ TEST(IndexSnapshot, EveryDamagedBlockIsCaughtBeforeItAnswers) {
     EXPECT_TRUE(reopened.index_loaded_from_snapshot());
     expect_contents(reopened, kKeys);
   }
+}
+
+// A snapshot of an older format (version 3 had 16-byte slots) is not read, even
+// with a valid header checksum: the index is rebuilt from the store, and the next
+// close saves the current version. The same bytes with the current version number
+// load, which shows the rewritten header checksum is right.
+TEST(IndexSnapshot, OlderFormatVersionIsRebuiltAndReplaced) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("s.bin");
+  fill(path, 3000);
+  const auto good = srd_test::read_file(snapshot_of(path));
+  ASSERT_EQ(u64_at(good, 8) & 0xffffffffu, 4u);
+  const auto with_version = [&](std::uint32_t version) {
+    auto bytes = good;
+    for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<std::byte>(version >> (8 * i));
+    const std::uint32_t crc = compute_checksum(ByteView(bytes.data(), 108));
+    for (int i = 0; i < 4; ++i) bytes[108 + i] = static_cast<std::byte>(crc >> (8 * i));
+    return bytes;
+  };
+  srd_test::write_file(snapshot_of(path), with_version(4));
+  {
+    auto store = DataStore::open(path, read_only_snapshot());
+    EXPECT_TRUE(store.index_loaded_from_snapshot());
+  }
+  srd_test::write_file(snapshot_of(path), with_version(3));
+  {
+    auto store = DataStore::open(path, always_snapshot());
+    EXPECT_FALSE(store.index_loaded_from_snapshot());
+    expect_contents(store, 3000);
+  }
+  EXPECT_EQ(u64_at(srd_test::read_file(snapshot_of(path)), 8) & 0xffffffffu, 4u);
+  auto reopened = DataStore::open(path, always_snapshot());
+  EXPECT_TRUE(reopened.index_loaded_from_snapshot());
+  expect_contents(reopened, 3000);
 }
 
 // The block checksums themselves, and the header, are checked at open.
@@ -186,7 +222,7 @@ TEST(IndexSnapshot, ConcurrentReadersDuringLazyChecks) {
   fill(path, kKeys);
   auto bytes = srd_test::read_file(snapshot_of(path));
   const SnapshotLayout layout = layout_of(bytes);
-  bytes[layout.table_offset() + (2 * 4096 + 100) * 16 + 3] ^= std::byte{0x40};
+  bytes[layout.slot_offset(2 * 4096 + 100) + 3] ^= std::byte{0x40};
   srd_test::write_file(snapshot_of(path), bytes);
   auto store = DataStore::open(path, read_only_snapshot());
   ASSERT_TRUE(store.index_loaded_from_snapshot());

@@ -167,14 +167,16 @@ class SrdBackend final : public Backend {
   }
 
   // Read from the snapshot's header (src/engine/index_snapshot.cc: the slot
-  // capacity at byte 56, 16-byte slots): the table as it lies in memory when loaded.
+  // capacity at byte 56, 8-byte slots since version 4 at byte 8): the table as it
+  // lies in memory when loaded.
   std::uint64_t index_table_bytes(const std::filesystem::path& dir) const override {
     std::ifstream in(dir / (std::string(kFileName) + ".index"), std::ios::binary);
     unsigned char header[64] = {};
     if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return 0;
     std::uint64_t capacity = 0;
     for (int i = 7; i >= 0; --i) capacity = capacity << 8 | header[56 + i];
-    return capacity * 16;
+    const unsigned version = header[8] | header[9] << 8;
+    return capacity * (version >= 4 ? 8 : 16);
   }
 
  private:

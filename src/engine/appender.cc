@@ -147,6 +147,9 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
 }
 
 void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
+  if (needed_tail > kMaxIndexedTail) {
+    throw Error(ErrorCode::kInvalidArgument, "the write would take the store past 128 TiB, the most its index addresses");
+  }
   // Data stays below the padding record's page (padding_page_size).
   if (!padding_ || needed_tail > physical_size_ - padding_page_size()) {
     // Grow in steps of an eighth of the file (2 MiB to 64 MiB), so that appends
@@ -161,10 +164,15 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     target = (target + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
     grow(target + padding_page_size());
   }
-  if (needed_tail > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
+  const io::Mapping* current = generation.mapping.load(std::memory_order_relaxed);
+  if (needed_tail > current->capacity()) {
     auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail), true);
     advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
     generation.publish_mapping(std::move(mapping));
+    // The old mapping lives on for readers and handles that pin it; the writer reads
+    // records through the new one from now on (the index confirms keys and grows by
+    // reading them), so the old one's pages need not stay mapped twice.
+    current->release_resident_pages();
   }
 }
 

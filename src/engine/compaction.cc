@@ -255,7 +255,7 @@ void Writer::compact() {
     std::exception_ptr build_error;
     std::thread builder([&, mapping] {
       try {
-        next = build_generation(mapping, position, index_entries);
+        next = build_generation(mapping, position, index_entries, true);
       } catch (...) {
         build_error = std::current_exception();
       }

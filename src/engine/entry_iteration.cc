@@ -128,7 +128,7 @@ void parallel_iterate(const Publication& publication, const std::function<void(c
       for (std::size_t i = first; i < last; ++i) {
         if (i + kLookahead < last) table->prefetch(key_hash_at(i + kLookahead));
         const std::uint64_t tail = tails[i];
-        if (table->find(key_hash_at(i)) != tail) continue;  // stale version, or deleted
+        if (!table->holds(key_hash_at(i), tail)) continue;  // stale version, or deleted
         const std::optional<format::Record> record = format::decode_record(base, tail, tail);
         if (!record || record->payload.tombstone) continue;
         DataStore::Impl::repoint(handle, base + record->payload.start, record->payload.size(),

@@ -26,7 +26,7 @@ namespace {
 
 // Header layout (little endian), in the first 4 KiB of the snapshot file:
 //   0  magic "SRDINDEX"         8
-//   8  version (3)              4
+//   8  version (4)              4
 //  12  reserved (0)             4
 //  16  covered tail             8
 //  24  record ending at tail   20   (zeros when the tail is 0)
@@ -42,13 +42,13 @@ namespace {
 //  96  blocks of slots          8   (IndexTable::blocks_of(capacity))
 // 104  reserved (0)             4
 // 108  CRC-32 of bytes 0..108   4
-// The table (capacity x 16 bytes) starts at 4096; the LiveBits follow it, then the
-// CRC-32 of each block of IndexTable::kBlockSlots slots (4 bytes each, in order).
-// Version 2 (one checksum over the whole table, checked at open) is not read: a
-// store whose snapshot is older rebuilds its index once, and its next close saves
-// version 3.
+// The table (capacity x IndexTable::kSlotBytes) starts at 4096; the LiveBits follow
+// it, then the CRC-32 of each block of IndexTable::kBlockSlots slots (4 bytes each,
+// in order). Older versions are not read (2: one checksum over the whole table,
+// checked at open; 3: 16-byte slots holding the full key hash): a store whose
+// snapshot is older rebuilds its index once, and its next close saves version 4.
 constexpr std::array<char, 8> kMagic = {'S', 'R', 'D', 'I', 'N', 'D', 'E', 'X'};
-constexpr std::uint32_t kVersion = 3;
+constexpr std::uint32_t kVersion = 4;
 constexpr std::size_t kHeaderSize = 112;
 constexpr std::uint64_t kBodyOffset = 4096;
 constexpr std::uint64_t kPrefixChecked = 64 * 1024;
@@ -153,12 +153,13 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   std::array<std::byte, kHeaderSize> raw{};
   std::optional<Header> header;
   if (::pread(fd, raw.data(), raw.size(), 0) == static_cast<ssize_t>(raw.size())) header = decode(raw.data());
-  // Bounds keep every size below computable without overflow: 2^40 slots is 16 TiB.
+  // Bounds keep every size below computable without overflow: 2^40 slots is 8 TiB.
   constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
   constexpr std::uint64_t kMaxLiveWords = std::uint64_t{1} << 40;
   const auto file_matches = [&](const Header& h) {
-    // At least 1,024 slots (IndexTable::with_room_for), which keeps the LiveBits page aligned.
-    if (h.covered_tail > file_len || h.capacity < 1024 || h.capacity > kMaxCapacity || !std::has_single_bit(h.capacity)) {
+    // A multiple of IndexTable::kCapacityGranule slots, which keeps the LiveBits page aligned.
+    if (h.covered_tail > file_len || h.capacity == 0 || h.capacity > kMaxCapacity ||
+        h.capacity % IndexTable::kCapacityGranule != 0) {
       return false;
     }
     if (h.used > h.capacity || h.live_count > h.used || h.live_words > kMaxLiveWords) return false;
@@ -170,13 +171,13 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
     return prefix_crc(file, h.covered_tail) == h.prefix_crc;
   };
   if (!header || !file_matches(*header)) return std::nullopt;
-  const std::uint64_t body_size = header->capacity * 16;
+  const std::uint64_t body_size = header->capacity * IndexTable::kSlotBytes;
   const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + 32);  // LiveBits::raw_size()
-  const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: capacity >= 1024
+  const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: see file_matches
   const std::uint64_t blocks_offset = live_offset + live_size;
   const std::uint64_t blocks_size = header->blocks * 4;
   if (::lseek(fd, 0, SEEK_END) < static_cast<off_t>(blocks_offset + blocks_size)) return std::nullopt;
-  // The block checksums: 4 bytes per 64 KiB of slots, the only part of the body
+  // The block checksums: 4 bytes per 32 KiB of slots, the only part of the body
   // read at open.
   std::vector<std::byte> crc_bytes(blocks_size);
   if (!read_checked(fd, blocks_offset, crc_bytes.data(), crc_bytes.size(), header->blocks_crc)) return std::nullopt;

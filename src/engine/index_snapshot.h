@@ -1,8 +1,8 @@
 // Index snapshots: the key index saved beside the store, so that opening a large
 // store does not rebuild it entry by entry.
 //
-// "<store>.index" (format version 3) holds a 4 KiB header, the index table's slots
-// exactly as they lie in memory, the LiveBits, and a CRC-32 per 64 KiB block of
+// "<store>.index" (format version 4) holds a 4 KiB header, the index table's slots
+// exactly as they lie in memory, the LiveBits, and a CRC-32 per 32 KiB block of
 // slots. On open the table is used in place, from a read-only mapping of the file,
 // and nothing proportional to the number of keys is read: each block of slots is
 // checked by the first reader that probes it (key_index.h), and the LiveBits are

@@ -36,21 +36,24 @@ void index_entry(const Publication& publication, Generation& generation, std::ui
   // change, or they would miss it.
   if (generation.saved_live_bits) load_saved_live_bits(generation);
   IndexTable* table = generation.table_owner.get();
+  // The writer's mapping covers every record the table names, this one included.
+  const io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
+  const RecordKeys keys(mapping.data(), mapping.capacity());
   const bool grow = !tombstone && table->is_crowded();
   if (grow || table->is_mapped()) {
     // A table still lying in the snapshot's read-only mapping is copied into memory
     // of its own at the first change: opening stays a checksum pass, and only a
     // store that writes pays the copy.
-    std::unique_ptr<IndexTable> replacement = grow ? table->grown() : table->owned_copy();
+    std::unique_ptr<IndexTable> replacement = grow ? table->grown(keys) : table->owned_copy();
     generation.table.store(replacement.get(), std::memory_order_seq_cst);
     publication.retire(std::shared_ptr<const void>(std::move(generation.table_owner)));
     generation.table_owner = std::move(replacement);
     table = generation.table_owner.get();
   }
-  const std::uint64_t before = table->upsert(key_hash, tombstone ? kDeletedTail : tail);
-  const bool was_live = before != 0 && before != kDeletedTail;
+  const SlotEntry before = table->upsert(key_hash, tail, tombstone, keys);
+  const bool was_live = before.live();
   if (LiveBits* bits = generation.live_owner.get()) {
-    if (was_live) bits->clear(before);
+    if (was_live) bits->clear(before.tail);
     if (!tombstone) {
       if (!bits->covers(tail)) {
         std::unique_ptr<LiveBits> bigger = bits->grown(tail * 2);
@@ -84,10 +87,7 @@ void build_live_bits(Generation& generation) {
   const std::uint64_t live = generation.live_count.load(std::memory_order_relaxed);
   if (!LiveBits::worth_keeping(tail, live)) return;
   auto bits = std::make_unique<LiveBits>(live_bits_capacity(tail));
-  const IndexTable* table = generation.table_owner.get();
-  std::vector<std::uint64_t> tails;
-  tails.reserve(live);
-  table->for_each_live([&](std::uint64_t, std::uint64_t entry_tail) { tails.push_back(entry_tail); });
+  const std::vector<std::uint64_t> tails = generation.table_owner->live_tails();
   bits->build_from(tails.data(), tails.size());
   // The seq_cst store publishes everything build_from wrote.
   generation.live.store(bits.get(), std::memory_order_seq_cst);
@@ -109,19 +109,28 @@ void ensure_live_bits(const Publication& publication) {
 }
 
 std::shared_ptr<Generation> build_generation(std::shared_ptr<io::Mapping> mapping, std::uint64_t tail,
-                                             std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first) {
+                                             std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first,
+                                             bool keys_distinct) {
   auto generation = std::make_shared<Generation>();
   generation->table_owner = IndexTable::with_room_for(newest_first.size());
   IndexTable& table = *generation->table_owner;
   std::vector<std::uint64_t> live_tails;
   live_tails.reserve(newest_first.size());
+  const RecordKeys keys(mapping->data(), tail);
   // Prefetch the slots a few entries ahead so that the cache misses of the
   // inserts overlap instead of being paid one after another.
   constexpr std::size_t kLookahead = 16;
   for (std::size_t i = 0; i < newest_first.size(); ++i) {
     if (i + kLookahead < newest_first.size()) table.prefetch(newest_first[i + kLookahead].first);
-    const auto [key_hash, entry_tail] = newest_first[i];
-    if (table.insert_if_absent(key_hash, entry_tail) && entry_tail != kDeletedTail) live_tails.push_back(entry_tail);
+    const auto [key_hash, marked_tail] = newest_first[i];
+    const std::uint64_t entry_tail = marked_tail & ~kTombstoneMark;
+    const bool tombstone = (marked_tail & kTombstoneMark) != 0;
+    if (keys_distinct) {
+      table.insert_distinct(key_hash, entry_tail, tombstone);
+    } else if (!table.insert_if_absent(key_hash, entry_tail, tombstone, keys)) {
+      continue;
+    }
+    if (!tombstone) live_tails.push_back(entry_tail);
   }
   const std::uint64_t live = live_tails.size();
   // The live tails arrive in descending order here, so building LiveBits now writes

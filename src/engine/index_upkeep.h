@@ -40,9 +40,15 @@ void build_live_bits(Generation& generation);
 // large values never waits behind a writer.
 void ensure_live_bits(const Publication& publication);
 
+// Marks a tombstone's tail in the pairs build_generation takes.
+inline constexpr std::uint64_t kTombstoneMark = std::uint64_t{1} << 63;
+
 // A generation over `mapping` whose file ends at `tail`, from (key hash, tail) pairs
-// newest first; a tail of kDeletedTail records a deleted key.
+// newest first; a tail | kTombstoneMark records a deleted key. `keys_distinct`: the
+// caller knows no key appears twice (a compacted file), so no record is read to
+// tell keys apart, and the records need not be written yet.
 std::shared_ptr<Generation> build_generation(std::shared_ptr<io::Mapping> mapping, std::uint64_t tail,
-                                             std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first);
+                                             std::span<const std::pair<std::uint64_t, std::uint64_t>> newest_first,
+                                             bool keys_distinct);
 
 }  // namespace simd_r_drive::engine

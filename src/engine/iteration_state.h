@@ -106,7 +106,7 @@ class IterationState {
       walk_cursor_ = record->metadata.prev_offset;
     }
     for (const Candidate& candidate : pending_) {
-      if (table->find(candidate.entry.metadata.key_hash) == candidate.tail) ready_.push_back(candidate.entry);
+      if (table->holds(candidate.entry.metadata.key_hash, candidate.tail)) ready_.push_back(candidate.entry);
     }
     pending_.clear();
     if (walk_cursor_ == 0 && incoming_.empty()) cursor_ = 0;  // nothing left to read or check

@@ -6,22 +6,21 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "format/checksum.h"
+#include "simd_r_drive/error.h"
 
 namespace simd_r_drive::engine {
 
 std::unique_ptr<IndexTable> IndexTable::with_room_for(std::size_t expected_keys) {
-  std::size_t capacity = 1024;
-  while (capacity < expected_keys * 2) capacity *= 2;
-  return std::make_unique<IndexTable>(capacity);
+  return std::make_unique<IndexTable>(std::max(kCapacityGranule, rounded_capacity(expected_keys + expected_keys / 2)));
 }
 
-IndexTable::IndexTable(std::size_t capacity) : mask_(capacity - 1) {
-  shift_ = 64u - static_cast<unsigned>(std::countr_zero(capacity));
-  bytes_ = capacity * sizeof(Slot);
+IndexTable::IndexTable(std::size_t capacity) : capacity_(capacity) {
+  bytes_ = capacity * kSlotBytes;
   // Anonymous pages arrive zeroed (every slot empty), and a large table asks for
   // transparent huge pages: random probes then miss the TLB far less often.
   void* memory = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -38,7 +37,7 @@ std::vector<std::uint32_t> IndexTable::block_checksums(const std::byte* slots, s
   for (std::size_t block = 0; block < crcs.size(); ++block) {
     const std::size_t first = block * kBlockSlots;
     const std::size_t count = std::min(kBlockSlots, capacity - first);
-    crcs[block] = format::crc32_extend(0, slots + first * sizeof(Slot), count * sizeof(Slot));
+    crcs[block] = format::crc32_extend(0, slots + first * kSlotBytes, count * kSlotBytes);
   }
   return crcs;
 }
@@ -54,9 +53,8 @@ std::unique_ptr<IndexTable> IndexTable::over_mapped_slots(void* region, std::siz
   table->lazy_->rebuild = std::move(rebuild);
   table->region_ = region;
   table->region_bytes_ = region_bytes;
-  table->mask_ = capacity - 1;
-  table->shift_ = 64u - static_cast<unsigned>(std::countr_zero(capacity));
-  table->bytes_ = capacity * sizeof(Slot);
+  table->capacity_ = capacity;
+  table->bytes_ = capacity * kSlotBytes;
   // The slots are only ever read through this pointer (see is_mapped()).
   table->slots_ = reinterpret_cast<Slot*>(const_cast<std::byte*>(slots));
   return table;
@@ -74,20 +72,17 @@ std::unique_ptr<IndexTable> IndexTable::owned_copy() const {
   return copy;
 }
 
-bool IndexTable::block_ready(std::size_t block) const noexcept {
-  std::atomic<std::uint64_t>& word = lazy_->verified[block / 64];
-  const std::uint64_t bit = std::uint64_t{1} << (block % 64);
-  if ((word.load(std::memory_order_acquire) & bit) != 0) return true;
+bool IndexTable::check_block(std::size_t block) const noexcept {
   if (lazy_->failed.load(std::memory_order_acquire)) return false;
   const std::size_t first = block * kBlockSlots;
   const std::size_t count = std::min(kBlockSlots, capacity() - first);
   const std::uint32_t crc =
-      format::crc32_extend(0, reinterpret_cast<const std::byte*>(slots_ + first), count * sizeof(Slot));
+      format::crc32_extend(0, reinterpret_cast<const std::byte*>(slots_ + first), count * kSlotBytes);
   if (block >= lazy_->block_crcs.size() || crc != lazy_->block_crcs[block]) {
     lazy_->failed.store(true, std::memory_order_release);
     return false;
   }
-  word.fetch_or(bit, std::memory_order_release);
+  lazy_->verified[block / 64].fetch_or(std::uint64_t{1} << (block % 64), std::memory_order_release);
   return true;
 }
 
@@ -122,67 +117,20 @@ const IndexTable& IndexTable::settled() const {
   return rebuilt();
 }
 
-std::uint64_t IndexTable::find_checked(std::uint64_t key_hash) const noexcept {
-  if (!lazy_->failed.load(std::memory_order_acquire)) {
-    std::size_t i = home(key_hash);
-    bool ready = block_ready(i / kBlockSlots);
-    while (ready) {
-      const std::uint64_t tail = slots_[i].tail.load(std::memory_order_acquire);
-      if (tail == 0) return 0;
-      if (slots_[i].key.load(std::memory_order_relaxed) == key_hash) return tail == kDeletedTail ? 0 : tail;
-      i = (i + 1) & mask_;
-      // A probe that runs into the next block checks that one too.
-      if (i % kBlockSlots == 0) ready = block_ready(i / kBlockSlots);
-    }
+std::vector<std::uint64_t> IndexTable::live_tails() const {
+  const IndexTable& table = settled();
+  std::vector<std::uint64_t> tails;
+  tails.reserve(table.used_);
+  for (std::size_t i = 0; i < table.capacity_; ++i) {
+    const std::uint64_t word = table.slots_[i].load(std::memory_order_acquire);
+    if (word != 0 && (word & kDeletedBit) == 0) tails.push_back(word & kTailMask);
   }
-  // A block failed: the snapshot is damaged, and the table rebuilt from the store
-  // answers instead (built here by the first thread to need it).
-  return rebuilt().find(key_hash);
+  return tails;
 }
 
-std::uint64_t IndexTable::upsert(std::uint64_t key_hash, std::uint64_t tail) noexcept {
-  for (std::size_t i = home(key_hash);; i = (i + 1) & mask_) {
-    const std::uint64_t current = slots_[i].tail.load(std::memory_order_relaxed);
-    if (current == 0) {
-      if (tail == kDeletedTail) return 0;  // deleting a key never seen: nothing to record
-      slots_[i].key.store(key_hash, std::memory_order_relaxed);
-      slots_[i].tail.store(tail, std::memory_order_release);
-      ++used_;
-      return 0;
-    }
-    if (slots_[i].key.load(std::memory_order_relaxed) == key_hash) {
-      slots_[i].tail.store(tail, std::memory_order_release);
-      return current;
-    }
-  }
-}
-
-bool IndexTable::insert_if_absent(std::uint64_t key_hash, std::uint64_t tail) noexcept {
-  for (std::size_t i = home(key_hash);; i = (i + 1) & mask_) {
-    if (slots_[i].tail.load(std::memory_order_relaxed) == 0) {
-      slots_[i].key.store(key_hash, std::memory_order_relaxed);
-      slots_[i].tail.store(tail, std::memory_order_release);
-      ++used_;
-      return true;
-    }
-    if (slots_[i].key.load(std::memory_order_relaxed) == key_hash) return false;
-  }
-}
-
-std::unique_ptr<IndexTable> IndexTable::grown() const {
-  const IndexTable& source = settled();
-  auto bigger = std::make_unique<IndexTable>(source.capacity() * 2);
-  // Read this table in order, then insert with the new slots prefetched a few keys
-  // ahead, so that the random misses in the bigger table overlap.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
-  live.reserve(source.used_);
-  for_each_live([&](std::uint64_t key, std::uint64_t tail) { live.emplace_back(key, tail); });
-  constexpr std::size_t kLookahead = 16;
-  for (std::size_t i = 0; i < live.size(); ++i) {
-    if (i + kLookahead < live.size()) bigger->prefetch(live[i + kLookahead].first);
-    bigger->insert_if_absent(live[i].first, live[i].second);
-  }
-  return bigger;
+void IndexTable::throw_unreadable_record(std::uint64_t tail) {
+  throw Error(ErrorCode::kCorruption, "the index names a record ending at offset " + std::to_string(tail) +
+                                          " that the store file does not hold");
 }
 
 }  // namespace simd_r_drive::engine

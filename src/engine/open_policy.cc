@@ -26,9 +26,9 @@ std::shared_ptr<Generation> generation_from_chain(std::shared_ptr<io::Mapping> m
   for (const std::uint64_t tail : recovery.chain_tails) {
     const std::optional<format::Record> record = format::decode_record(base, tail, tail);
     if (!record) continue;  // recovery decoded every tail it returned; never taken
-    entries.emplace_back(record->metadata.key_hash, record->payload.tombstone ? kDeletedTail : tail);
+    entries.emplace_back(record->metadata.key_hash, record->payload.tombstone ? tail | kTombstoneMark : tail);
   }
-  return build_generation(std::move(mapping), recovery.valid_tail, entries);
+  return build_generation(std::move(mapping), recovery.valid_tail, entries, false);
 }
 
 std::optional<OpenedStore> open_from_snapshot(const std::shared_ptr<io::Mapping>& mapping, std::uint64_t file_len,
@@ -191,6 +191,10 @@ OpenedStore open_by_recovery(io::FileHandle& file, std::shared_ptr<io::Mapping> 
 
 OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenRequest& request,
                        const Publication& publication) {
+  if (file_len > kMaxIndexedTail) {
+    throw Error(ErrorCode::kInvalidArgument, "'" + request.path.string() + "' is " + std::to_string(file_len) +
+                                                 " bytes long: the index addresses stores below 128 TiB");
+  }
   // A writer that died without closing may have left bytes that never reached the
   // disk in a damaged state (after a power loss); such a store is loaded by recovery
   // with checksums, never from a snapshot.

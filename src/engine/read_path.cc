@@ -34,22 +34,23 @@ std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, b
 std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64_t key_hash) {
   ReaderRegistry::Guard guard(publication.readers());
   Generation* generation = publication.published();
-  const std::uint64_t tail = generation->table.load(std::memory_order_seq_cst)->find(key_hash);
+  const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
+  const PublishedRecordKeys keys(*generation);
+  const std::uint64_t tail = table->find(key_hash, keys);
   if (tail == 0) return std::nullopt;
-  // Loaded after the index slot: the writer publishes a mapping before any slot
-  // that points into it, so this mapping covers `tail`.
-  return handle_at(*generation->mapping.load(std::memory_order_acquire), tail, false);
+  return handle_at(keys.mapping(), tail, false);
 }
 
 bool visit_hash(const Publication& publication, std::uint64_t key_hash, void (*visit)(void*, ByteView),
                 void* context) {
   ReaderRegistry::Guard guard(publication.readers());
   Generation* generation = publication.published();
-  const std::uint64_t tail = generation->table.load(std::memory_order_seq_cst)->find(key_hash);
+  const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
+  const PublishedRecordKeys keys(*generation);
+  const std::uint64_t tail = table->find(key_hash, keys);
   if (tail == 0) return false;
-  // Loaded after the slot, as in read_hash. The guard keeps this generation's mapping
-  // alive until the visit returns.
-  const io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
+  // The guard keeps the mapping alive until the visit returns.
+  const io::Mapping& mapping = keys.mapping();
   const std::optional<format::Record> record = format::decode_record(mapping.data(), mapping.capacity(), tail);
   if (!record || record->payload.tombstone) return false;
   visit(context, ByteView(mapping.data() + record->payload.start, record->payload.size()));
@@ -64,26 +65,30 @@ namespace {
 // and a chunk's records are fetched while the rest of its slots are read. A chunk's
 // lines fit in the first-level cache, which a batch prefetched whole would overflow.
 template <class Visit>
-void lookup_records(const IndexTable& table, const io::Mapping& mapping, std::span<const std::uint64_t> key_hashes,
+void lookup_records(const IndexTable& table, const PublishedRecordKeys& keys, std::span<const std::uint64_t> key_hashes,
                     Visit&& visit) {
   constexpr std::size_t kChunk = 64;
   const std::size_t count = key_hashes.size();
-  const std::byte* base = mapping.data();
-  const std::uint64_t capacity = mapping.capacity();
+  std::array<std::optional<SlotEntry>, kChunk> candidates;
   std::array<std::uint64_t, kChunk> tails;
   for (std::size_t i = 0; i < std::min(count, kChunk); ++i) table.prefetch(key_hashes[i]);
   for (std::size_t first = 0; first < count; first += kChunk) {
     const std::size_t last = std::min(count, first + kChunk);
     for (std::size_t i = last; i < std::min(count, last + kChunk); ++i) table.prefetch(key_hashes[i]);
+    // Each key's candidate record is fetched as soon as its slot is read, and
+    // confirmed (its key hash compared) once the whole chunk's are on their way.
     for (std::size_t i = first; i < last; ++i) {
-      const std::uint64_t tail = table.find(key_hashes[i]);
-      tails[i - first] = tail;
-      if (tail >= format::kMinEntryTail && tail <= capacity) __builtin_prefetch(base + tail - kMetadataSize);
+      candidates[i - first] = table.candidate(key_hashes[i]);
+      if (candidates[i - first] && candidates[i - first]->tail != 0) keys.prefetch(candidates[i - first]->tail);
     }
+    for (std::size_t i = first; i < last; ++i) tails[i - first] = table.find_confirmed(key_hashes[i], candidates[i - first], keys);
+    // keys.mapping() now covers every tail of the chunk.
+    io::Mapping& mapping = keys.mapping();
     for (std::size_t i = first; i < last; ++i) {
       if (tails[i - first] == 0) continue;
-      const std::optional<format::Record> record = format::decode_record(base, capacity, tails[i - first]);
-      if (record && !record->payload.tombstone) visit(i, *record);
+      const std::optional<format::Record> record =
+          format::decode_record(mapping.data(), mapping.capacity(), tails[i - first]);
+      if (record && !record->payload.tombstone) visit(i, *record, mapping);
     }
   }
 }
@@ -96,12 +101,14 @@ std::vector<std::optional<EntryHandle>> read_hashes(const Publication& publicati
   ReaderRegistry::Guard guard(publication.readers());
   Generation* generation = publication.published();
   const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
-  // Loaded after the table: the writer publishes a mapping before any slot that
-  // points into it, so this mapping covers every tail found.
-  io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
+  const PublishedRecordKeys keys(*generation);
   std::shared_ptr<const void> lease;
-  lookup_records(*table, mapping, key_hashes, [&](std::size_t i, const format::Record& record) {
-    if (!lease) lease = pin(mapping);
+  const io::Mapping* leased = nullptr;
+  lookup_records(*table, keys, key_hashes, [&](std::size_t i, const format::Record& record, io::Mapping& mapping) {
+    if (leased != &mapping) {
+      lease = pin(mapping);
+      leased = &mapping;
+    }
     results[i] = DataStore::Impl::make_handle(lease, mapping.data() + record.payload.start, record.payload.size(),
                                               record.payload.start, record.metadata);
   });
@@ -114,12 +121,22 @@ BatchViews read_hash_views(const Publication& publication, std::span<const std::
   ReaderRegistry::Guard guard(publication.readers());
   Generation* generation = publication.published();
   const IndexTable* table = generation->table.load(std::memory_order_seq_cst);
-  io::Mapping& mapping = *generation->mapping.load(std::memory_order_acquire);
-  lookup_records(*table, mapping, key_hashes, [&](std::size_t i, const format::Record& record) {
+  const PublishedRecordKeys keys(*generation);
+  // Nearly always one mapping; a batch that meets the writer's move to a larger one
+  // pins both.
+  std::vector<io::Mapping*> used;
+  lookup_records(*table, keys, key_hashes, [&](std::size_t i, const format::Record& record, io::Mapping& mapping) {
     out.values[i] = ByteView(mapping.data() + record.payload.start, record.payload.size());
     ++out.found;
+    if (used.empty() || used.back() != &mapping) used.push_back(&mapping);
   });
-  if (out.found != 0) out.pin = pin(mapping);
+  if (used.size() == 1) {
+    out.pin = pin(*used.front());
+  } else if (used.size() > 1) {
+    auto pins = std::make_shared<std::vector<std::shared_ptr<const void>>>();
+    for (io::Mapping* mapping : used) pins->push_back(pin(*mapping));
+    out.pin = std::move(pins);
+  }
   return out;
 }
 

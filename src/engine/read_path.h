@@ -11,7 +11,9 @@
 #include <span>
 #include <vector>
 
+#include "engine/key_index.h"
 #include "engine/publication.h"
+#include "engine/store_state.h"
 #include "io/mapping.h"
 #include "simd_r_drive/entry_handle.h"
 
@@ -29,6 +31,29 @@ std::shared_ptr<const void> pin(io::Mapping& mapping);
 // A handle for the entry whose record ends at `tail` in `mapping`, or nullopt if the
 // record is malformed, or is a tombstone and `allow_tombstone` is false.
 std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone);
+
+// The key hashes of a generation's records, for a reader's index probes (the KeyOf of
+// key_index.h). It reads through the mapping that was newest when it was made, and
+// moves to the newest one when a slot names a record past it: a slot loaded after
+// the mapping may be newer than it, and the writer publishes a mapping that covers
+// a record before any slot that names it. mapping() covers every record confirmed
+// so far. The reader's guard keeps every mapping it saw alive.
+// Thread-safety: one per reading call; not shared.
+class PublishedRecordKeys {
+ public:
+  explicit PublishedRecordKeys(const Generation& generation) noexcept
+      : generation_(generation), mapping_(generation.mapping.load(std::memory_order_acquire)) {}
+  std::optional<std::uint64_t> operator()(std::uint64_t tail) const noexcept {
+    if (tail > mapping_->capacity()) [[unlikely]] mapping_ = generation_.mapping.load(std::memory_order_acquire);
+    return RecordKeys(mapping_->data(), mapping_->capacity())(tail);
+  }
+  void prefetch(std::uint64_t tail) const noexcept { RecordKeys(mapping_->data(), mapping_->capacity()).prefetch(tail); }
+  io::Mapping& mapping() const noexcept { return *mapping_; }
+
+ private:
+  const Generation& generation_;
+  mutable io::Mapping* mapping_;
+};
 
 std::optional<EntryHandle> read_hash(const Publication& publication, std::uint64_t key_hash);
 // Calls visit(context, value) with the live value of `key_hash`, in place, and returns

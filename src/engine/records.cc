@@ -78,8 +78,9 @@ class RecordCursor {
   RecordKind kind_of(const format::Record& record) const {
     if (record.payload.tombstone) return RecordKind::kTombstone;
     engine::ReaderRegistry::Guard guard(*readers_);
-    const std::uint64_t newest = generation_->table.load(std::memory_order_seq_cst)->find(record.metadata.key_hash);
-    if (newest == record.tail) return RecordKind::kLive;
+    const engine::IndexTable* table = generation_->table.load(std::memory_order_seq_cst);
+    if (table->holds(record.metadata.key_hash, record.tail)) return RecordKind::kLive;
+    const std::uint64_t newest = table->find(record.metadata.key_hash, engine::PublishedRecordKeys(*generation_));
     return newest == 0 ? RecordKind::kDeleted : RecordKind::kSuperseded;
   }
 
@@ -127,7 +128,7 @@ StoreStats count_records(const Publication& publication) {
       ++stats.tombstones;
     } else {
       ReaderRegistry::Guard guard(publication.readers());
-      if (generation->table.load(std::memory_order_seq_cst)->find(record->metadata.key_hash) == cursor) {
+      if (generation->table.load(std::memory_order_seq_cst)->holds(record->metadata.key_hash, cursor)) {
         ++stats.live_keys;
         stats.live_payload_bytes += record->payload.size();
       } else {

@@ -173,11 +173,14 @@ std::uint64_t Writer::remove(std::span<const std::uint64_t> key_hashes) {
   std::unique_lock lock(publication_.change_mutex());
   require_writable();
   std::vector<PendingEntry> tombstones;
-  const IndexTable* table = publication_.current().table_owner.get();
+  const Generation& generation = publication_.current();
+  const IndexTable* table = generation.table_owner.get();
+  const io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
+  const RecordKeys keys(mapping.data(), mapping.capacity());
   for (std::uint64_t key_hash : key_hashes) {
     const bool duplicate = std::any_of(tombstones.begin(), tombstones.end(),
                                        [&](const PendingEntry& entry) { return entry.key_hash == key_hash; });
-    if (!duplicate && table->find(key_hash) != 0) tombstones.push_back({key_hash, {}, true});
+    if (!duplicate && table->find(key_hash, keys) != 0) tombstones.push_back({key_hash, {}, true});
   }
   if (tombstones.empty()) return publication_.current().tail.load(std::memory_order_relaxed);
   const std::uint64_t tail = append_locked(tombstones);
@@ -189,9 +192,10 @@ std::uint64_t Writer::rename(std::uint64_t old_hash, std::uint64_t new_hash) {
   std::unique_lock lock(publication_.change_mutex());
   require_writable();
   Generation& generation = publication_.current();
-  const std::uint64_t tail = generation.table_owner->find(old_hash);
+  io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
+  const std::uint64_t tail = generation.table_owner->find(old_hash, RecordKeys(mapping.data(), mapping.capacity()));
   std::optional<EntryHandle> old_entry;
-  if (tail != 0) old_entry = handle_at(*generation.mapping.load(std::memory_order_relaxed), tail, false);
+  if (tail != 0) old_entry = handle_at(mapping, tail, false);
   if (!old_entry) throw Error(ErrorCode::kNotFound, "Old key not found");
   // The same bytes the original writes (new entry, then a tombstone for the old key),
   // but in one append, so a crash cannot leave the value under both keys or neither.

@@ -37,6 +37,13 @@ void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noex
   (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
 }
 
+void Mapping::release_resident_pages() const noexcept {
+  if (base_ == nullptr || borrowed_) return;
+  // MAP_SHARED file pages: MADV_DONTNEED drops this mapping's page-table entries
+  // only, never data (dirty pages stay dirty in the page cache).
+  (void)::madvise(base_, capacity_, MADV_DONTNEED);
+}
+
 WindowMapping::WindowMapping(int fd, std::uint64_t offset, std::uint64_t length) : offset_(offset), length_(length) {
   void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
   if (base == MAP_FAILED) {

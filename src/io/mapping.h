@@ -46,6 +46,12 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   void prefer_huge_pages_from(std::uint64_t offset) const noexcept { prefer_huge_pages(offset, capacity_); }
   // The same for the 2 MiB ranges that lie wholly inside [from, to).
   void prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept;
+  // Unmaps the pages this process touched through the mapping from its page tables,
+  // for a mapping a newer one replaced: the file's pages stay in the page cache, and
+  // a later access (a handle still pinning this mapping) faults them back in with the
+  // same bytes. Otherwise a page read through several generations of the store's
+  // mapping is held, and counted in RSS, once per mapping.
+  void release_resident_pages() const noexcept;
 
  private:
   std::byte* base_ = nullptr;

@@ -5,82 +5,187 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
+#include <random>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/key_index.h"
+#include "simd_r_drive/error.h"
 
 namespace simd_r_drive::engine {
 namespace {
 
+// The store file the table's slots point into, reduced to what a probe reads of it:
+// the key hash of the record ending at each tail. Counts the records read.
+class FakeRecords {
+ public:
+  void add(std::uint64_t tail, std::uint64_t key_hash) { keys_[tail] = key_hash; }
+  std::optional<std::uint64_t> operator()(std::uint64_t tail) const noexcept {
+    reads_.fetch_add(1, std::memory_order_relaxed);
+    const auto found = keys_.find(tail);
+    if (found == keys_.end()) return std::nullopt;
+    return found->second;
+  }
+  void prefetch(std::uint64_t) const noexcept {}
+  std::size_t reads() const noexcept { return reads_.load(); }
+
+ private:
+  std::unordered_map<std::uint64_t, std::uint64_t> keys_;
+  mutable std::atomic<std::size_t> reads_{0};
+};
+
+// Appends a record for `key_hash` and makes it the key's newest in `table`.
+struct Store {
+  std::unique_ptr<IndexTable> table = IndexTable::with_room_for(16);
+  FakeRecords records;
+  std::uint64_t next_tail = 21;
+
+  std::uint64_t append(std::uint64_t key_hash) {
+    const std::uint64_t tail = next_tail++;
+    records.add(tail, key_hash);
+    return tail;
+  }
+  SlotEntry write(std::uint64_t key_hash, bool deleted = false) {
+    if (!deleted && table->is_crowded()) table = table->grown(records);
+    return table->upsert(key_hash, append(key_hash), deleted, records);
+  }
+  std::uint64_t find(std::uint64_t key_hash) const { return table->find(key_hash, records); }
+};
+
 TEST(KeyIndex, UpsertFindAndDelete) {
-  auto table = IndexTable::with_room_for(10);
-  EXPECT_EQ(table->find(42), 0u);
-  EXPECT_EQ(table->upsert(42, 100), 0u);
-  EXPECT_EQ(table->find(42), 100u);
-  EXPECT_EQ(table->upsert(42, 200), 100u);
-  EXPECT_EQ(table->find(42), 200u);
-  EXPECT_EQ(table->upsert(42, kDeletedTail), 200u);
-  EXPECT_EQ(table->find(42), 0u);
-  EXPECT_EQ(table->upsert(42, 300), kDeletedTail);
-  EXPECT_EQ(table->find(42), 300u);
+  Store store;
+  EXPECT_EQ(store.find(42), 0u);
+  EXPECT_EQ(store.write(42).tail, 0u);  // never seen
+  EXPECT_EQ(store.find(42), 21u);
+  const SlotEntry overwritten = store.write(42);
+  EXPECT_EQ(overwritten.tail, 21u);
+  EXPECT_TRUE(overwritten.live());
+  EXPECT_EQ(store.find(42), 22u);
+  const SlotEntry deleted = store.write(42, true);  // the tombstone ends at 23
+  EXPECT_EQ(deleted.tail, 22u);
+  EXPECT_EQ(store.find(42), 0u);
+  const SlotEntry revived = store.write(42);
+  EXPECT_EQ(revived.tail, 23u);
+  EXPECT_TRUE(revived.deleted);
+  EXPECT_FALSE(revived.live());
+  EXPECT_EQ(store.find(42), 24u);
   // Deleting a key never seen records nothing.
-  EXPECT_EQ(table->upsert(7, kDeletedTail), 0u);
-  EXPECT_EQ(table->find(7), 0u);
+  EXPECT_EQ(store.write(7, true).tail, 0u);
+  EXPECT_EQ(store.find(7), 0u);
+  EXPECT_EQ(store.table->used(), 1u);
 }
 
 TEST(KeyIndex, KeyHashZeroIsAnOrdinaryKey) {
-  auto table = IndexTable::with_room_for(4);
-  table->upsert(0, 21);
-  EXPECT_EQ(table->find(0), 21u);
+  Store store;
+  store.write(0);
+  EXPECT_EQ(store.find(0), 21u);
+  EXPECT_EQ(store.find(1), 0u);
 }
 
 TEST(KeyIndex, InsertIfAbsentKeepsTheFirst) {
-  auto table = IndexTable::with_room_for(4);
-  EXPECT_TRUE(table->insert_if_absent(5, kDeletedTail));  // newest record: a tombstone
-  EXPECT_FALSE(table->insert_if_absent(5, 99));            // an older live version is shadowed
-  EXPECT_EQ(table->find(5), 0u);
+  Store store;
+  const std::uint64_t tombstone = store.append(5);
+  const std::uint64_t older = store.append(5);
+  EXPECT_TRUE(store.table->insert_if_absent(5, tombstone, true, store.records));  // newest record: a tombstone
+  EXPECT_FALSE(store.table->insert_if_absent(5, older, false, store.records));    // an older live version is shadowed
+  EXPECT_EQ(store.find(5), 0u);
+}
+
+TEST(KeyIndex, HoldsNamesOnlyTheNewestLiveRecord) {
+  Store store;
+  store.write(9);
+  store.write(9);
+  EXPECT_FALSE(store.table->holds(9, 21));
+  EXPECT_TRUE(store.table->holds(9, 22));
+  EXPECT_FALSE(store.table->holds(8, 22));  // another key's hash with that tail
+  store.write(9, true);
+  EXPECT_FALSE(store.table->holds(9, 23));  // a tombstone is not live
+  EXPECT_FALSE(store.table->holds(9, 22));
 }
 
 TEST(KeyIndex, StructuredHashesDoNotCollide) {
   // Hashes that differ only in high bits, or are small integers, as callers of
   // write_with_key_hash may supply: all must be found, and growth keeps them.
-  auto table = IndexTable::with_room_for(8);
+  Store store;
   std::vector<std::uint64_t> keys;
   for (std::uint64_t i = 1; i <= 3000; ++i) keys.push_back(i << 40);
   for (std::uint64_t i = 1; i <= 3000; ++i) keys.push_back(i);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (table->is_crowded()) table = table->grown();
-    table->upsert(keys[i], i + 21);
+  for (std::uint64_t key : keys) store.write(key);
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(store.find(keys[i]), 21 + i) << keys[i];
+  EXPECT_EQ(store.table->live_tails().size(), keys.size());
+}
+
+// With 16-bit tags, many keys meet slots of other keys whose tag agrees: the
+// record's key hash tells them apart. The count of records read beyond one per
+// found key shows those meetings happened.
+TEST(KeyIndex, TagCollisionsAreResolvedByTheRecord) {
+  Store store;
+  std::mt19937_64 random(3);
+  std::vector<std::uint64_t> keys(300000);
+  for (auto& key : keys) key = random();
+  for (std::uint64_t key : keys) store.write(key);
+  const std::size_t reads_before = store.records.reads();
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(store.find(keys[i]), 21 + i);
+  std::size_t absent_found = 0;
+  for (int i = 0; i < 100000; ++i) absent_found += store.find(random()) != 0;
+  EXPECT_EQ(absent_found, 0u);
+  const std::size_t extra_reads = store.records.reads() - reads_before - keys.size();
+  EXPECT_GT(extra_reads, 0u);           // some probes met another key's tag...
+  EXPECT_LT(extra_reads, keys.size() / 100);  // ...but rarely
+}
+
+TEST(KeyIndex, GrowthKeepsAtMostSixteenBytesPerKey) {
+  Store store;
+  std::mt19937_64 random(4);
+  std::size_t growths = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const std::size_t capacity = store.table->capacity();
+    store.write(random());
+    growths += store.table->capacity() != capacity;
+    if (store.table->used() >= 4096) {
+      ASSERT_LE(store.table->raw_size(), 16 * store.table->used()) << "at " << store.table->used() << " keys";
+    }
+    ASSERT_LT(store.table->used() * 4, store.table->capacity() * 3 + 4) << "grown too late";
   }
-  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(table->find(keys[i]), i + 21) << keys[i];
-  std::size_t live = 0;
-  table->for_each_live([&](std::uint64_t, std::uint64_t) { ++live; });
-  EXPECT_EQ(live, keys.size());
+  EXPECT_GE(growths, 5u);
 }
 
 TEST(KeyIndex, GrownDropsDeletedKeys) {
-  auto table = IndexTable::with_room_for(4);
-  table->upsert(1, 21);
-  table->upsert(2, 42);
-  table->upsert(2, kDeletedTail);
-  auto bigger = table->grown();
-  EXPECT_EQ(bigger->capacity(), table->capacity() * 2);
-  EXPECT_EQ(bigger->find(1), 21u);
-  EXPECT_EQ(bigger->find(2), 0u);
+  Store store;
+  store.write(1);
+  store.write(2);
+  store.write(2, true);
+  auto bigger = store.table->grown(store.records);
+  EXPECT_EQ(bigger->capacity(), IndexTable::grown_capacity(store.table->capacity()));
+  EXPECT_GT(bigger->capacity(), store.table->capacity());
+  EXPECT_EQ(bigger->used(), 1u);
+  EXPECT_EQ(bigger->find(1, store.records), 21u);
+  EXPECT_EQ(bigger->find(2, store.records), 0u);
+}
+
+TEST(KeyIndex, GrowthRefusesARecordItCannotRead) {
+  Store store;
+  store.write(1);
+  FakeRecords empty;  // a file that does not hold the record the slot names
+  EXPECT_THROW(store.table->grown(empty), Error);
 }
 
 TEST(KeyIndex, ReadersSeeOnlyPublishedValues) {
   // One writer updates keys to increasing tails while readers look them up: a reader
   // sees 0 before the first insert and afterwards only tails the writer stored, never
-  // going backwards (run under TSan this also checks the memory ordering).
+  // going backwards (run under TSan this also checks the memory ordering). The record
+  // ending at tail t belongs to key t % 1000.
   auto table = IndexTable::with_room_for(1000);
   constexpr std::uint64_t kKeys = 500;
   constexpr std::uint64_t kRounds = 20;
+  const auto hash_of = [](std::uint64_t key) { return key * 0x9E3779B97F4A7C15ull; };
+  const auto records = [&](std::uint64_t tail) -> std::optional<std::uint64_t> { return hash_of(tail % 1000); };
   std::atomic<bool> done{false};
   std::thread writer([&] {
     for (std::uint64_t round = 1; round <= kRounds; ++round) {
-      for (std::uint64_t key = 0; key < kKeys; ++key) table->upsert(key * 0x9E3779B97F4A7C15ull, round * 1000 + key);
+      for (std::uint64_t key = 0; key < kKeys; ++key) table->upsert(hash_of(key), round * 1000 + key, false, records);
     }
     done.store(true);
   });
@@ -88,20 +193,21 @@ TEST(KeyIndex, ReadersSeeOnlyPublishedValues) {
   bool ordered = true;
   while (!done.load()) {
     for (std::uint64_t key = 0; key < kKeys; ++key) {
-      const std::uint64_t tail = table->find(key * 0x9E3779B97F4A7C15ull);
+      const std::uint64_t tail = table->find(hash_of(key), records);
       if (tail != 0 && (tail % 1000 != key || tail < last_seen[key])) ordered = false;
       last_seen[key] = std::max(last_seen[key], tail);
     }
   }
   writer.join();
   EXPECT_TRUE(ordered);
-  for (std::uint64_t key = 0; key < kKeys; ++key) EXPECT_EQ(table->find(key * 0x9E3779B97F4A7C15ull), kRounds * 1000 + key);
+  for (std::uint64_t key = 0; key < kKeys; ++key) EXPECT_EQ(table->find(hash_of(key), records), kRounds * 1000 + key);
 }
 
 // A table laid out as an index snapshot maps it: its slots copied into a read-only
 // anonymous region, with the block checksums of the original (or of `damaged`).
 struct MappedCopy {
   std::unique_ptr<IndexTable> original;
+  const FakeRecords& records;
   std::atomic<int> rebuilds{0};
 
   std::unique_ptr<IndexTable> map(const std::function<void(std::byte*)>& damage = {}) {
@@ -125,26 +231,39 @@ struct MappedCopy {
 constexpr std::uint64_t kMappedKeys = 10000;
 std::uint64_t mapped_key(std::uint64_t i) { return i * 0xD6E8FEB86659FD93ull + 1; }
 
+// Keys 0..kMappedKeys-1 at tails 100 + i, key 7 deleted by a tombstone at tail 50.
+const FakeRecords& mapped_records() {
+  static const FakeRecords* const records = [] {
+    auto* made = new FakeRecords;
+    for (std::uint64_t i = 0; i < kMappedKeys; ++i) made->add(100 + i, mapped_key(i));
+    made->add(50, mapped_key(7));
+    return made;
+  }();
+  return *records;
+}
+
 std::unique_ptr<IndexTable> filled_table() {
   auto table = std::make_unique<IndexTable>(4 * IndexTable::kBlockSlots);  // 4 blocks
-  for (std::uint64_t i = 0; i < kMappedKeys; ++i) table->upsert(mapped_key(i), 100 + i);
-  table->upsert(mapped_key(7), kDeletedTail);
+  for (std::uint64_t i = 0; i < kMappedKeys; ++i) table->upsert(mapped_key(i), 100 + i, false, mapped_records());
+  table->upsert(mapped_key(7), 50, true, mapped_records());
   return table;
 }
 
 bool finds_every_key(const IndexTable& table) {
-  bool all = table.find(mapped_key(7)) == 0 && table.find(mapped_key(kMappedKeys)) == 0;
+  const FakeRecords& records = mapped_records();
+  bool all = table.find(mapped_key(7), records) == 0 && table.find(mapped_key(kMappedKeys), records) == 0;
   for (std::uint64_t i = 0; i < kMappedKeys; ++i) {
-    if (i != 7 && table.find(mapped_key(i)) != 100 + i) all = false;
+    if (i != 7 && table.find(mapped_key(i), records) != 100 + i) all = false;
+    if (i != 7 && !table.holds(mapped_key(i), 100 + i)) all = false;
   }
   return all;
 }
 
 TEST(KeyIndexMapped, BlocksAreCheckedOnFirstUseOnly) {
-  MappedCopy copy{filled_table()};
+  MappedCopy copy{filled_table(), mapped_records()};
   auto table = copy.map();
   EXPECT_EQ(table->verified_blocks(), 0u);  // nothing read at load
-  EXPECT_EQ(table->find(mapped_key(1)), 101u);
+  EXPECT_EQ(table->find(mapped_key(1), mapped_records()), 101u);
   EXPECT_GE(table->verified_blocks(), 1u);
   EXPECT_LE(table->verified_blocks(), 2u);  // its home block, and the next if the probe ran on
   EXPECT_TRUE(finds_every_key(*table));
@@ -156,17 +275,18 @@ TEST(KeyIndexMapped, BlocksAreCheckedOnFirstUseOnly) {
 // Whichever block is damaged, and whichever key is asked first, no answer comes
 // from the damaged table: the rebuilt one answers, built once.
 TEST(KeyIndexMapped, EveryDamagedBlockIsCaughtBeforeUse) {
-  MappedCopy copy{filled_table()};
+  MappedCopy copy{filled_table(), mapped_records()};
   for (std::size_t block = 0; block < 4; ++block) {
     copy.rebuilds = 0;
-    // A slot's tail redirected: without the check, some key would get a wrong answer.
+    // A slot's tail redirected to the next key's record: without the check, that
+    // key's hash would be confirmed at a slot of another key's tag.
     auto table = copy.map([&](std::byte* slots) {
       for (std::size_t slot = block * IndexTable::kBlockSlots;; ++slot) {
-        std::uint64_t tail = 0;
-        std::memcpy(&tail, slots + slot * 16 + 8, 8);
-        if (tail != 0 && tail != kDeletedTail) {
-          tail ^= 1;
-          std::memcpy(slots + slot * 16 + 8, &tail, 8);
+        std::uint64_t word = 0;
+        std::memcpy(&word, slots + slot * IndexTable::kSlotBytes, 8);
+        if (word != 0) {
+          word ^= 1;
+          std::memcpy(slots + slot * IndexTable::kSlotBytes, &word, 8);
           break;
         }
       }
@@ -181,13 +301,13 @@ TEST(KeyIndexMapped, EveryDamagedBlockIsCaughtBeforeUse) {
 }
 
 TEST(KeyIndexMapped, OwnedCopyAndGrowthCheckEveryBlock) {
-  MappedCopy copy{filled_table()};
+  MappedCopy copy{filled_table(), mapped_records()};
   auto table = copy.map();
   auto owned = table->owned_copy();
   EXPECT_EQ(table->verified_blocks(), 4u);
   EXPECT_FALSE(owned->is_mapped());
   EXPECT_TRUE(finds_every_key(*owned));
-  EXPECT_TRUE(finds_every_key(*copy.map()->grown()));
+  EXPECT_TRUE(finds_every_key(*copy.map()->grown(mapped_records())));
   EXPECT_EQ(copy.rebuilds.load(), 0);
 }
 
@@ -196,9 +316,9 @@ TEST(KeyIndexMapped, OwnedCopyAndGrowthCheckEveryBlock) {
 // publication).
 TEST(KeyIndexMapped, ConcurrentReadersDuringLazyChecks) {
   for (const bool damaged : {false, true}) {
-    MappedCopy copy{filled_table()};
+    MappedCopy copy{filled_table(), mapped_records()};
     auto table = copy.map([&](std::byte* slots) {
-      if (damaged) slots[3 * IndexTable::kBlockSlots * 16 + 40] ^= std::byte{0x20};
+      if (damaged) slots[3 * IndexTable::kBlockSlots * IndexTable::kSlotBytes + 40] ^= std::byte{0x20};
     });
     std::atomic<int> wrong{0};
     std::vector<std::thread> readers;
@@ -209,7 +329,7 @@ TEST(KeyIndexMapped, ConcurrentReadersDuringLazyChecks) {
         for (std::uint64_t n = 0; n < kMappedKeys; ++n) {
           const std::uint64_t i = (n + t * 2503) % kMappedKeys;
           const std::uint64_t want = i == 7 ? 0 : 100 + i;
-          if (table->find(mapped_key(i)) != want) wrong.fetch_add(1);
+          if (table->find(mapped_key(i), mapped_records()) != want) wrong.fetch_add(1);
         }
       });
     }

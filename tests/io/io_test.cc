@@ -84,6 +84,28 @@ TEST(Mapping, ReservationsAreTwiceTheNeedInWholeHugePages) {
   EXPECT_GE(reservation_for((1000u << 20) + 1), (2000u << 20) + 2);
 }
 
+// Releasing a replaced mapping's pages unmaps them from this process only: bytes
+// written through it (dirty, never synced) are still in the file, and a handle
+// still reading through it sees them again; a borrowed view's memory is untouched.
+TEST(Mapping, ReleasingResidentPagesKeepsEveryByte) {
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  file.allocate(3 * 4096);
+  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(3 * 4096), true);
+  for (int page = 0; page < 3; ++page) std::memset(mapping.data() + page * 4096, 'a' + page, 4096);
+  mapping.release_resident_pages();
+  for (int page = 0; page < 3; ++page) {
+    EXPECT_EQ(mapping.data()[page * 4096 + 100], static_cast<std::byte>('a' + page));
+    std::vector<std::byte> out(1);
+    file.pread_some(page * 4096 + 4095, out);
+    EXPECT_EQ(out[0], static_cast<std::byte>('a' + page));
+  }
+  std::vector<std::byte> owned(256, std::byte{5});
+  Mapping view(owned.data(), owned.size(), nullptr);
+  view.release_resident_pages();
+  EXPECT_EQ(owned[200], std::byte{5});
+}
+
 TEST(Mapping, ABorrowedViewKeepsItsOwnerAndUnmapsNothing) {
   auto owner = std::make_shared<std::vector<std::byte>>(4096, std::byte{9});
   std::weak_ptr<std::vector<std::byte>> watch = owner;
