@@ -165,43 +165,27 @@ class IndexTable {
   // not hold records nothing.
   template <class KeyOf>
   SlotEntry upsert(std::uint64_t key_hash, std::uint64_t tail, bool deleted, const KeyOf& key_of) noexcept {
-    const std::uint64_t tag = tag_of(key_hash);
-    for (std::size_t i = home(key_hash);; i = next(i)) {
-      const std::uint64_t word = slots_[i].load(std::memory_order_relaxed);
-      if (word == 0) {
-        if (deleted) return {};
-        slots_[i].store(tag | tail, std::memory_order_release);
-        ++used_;
-        return {};
-      }
-      if ((word & kTagBits) == tag && key_of(word & kTailMask) == key_hash) {
-        slots_[i].store(tag | (deleted ? kDeletedBit : 0) | tail, std::memory_order_release);
-        return entry_of(word);
-      }
-    }
+    const std::size_t i = writer_slot(key_hash, key_of);
+    const std::uint64_t before = slots_[i].load(std::memory_order_relaxed);
+    if (before == 0 && deleted) return {};
+    fill(i, key_hash, tail, deleted, before == 0);
+    return entry_of(before);
   }
   // Writer only (open-time build, newest entry first): records the entry only if the
   // key has no slot yet. Returns true if it did.
   template <class KeyOf>
   bool insert_if_absent(std::uint64_t key_hash, std::uint64_t tail, bool deleted, const KeyOf& key_of) noexcept {
-    const std::uint64_t tag = tag_of(key_hash);
-    for (std::size_t i = home(key_hash);; i = next(i)) {
-      const std::uint64_t word = slots_[i].load(std::memory_order_relaxed);
-      if (word == 0) {
-        slots_[i].store(tag | (deleted ? kDeletedBit : 0) | tail, std::memory_order_release);
-        ++used_;
-        return true;
-      }
-      if ((word & kTagBits) == tag && key_of(word & kTailMask) == key_hash) return false;
-    }
+    const std::size_t i = writer_slot(key_hash, key_of);
+    if (slots_[i].load(std::memory_order_relaxed) != 0) return false;
+    fill(i, key_hash, tail, deleted, true);
+    return true;
   }
   // Writer only: records an entry of a key the caller knows the table does not hold
   // (a compacted file's keys are distinct), reading no record.
   void insert_distinct(std::uint64_t key_hash, std::uint64_t tail, bool deleted) noexcept {
     std::size_t i = home(key_hash);
     while (slots_[i].load(std::memory_order_relaxed) != 0) i = next(i);
-    slots_[i].store(tag_of(key_hash) | (deleted ? kDeletedBit : 0) | tail, std::memory_order_release);
-    ++used_;
+    fill(i, key_hash, tail, deleted, true);
   }
 
   bool is_crowded() const noexcept { return used_ * 4 >= capacity() * 3; }
@@ -308,6 +292,22 @@ class IndexTable {
   }
   std::size_t next(std::size_t i) const noexcept { return i + 1 == capacity_ ? 0 : i + 1; }
 
+  // Writer only: the slot holding the key (its tag matches and its record's key hash
+  // is the key's), or the empty slot that ends the key's run.
+  template <class KeyOf>
+  std::size_t writer_slot(std::uint64_t key_hash, const KeyOf& key_of) const noexcept {
+    const std::uint64_t tag = tag_of(key_hash);
+    for (std::size_t i = home(key_hash);; i = next(i)) {
+      const std::uint64_t word = slots_[i].load(std::memory_order_relaxed);
+      if (word == 0 || ((word & kTagBits) == tag && key_of(word & kTailMask) == key_hash)) return i;
+    }
+  }
+  // Writer only: publishes slot i's word (release: the record it names was written
+  // before); `was_empty` counts it as used.
+  void fill(std::size_t i, std::uint64_t key_hash, std::uint64_t tail, bool deleted, bool was_empty) noexcept {
+    slots_[i].store(tag_of(key_hash) | (deleted ? kDeletedBit : 0) | tail, std::memory_order_release);
+    if (was_empty) ++used_;
+  }
   // Walks the key's probe run from its home slot until `stop(word)` holds or an empty
   // slot is met, and returns the word it stopped at (0: empty). In a mapped table it
   // checks each block it enters; nullopt means one failed, and rebuilt() answers.
