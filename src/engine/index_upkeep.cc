@@ -36,9 +36,7 @@ void index_entry(const Publication& publication, Generation& generation, std::ui
   // change, or they would miss it.
   if (generation.saved_live_bits) load_saved_live_bits(generation);
   IndexTable* table = generation.table_owner.get();
-  // The writer's mapping covers every record the table names, this one included.
-  const io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
-  const RecordKeys keys(mapping.data(), mapping.capacity());
+  const RecordKeys keys = generation.writer_record_keys();
   const bool grow = !tombstone && table->is_crowded();
   if (grow || table->is_mapped()) {
     // A table still lying in the snapshot's read-only mapping is copied into memory

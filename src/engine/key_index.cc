@@ -122,8 +122,8 @@ std::vector<std::uint64_t> IndexTable::live_tails() const {
   std::vector<std::uint64_t> tails;
   tails.reserve(table.used_);
   for (std::size_t i = 0; i < table.capacity_; ++i) {
-    const std::uint64_t word = table.slots_[i].load(std::memory_order_acquire);
-    if (word != 0 && (word & kDeletedBit) == 0) tails.push_back(word & kTailMask);
+    const SlotEntry entry = entry_of(table.slots_[i].load(std::memory_order_acquire));
+    if (entry.live()) tails.push_back(entry.tail);
   }
   return tails;
 }

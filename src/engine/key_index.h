@@ -207,11 +207,11 @@ class IndexTable {
     for (std::size_t i = 0; i < slots; ++i) {
       if (i + kAhead < slots) {
         const std::uint64_t ahead = source.slots_[i + kAhead].load(std::memory_order_relaxed);
-        if (ahead != 0 && (ahead & kDeletedBit) == 0) key_of.prefetch(ahead & kTailMask);
+        if (entry_of(ahead).live()) key_of.prefetch(ahead & kTailMask);
       }
-      const std::uint64_t word = source.slots_[i].load(std::memory_order_relaxed);
-      if (word == 0 || (word & kDeletedBit) != 0) continue;
-      const std::uint64_t tail = word & kTailMask;
+      const SlotEntry entry = entry_of(source.slots_[i].load(std::memory_order_relaxed));
+      if (!entry.live()) continue;
+      const std::uint64_t tail = entry.tail;
       const std::optional<std::uint64_t> key = key_of(tail);
       if (!key) throw_unreadable_record(tail);
       bigger->prefetch(*key);

@@ -78,9 +78,9 @@ class RecordCursor {
   RecordKind kind_of(const format::Record& record) const {
     if (record.payload.tombstone) return RecordKind::kTombstone;
     engine::ReaderRegistry::Guard guard(*readers_);
-    const engine::IndexTable* table = generation_->table.load(std::memory_order_seq_cst);
-    if (table->holds(record.metadata.key_hash, record.tail)) return RecordKind::kLive;
-    const std::uint64_t newest = table->find(record.metadata.key_hash, engine::PublishedRecordKeys(*generation_));
+    const std::uint64_t newest = generation_->table.load(std::memory_order_seq_cst)
+                                     ->find(record.metadata.key_hash, engine::PublishedRecordKeys(*generation_));
+    if (newest == record.tail) return RecordKind::kLive;
     return newest == 0 ? RecordKind::kDeleted : RecordKind::kSuperseded;
   }
 

@@ -50,6 +50,12 @@ struct Generation : std::enable_shared_from_this<Generation> {
     mappings.push_back(std::move(next));
     mapping.store(mappings.back().get(), std::memory_order_seq_cst);
   }
+  // Writer: the key hashes of records, through the current mapping, which covers
+  // every record the table names (the KeyOf of the writer's index probes).
+  RecordKeys writer_record_keys() const noexcept {
+    const io::Mapping& current = *mapping.load(std::memory_order_relaxed);
+    return RecordKeys(current.data(), current.capacity());
+  }
 };
 
 }  // namespace simd_r_drive::engine

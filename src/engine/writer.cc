@@ -175,8 +175,7 @@ std::uint64_t Writer::remove(std::span<const std::uint64_t> key_hashes) {
   std::vector<PendingEntry> tombstones;
   const Generation& generation = publication_.current();
   const IndexTable* table = generation.table_owner.get();
-  const io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
-  const RecordKeys keys(mapping.data(), mapping.capacity());
+  const RecordKeys keys = generation.writer_record_keys();
   for (std::uint64_t key_hash : key_hashes) {
     const bool duplicate = std::any_of(tombstones.begin(), tombstones.end(),
                                        [&](const PendingEntry& entry) { return entry.key_hash == key_hash; });
@@ -192,10 +191,9 @@ std::uint64_t Writer::rename(std::uint64_t old_hash, std::uint64_t new_hash) {
   std::unique_lock lock(publication_.change_mutex());
   require_writable();
   Generation& generation = publication_.current();
-  io::Mapping& mapping = *generation.mapping.load(std::memory_order_relaxed);
-  const std::uint64_t tail = generation.table_owner->find(old_hash, RecordKeys(mapping.data(), mapping.capacity()));
+  const std::uint64_t tail = generation.table_owner->find(old_hash, generation.writer_record_keys());
   std::optional<EntryHandle> old_entry;
-  if (tail != 0) old_entry = handle_at(mapping, tail, false);
+  if (tail != 0) old_entry = handle_at(*generation.mapping.load(std::memory_order_relaxed), tail, false);
   if (!old_entry) throw Error(ErrorCode::kNotFound, "Old key not found");
   // The same bytes the original writes (new entry, then a tombstone for the old key),
   // but in one append, so a crash cannot leave the value under both keys or neither.
