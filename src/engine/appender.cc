@@ -37,7 +37,11 @@ Appender::Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_f
       huge_folios_(huge_folios),
       anchor_mode_(anchor),
       sync_barrier_(std::move(sync_barrier)),
-      anchor_(physical_size) {}
+      anchor_(physical_size) {
+  if (huge_folios_) warmer_ = std::make_unique<AppendZoneWarmer>();
+}
+
+Appender::~Appender() = default;
 
 std::span<const std::uint64_t> Appender::append(Generation& generation, std::span<const PendingEntry> entries) {
   const std::uint64_t old_tail = generation.tail.load(std::memory_order_relaxed);
@@ -101,6 +105,7 @@ std::span<const std::uint64_t> Appender::append(Generation& generation, std::spa
   // padding record may now name the new tail. A kill before this store leaves the
   // record naming the old tail, and the write inside what reads as its payload.
   if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(new_tail);
+  warm_past(generation, new_tail);
   return entry_tails;
 }
 
@@ -143,6 +148,7 @@ std::uint64_t Appender::append_stream(Generation& generation, std::uint64_t key_
     throw;
   }
   if (anchor_mode_ == PaddingAnchor::kTail) anchor_padding_in_mapping(position);
+  warm_past(generation, position);
   return position;
 }
 
@@ -150,23 +156,47 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
   if (needed_tail > kMaxIndexedTail) {
     throw Error(ErrorCode::kInvalidArgument, "the write would take the store past 128 TiB, the most its index addresses");
   }
-  // Data stays below the padding record's page (padding_page_size).
-  if (!padding_ || needed_tail > physical_size_ - padding_page_size()) {
+  // Data stays below the padding record's page (padding_page_size). With a warmer,
+  // once the store holds kWarmFrom, the file and the mapping also reach kWarmAhead
+  // past the tail, so that the pages the next writes touch can be faulted in before
+  // they do; that part is best effort.
+  const std::uint64_t ahead = warmer_ && !grow_ahead_failed_ && needed_tail >= kWarmFrom ? kWarmAhead : 0;
+  const bool needed = !padding_ || needed_tail > data_end();
+  if (needed || needed_tail + ahead > data_end()) {
     // Grow in steps of an eighth of the file (2 MiB to 64 MiB), so that appends
     // reserve space rarely and the file never holds much unused space. The space for
     // data ends on a 2 MiB boundary, and the padding record's page lies after it: the
     // kernel only gives a 2 MiB page-cache folio to a range that lies wholly inside
     // the file and has no page cached yet (see advise_append_zone).
     constexpr std::uint64_t kGrowthGranule = io::kHugePageSize;
-    const std::uint64_t data_end = padding_ ? physical_size_ - padding_page_size() : physical_size_;
-    const std::uint64_t step = std::clamp<std::uint64_t>(data_end / 8, kGrowthGranule, 64u << 20);
-    std::uint64_t target = std::max(needed_tail, data_end + step);
-    target = (target + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
-    grow(target + padding_page_size());
+    const std::uint64_t step = std::clamp<std::uint64_t>(data_end() / 8, kGrowthGranule, 64u << 20);
+    const auto whole_granules = [](std::uint64_t bytes) {
+      return (bytes + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
+    };
+    const std::uint64_t enough = whole_granules(std::max(needed_tail, data_end() + step));
+    const std::uint64_t target = whole_granules(std::max(needed_tail + ahead, data_end() + step));
+    try {
+      grow(target + padding_page_size());
+      if (needed) grow_ahead_failed_ = false;
+    } catch (const std::exception& error) {
+      // The look-ahead did not fit (a nearly full disk, say). The writes go on
+      // without it, faulting their pages in themselves, until the file must grow
+      // anyway; a write that does not fit either fails here as before.
+      if (target == enough && needed) throw;
+      grow_ahead_failed_ = true;
+      log_warning(std::string("growing the file ahead of the writes failed: ") + error.what());
+      if (needed) grow(enough + padding_page_size());
+    }
   }
   const io::Mapping* current = generation.mapping.load(std::memory_order_relaxed);
-  if (needed_tail > current->capacity()) {
-    auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail), true);
+  if (needed_tail + ahead > current->capacity()) {
+    std::shared_ptr<io::Mapping> mapping;
+    try {
+      mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail + ahead), true);
+    } catch (...) {
+      if (needed_tail > current->capacity()) throw;
+      return;  // only the look-ahead wanted it: warming stops at the mapping's end
+    }
     advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
     generation.publish_mapping(std::move(mapping));
     // The old mapping lives on for readers and handles that pin it; the writer reads
@@ -174,6 +204,18 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     // reading them), so the old one's pages need not stay mapped twice.
     current->release_resident_pages();
   }
+}
+
+void Appender::warm_past(const Generation& generation, std::uint64_t tail) {
+  if (!warmer_ || tail < kWarmFrom) return;
+  const io::Mapping* current = generation.mapping.load(std::memory_order_relaxed);
+  if (current == warmed_mapping_ && tail + kWarmAhead / 2 <= warm_requested_to_) return;
+  if (generation.mappings.empty() || generation.mappings.back().get() != current) return;
+  const std::uint64_t to = std::min({tail + kWarmAhead, data_end(), current->capacity()});
+  if (to <= tail) return;
+  warmer_->request(generation.mappings.back(), tail, to);
+  warmed_mapping_ = current;
+  warm_requested_to_ = to;
 }
 
 std::uint64_t Appender::padding_page_size() noexcept {
@@ -284,7 +326,8 @@ void Appender::advise_append_zone(const io::Mapping& mapping, std::uint64_t tail
   // but the kernel tracks a folio's dirtiness as a whole, so a sync after a small
   // write would write back up to 2 MiB: only the modes that do not sync per write
   // take them. Below the tail the pages keep whatever size the page cache gave them.
-  if (huge_folios_) mapping.prefer_huge_pages_from(tail);
+  // The zone also goes without readahead (io::Mapping::advise_append_zone says why).
+  if (huge_folios_) mapping.advise_append_zone(tail);
 }
 
 void Appender::replace_file(io::FileHandle file, std::uint64_t physical_size) noexcept {
@@ -296,6 +339,8 @@ void Appender::replace_file(io::FileHandle file, std::uint64_t physical_size) no
   padding_ = false;
   padding_page_ = io::WindowMapping();
   anchor_ = physical_size;
+  warmed_mapping_ = nullptr;
+  warm_requested_to_ = 0;
 }
 
 void Appender::truncate(std::uint64_t tail) {
@@ -305,6 +350,8 @@ void Appender::truncate(std::uint64_t tail) {
   padding_ = false;  // the file ends at the tail
   padding_page_ = io::WindowMapping();  // it lies past the end of the file now
   anchor_ = std::min(anchor_, tail);
+  warmed_mapping_ = nullptr;  // a later write asks again, once the file has grown
+  warm_requested_to_ = 0;
 }
 
 void Appender::rollback(std::uint64_t tail) noexcept {

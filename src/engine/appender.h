@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/append_zone_warmer.h"
 #include "engine/store_state.h"
 #include "format/checksum.h"
 #include "format/entry_layout.h"
@@ -68,6 +69,7 @@ class Appender {
   // the old one is zeroed (it syncs the file, and throws if that fails).
   Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_folios, PaddingAnchor anchor,
            std::function<void()> sync_barrier = {});
+  ~Appender();
 
   // Writes `entries` after the generation's tail and returns each entry's new tail
   // (valid until the next call). Nothing is indexed or published. On failure the
@@ -113,6 +115,11 @@ class Appender {
   // mapping.
   void anchor_padding_in_mapping(std::uint64_t tail) noexcept;
   std::uint64_t payload_start(std::uint64_t anchor) const noexcept { return anchor + format::prepad(anchor); }
+  // Where the space for data ends (the padding record's page follows it).
+  std::uint64_t data_end() const noexcept { return padding_ ? physical_size_ - padding_page_size() : physical_size_; }
+  // Asks the warmer to fault in the look-ahead past `tail`, when what it was last
+  // asked for runs short.
+  void warm_past(const Generation& generation, std::uint64_t tail);
 
   io::FileHandle file_;
   std::uint64_t physical_size_;
@@ -129,6 +136,19 @@ class Appender {
   io::WindowMapping padding_page_;
   std::uint64_t anchor_;
   format::ZeroRunCrc zeros_;
+  // With huge folios: faults the append zone in ahead of the writes (append_zone_warmer.h),
+  // kWarmAhead past the tail; the file and the mapping are grown that far ahead too.
+  // Only once the tail has reached kWarmFrom: a small store's writes fault few folios
+  // in, and it keeps no thread and no look-ahead of zeros. What was last asked of the
+  // warmer: up to warm_requested_to_ of warmed_mapping_.
+  static constexpr std::uint64_t kWarmAhead = 16u << 20;
+  static constexpr std::uint64_t kWarmFrom = 4u << 20;
+  std::unique_ptr<AppendZoneWarmer> warmer_;
+  const io::Mapping* warmed_mapping_ = nullptr;
+  std::uint64_t warm_requested_to_ = 0;
+  // A growth for the look-ahead alone failed (a full disk, say): no more are tried
+  // until a write needs the file to grow.
+  bool grow_ahead_failed_ = false;
   // Reused by every append, so a single write allocates nothing.
   std::vector<std::array<std::byte, kMetadataSize>> scratch_records_;
   std::vector<std::uint64_t> scratch_tails_;

@@ -201,7 +201,7 @@ OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenR
   const auto& previous = request.previous;
   const bool crashed_before = previous && previous->identity == request.identity && !previous->clean;
   auto mapping = std::make_shared<io::Mapping>(file.fd(), io::reservation_for(file_len), !request.options.read_only);
-  if (request.huge_folios) mapping->prefer_huge_pages_from(file_len);
+  if (request.huge_folios) mapping->advise_append_zone(file_len);
   if (!crashed_before) {
     if (auto opened = open_from_snapshot(mapping, file_len, request, publication)) return std::move(*opened);
   }

@@ -37,6 +37,14 @@ void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noex
   (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
 }
 
+void Mapping::advise_append_zone(std::uint64_t offset) const noexcept {
+  prefer_huge_pages_from(offset);
+  const std::uint64_t first = (offset + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
+  if (base_ == nullptr || borrowed_ || first >= capacity_) return;
+  // Advice only: without it a fault reads ahead, as before.
+  (void)::madvise(base_ + first, capacity_ - first, MADV_RANDOM);
+}
+
 void Mapping::release_resident_pages() const noexcept {
   if (base_ == nullptr || borrowed_) return;
   // MAP_SHARED file pages: MADV_DONTNEED drops this mapping's page-table entries

@@ -46,6 +46,16 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   void prefer_huge_pages_from(std::uint64_t offset) const noexcept { prefer_huge_pages(offset, capacity_); }
   // The same for the 2 MiB ranges that lie wholly inside [from, to).
   void prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept;
+  // prefer_huge_pages_from(offset), and no readahead on a fault in that range: each
+  // fault there brings in one folio. For the writer's append zone, whose pages the
+  // file holds but nothing has written yet: a fault there reads ahead as far as the
+  // disk's read_ahead_kb (several MiB on some virtual disks), and the kernel
+  // zero-fills every page of that window in the faulting thread, so one small write
+  // would stall for all of it. One 2 MiB folio per fault spreads the same zeroing
+  // evenly over the writes. The advice stays with the range after it is written, in
+  // this mapping only: a scan through it while its pages are out of the page cache
+  // reads one folio per fault.
+  void advise_append_zone(std::uint64_t offset) const noexcept;
   // Unmaps the pages this process touched through the mapping from its page tables,
   // for a mapping a newer one replaced: the file's pages stay in the page cache, and
   // a later access (a handle still pinning this mapping) faults them back in with the

@@ -201,7 +201,8 @@ TEST_P(ForeignAppend, WhatDoesNotFitIsRefusedAndSalvageKeepsEverything) {
   TempDir dir;
   const auto path = dir.file("store.bin");
   Contents expected = make_file(path, 40);
-  const std::size_t appended = original_writes(path, expected, 3u << 20);
+  // Larger than the whole file, so larger than the space our writer reserved in it.
+  const std::size_t appended = original_writes(path, expected, std::filesystem::file_size(path) + (1u << 20));
   const Bytes before = srd_test::read_file(path);
   const std::string message = srd_test::message_of([&] { DataStore::open(path); });
   EXPECT_EQ(srd_test::code_of([&] { DataStore::open(path); }), "corruption");

@@ -4,9 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +107,46 @@ TEST(Mapping, ReleasingResidentPagesKeepsEveryByte) {
   Mapping view(owned.data(), owned.size(), nullptr);
   view.release_resident_pages();
   EXPECT_EQ(owned[200], std::byte{5});
+}
+
+// The VmFlags of the mapping of this process that holds `address` (/proc/self/smaps).
+std::string vm_flags_at(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t from = 0, to = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> from >> dash >> to && dash == '-') {
+      inside = from <= at && at < to;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line.substr(8) + " ";
+    }
+  }
+  return {};
+}
+
+TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
+  constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  file.allocate(4 * kZone);
+  Mapping mapping(file.fd(), 4 * kZone, true);
+  mapping.advise_append_zone(kZone + 4096);  // rounded up to the next 2 MiB
+  const std::string below = vm_flags_at(mapping.data() + kZone);
+  const std::string zone = vm_flags_at(mapping.data() + 2 * kZone);
+  ASSERT_FALSE(zone.empty());
+  EXPECT_EQ(below.find(" rr "), std::string::npos) << below;
+  EXPECT_NE(zone.find(" rr "), std::string::npos) << zone;  // MADV_RANDOM
+  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    EXPECT_NE(zone.find(" hg "), std::string::npos) << zone;  // MADV_HUGEPAGE
+  }
+  // Advice changes no byte.
+  std::memset(mapping.data() + 3 * kZone, 'z', 16);
+  std::vector<std::byte> out(1);
+  file.pread_some(3 * kZone + 15, out);
+  EXPECT_EQ(out[0], static_cast<std::byte>('z'));
 }
 
 TEST(Mapping, ABorrowedViewKeepsItsOwnerAndUnmapsNothing) {
