@@ -68,7 +68,7 @@ void AppendZoneWarmer::run() {
     std::shared_ptr<const io::Mapping> mapping = mapping_;
     const std::uint64_t step = io::kHugePageSize;
     const std::uint64_t first = from_ / step * step;
-    const std::uint64_t last = std::min({to_, (first / step + 1) * step, mapping->capacity()});
+    const std::uint64_t last = std::min({to_, first + step, mapping->capacity()});
     from_ = last > first ? last : to_;
     if (last <= first) continue;
     busy_ = true;

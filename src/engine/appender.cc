@@ -168,13 +168,9 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     // data ends on a 2 MiB boundary, and the padding record's page lies after it: the
     // kernel only gives a 2 MiB page-cache folio to a range that lies wholly inside
     // the file and has no page cached yet (see advise_append_zone).
-    constexpr std::uint64_t kGrowthGranule = io::kHugePageSize;
-    const std::uint64_t step = std::clamp<std::uint64_t>(data_end() / 8, kGrowthGranule, 64u << 20);
-    const auto whole_granules = [](std::uint64_t bytes) {
-      return (bytes + kGrowthGranule - 1) / kGrowthGranule * kGrowthGranule;
-    };
-    const std::uint64_t enough = whole_granules(std::max(needed_tail, data_end() + step));
-    const std::uint64_t target = whole_granules(std::max(needed_tail + ahead, data_end() + step));
+    const std::uint64_t step = std::clamp<std::uint64_t>(data_end() / 8, io::kHugePageSize, 64u << 20);
+    const std::uint64_t enough = io::whole_huge_pages(std::max(needed_tail, data_end() + step));
+    const std::uint64_t target = io::whole_huge_pages(std::max(needed_tail + ahead, data_end() + step));
     try {
       grow(target + padding_page_size());
       if (needed) grow_ahead_failed_ = false;
@@ -199,6 +195,7 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     }
     advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
     generation.publish_mapping(std::move(mapping));
+    warm_requested_to_ = 0;  // the new mapping's pages are to be faulted in afresh
     // The old mapping lives on for readers and handles that pin it; the writer reads
     // records through the new one from now on (the index confirms keys and grows by
     // reading them), so the old one's pages need not stay mapped twice.
@@ -208,13 +205,11 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
 
 void Appender::warm_past(const Generation& generation, std::uint64_t tail) {
   if (!warmer_ || tail < kWarmFrom) return;
-  const io::Mapping* current = generation.mapping.load(std::memory_order_relaxed);
-  if (current == warmed_mapping_ && tail + kWarmAhead / 2 <= warm_requested_to_) return;
-  if (generation.mappings.empty() || generation.mappings.back().get() != current) return;
+  if (tail + kWarmAhead / 2 <= warm_requested_to_) return;
+  const std::shared_ptr<io::Mapping>& current = generation.mappings.back();  // the writer's newest
   const std::uint64_t to = std::min({tail + kWarmAhead, data_end(), current->capacity()});
   if (to <= tail) return;
-  warmer_->request(generation.mappings.back(), tail, to);
-  warmed_mapping_ = current;
+  warmer_->request(current, tail, to);
   warm_requested_to_ = to;
 }
 
@@ -339,8 +334,7 @@ void Appender::replace_file(io::FileHandle file, std::uint64_t physical_size) no
   padding_ = false;
   padding_page_ = io::WindowMapping();
   anchor_ = physical_size;
-  warmed_mapping_ = nullptr;
-  warm_requested_to_ = 0;
+  warm_requested_to_ = 0;  // a new file, and a new mapping of it
 }
 
 void Appender::truncate(std::uint64_t tail) {
@@ -350,8 +344,7 @@ void Appender::truncate(std::uint64_t tail) {
   padding_ = false;  // the file ends at the tail
   padding_page_ = io::WindowMapping();  // it lies past the end of the file now
   anchor_ = std::min(anchor_, tail);
-  warmed_mapping_ = nullptr;  // a later write asks again, once the file has grown
-  warm_requested_to_ = 0;
+  warm_requested_to_ = 0;  // a later write asks again, once the file has grown
 }
 
 void Appender::rollback(std::uint64_t tail) noexcept {

@@ -139,12 +139,12 @@ class Appender {
   // With huge folios: faults the append zone in ahead of the writes (append_zone_warmer.h),
   // kWarmAhead past the tail; the file and the mapping are grown that far ahead too.
   // Only once the tail has reached kWarmFrom: a small store's writes fault few folios
-  // in, and it keeps no thread and no look-ahead of zeros. What was last asked of the
-  // warmer: up to warm_requested_to_ of warmed_mapping_.
+  // in, and it keeps no thread and no look-ahead of zeros. warm_requested_to_: how far
+  // the warmer was last asked to go in the current mapping (0 after a new mapping or
+  // file).
   static constexpr std::uint64_t kWarmAhead = 16u << 20;
   static constexpr std::uint64_t kWarmFrom = 4u << 20;
   std::unique_ptr<AppendZoneWarmer> warmer_;
-  const io::Mapping* warmed_mapping_ = nullptr;
   std::uint64_t warm_requested_to_ = 0;
   // A growth for the look-ahead alone failed (a full disk, say): no more are tried
   // until a write needs the file to grow.

@@ -29,20 +29,22 @@ Mapping::~Mapping() {
   if (base_ != nullptr && !borrowed_) ::munmap(base_, capacity_);
 }
 
-void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
-  const std::uint64_t first = (from + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
+void Mapping::advise_huge_page_ranges(std::uint64_t from, std::uint64_t to, int advice) const noexcept {
+  const std::uint64_t first = whole_huge_pages(from);
   const std::uint64_t last = std::min(to, capacity_) / kHugePageSize * kHugePageSize;
   if (base_ == nullptr || borrowed_ || first >= last) return;
-  // Failure (EINVAL on a kernel without THP) only means the pages stay small.
-  (void)::madvise(base_ + first, last - first, MADV_HUGEPAGE);
+  // Advice only: failure (EINVAL for MADV_HUGEPAGE on a kernel without THP) leaves
+  // the pages as they were.
+  (void)::madvise(base_ + first, last - first, advice);
+}
+
+void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
+  advise_huge_page_ranges(from, to, MADV_HUGEPAGE);
 }
 
 void Mapping::advise_append_zone(std::uint64_t offset) const noexcept {
-  prefer_huge_pages_from(offset);
-  const std::uint64_t first = (offset + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
-  if (base_ == nullptr || borrowed_ || first >= capacity_) return;
-  // Advice only: without it a fault reads ahead, as before.
-  (void)::madvise(base_ + first, capacity_ - first, MADV_RANDOM);
+  advise_huge_page_ranges(offset, capacity_, MADV_HUGEPAGE);
+  advise_huge_page_ranges(offset, capacity_, MADV_RANDOM);
 }
 
 void Mapping::release_resident_pages() const noexcept {
@@ -82,7 +84,7 @@ std::uint64_t reservation_for(std::uint64_t needed) noexcept {
   constexpr std::uint64_t kMinimum = 256ull << 20;
   std::uint64_t want = needed * 2;
   if (want < kMinimum) want = kMinimum;
-  return (want + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
+  return whole_huge_pages(want);
 }
 
 }  // namespace simd_r_drive::io

@@ -21,6 +21,10 @@ namespace simd_r_drive::io {
 // and most arm64 kernels: the unit of the huge-page advice below, of the address
 // space reservation, and of the writer's file growth.
 inline constexpr std::uint64_t kHugePageSize = 2ull << 20;
+// `bytes` rounded up to a multiple of kHugePageSize.
+inline constexpr std::uint64_t whole_huge_pages(std::uint64_t bytes) noexcept {
+  return (bytes + kHugePageSize - 1) / kHugePageSize * kHugePageSize;
+}
 
 class Mapping : public std::enable_shared_from_this<Mapping> {
  public:
@@ -64,6 +68,10 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   void release_resident_pages() const noexcept;
 
  private:
+  // madvise(`advice`) over the 2 MiB ranges that lie wholly inside [from, to) of an
+  // owned mapping.
+  void advise_huge_page_ranges(std::uint64_t from, std::uint64_t to, int advice) const noexcept;
+
   std::byte* base_ = nullptr;
   std::uint64_t capacity_ = 0;
   std::shared_ptr<const void> owner_;  // what keeps a borrowed view's bytes alive
