@@ -126,4 +126,35 @@ TEST(AppendZone, AppendedDataIsMappedWithHugePagesWhereTheKernelAllows) {
   EXPECT_GE(pmd_mapped_kib(path), 4096u) << "at least two of the four whole 2 MiB ranges should be huge";
 }
 
+// Drops the file's pages from the page cache, as memory pressure or a reboot would.
+void drop_from_page_cache(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path;
+  ::fdatasync(fd);
+  EXPECT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  ::close(fd);
+}
+
+TEST(AppendZone, DataReadBackFromDiskIsMappedWithHugePagesAgain) {
+  TempDir dir;
+  if (!kernel_maps_file_pmds(dir.path())) GTEST_SKIP() << "this kernel or file system maps no file page with 2 MiB entries";
+  const auto path = dir.file("store.bin");
+  {
+    DataStore store = DataStore::open(path);
+    write_values(store, 24576, 1000);  // about 26 MiB, about 1,900 values per 2 MiB
+  }
+  drop_from_page_cache(path);
+  // The reader brings the file back from disk: through its advice (the written
+  // range), in 2 MiB folios, which it and every later process map with 2 MiB entries.
+  // Ordinary readahead would bring it back in small pages. The values read lie from
+  // 10 to 17 MiB into the file, away from its last 2 MiB range, which holds the tail
+  // and is not advised: a fault there reads ahead in small pages as far as the disk's
+  // read_ahead_kb (8 MiB on some virtual disks).
+  const DataStore reader = DataStore::open(path, OpenOptions{.read_only = true});
+  std::uint64_t found = 0;
+  for (int i = 10000; i < 16500; i += 250) found += reader.read("key" + std::to_string(i)).has_value() ? 1 : 0;
+  EXPECT_EQ(found, 26u);
+  EXPECT_GE(pmd_mapped_kib(path), 4096u) << "at least two of the four 2 MiB ranges read should be huge";
+}
+
 }  // namespace

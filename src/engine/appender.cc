@@ -193,7 +193,9 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
       if (needed_tail > current->capacity()) throw;
       return;  // only the look-ahead wanted it: warming stops at the mapping's end
     }
-    advise_append_zone(*mapping, generation.tail.load(std::memory_order_relaxed));
+    const std::uint64_t tail = generation.tail.load(std::memory_order_relaxed);
+    mapping->advise_written_range(tail);
+    advise_append_zone(*mapping, tail);
     generation.publish_mapping(std::move(mapping));
     warm_requested_to_ = 0;  // the new mapping's pages are to be faulted in afresh
     // The old mapping lives on for readers and handles that pin it; the writer reads

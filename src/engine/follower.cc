@@ -78,7 +78,9 @@ std::uint64_t Follower::refresh() {
     return publication_.current().tail.load(std::memory_order_relaxed);
   }
   if (candidate > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
-    generation.publish_mapping(std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(candidate), false));
+    auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(candidate), false);
+    mapping->advise_written_range(candidate);
+    generation.publish_mapping(std::move(mapping));
   }
   const std::byte* base = generation.mapping.load(std::memory_order_relaxed)->data();
   const auto newer = tails_above(base, candidate, current_tail);

@@ -201,12 +201,23 @@ OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenR
   const auto& previous = request.previous;
   const bool crashed_before = previous && previous->identity == request.identity && !previous->clean;
   auto mapping = std::make_shared<io::Mapping>(file.fd(), io::reservation_for(file_len), !request.options.read_only);
+  // The written data is advised before open reads it (recovery reads the whole chain,
+  // and without a snapshot a reader recovers too), except by a writer that keeps small
+  // folios for its appends: it waits for the tail open settles on, because past it may
+  // lie the space a crashed writer reserved, which its own appends will fill. (A reader
+  // faults nothing past the tail it found; its readahead may reach into the 2 MiB range
+  // that holds a live writer's tail, and no further.)
+  const bool small_folio_writer = !request.options.read_only && !request.huge_folios;
+  if (!small_folio_writer) mapping->advise_written_range(file_len);
   if (request.huge_folios) mapping->advise_append_zone(file_len);
-  if (!crashed_before) {
-    if (auto opened = open_from_snapshot(mapping, file_len, request, publication)) return std::move(*opened);
+  std::optional<OpenedStore> opened;
+  if (!crashed_before) opened = open_from_snapshot(mapping, file_len, request, publication);
+  if (!opened) {
+    opened = open_by_recovery(file, mapping, file_len, request,
+                              crashed_before ? previous : std::optional<LockFile::State>());
   }
-  return open_by_recovery(file, std::move(mapping), file_len, request,
-                          crashed_before ? previous : std::optional<LockFile::State>());
+  if (small_folio_writer) mapping->advise_written_range(opened->generation->tail.load(std::memory_order_relaxed));
+  return std::move(*opened);
 }
 
 std::shared_ptr<Generation> open_nested_store(std::shared_ptr<io::Mapping> value) {

@@ -1,6 +1,7 @@
 #include "io/mapping.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -40,6 +41,13 @@ void Mapping::advise_huge_page_ranges(std::uint64_t from, std::uint64_t to, int 
 
 void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept {
   advise_huge_page_ranges(from, to, MADV_HUGEPAGE);
+}
+
+void Mapping::advise_written_range(std::uint64_t tail) const noexcept {
+  static const std::uint64_t physical_memory =
+      static_cast<std::uint64_t>(std::max(0L, ::sysconf(_SC_PHYS_PAGES))) *
+      static_cast<std::uint64_t>(std::max(0L, ::sysconf(_SC_PAGESIZE)));
+  if (written_data_wants_huge_folios(tail, physical_memory)) prefer_huge_pages(0, tail);
 }
 
 void Mapping::advise_append_zone(std::uint64_t offset) const noexcept {

@@ -149,6 +149,33 @@ TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
   EXPECT_EQ(out[0], static_cast<std::byte>('z'));
 }
 
+TEST(Mapping, TheWrittenRangeIsAdvisedHugeFoliosInWhole2MiBRangesBelowTheTail) {
+  constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  file.allocate(4 * kZone);
+  Mapping mapping(file.fd(), 4 * kZone, false);
+  mapping.advise_written_range(2 * kZone + 4096);  // rounded down: the range holding the tail is left alone
+  const std::string written = vm_flags_at(mapping.data() + kZone);
+  const std::string at_tail = vm_flags_at(mapping.data() + 2 * kZone);
+  ASSERT_FALSE(written.empty());
+  ASSERT_FALSE(at_tail.empty());
+  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    EXPECT_NE(written.find(" hg "), std::string::npos) << written;
+  }
+  EXPECT_EQ(at_tail.find(" hg "), std::string::npos) << at_tail;
+  EXPECT_EQ(written.find(" rr "), std::string::npos) << written;  // readahead stays on
+}
+
+TEST(Mapping, OnlyAFileThePageCacheCanHoldWholeIsReadInHugeFolios) {
+  using simd_r_drive::io::written_data_wants_huge_folios;
+  constexpr std::uint64_t kGiB = 1ull << 30;
+  EXPECT_TRUE(written_data_wants_huge_folios(0, 16 * kGiB));
+  EXPECT_TRUE(written_data_wants_huge_folios(8 * kGiB, 16 * kGiB));
+  EXPECT_FALSE(written_data_wants_huge_folios(8 * kGiB + 1, 16 * kGiB));
+  EXPECT_FALSE(written_data_wants_huge_folios(1, 0));  // memory unknown: no advice
+}
+
 TEST(Mapping, ABorrowedViewKeepsItsOwnerAndUnmapsNothing) {
   auto owner = std::make_shared<std::vector<std::byte>>(4096, std::byte{9});
   std::weak_ptr<std::vector<std::byte>> watch = owner;
