@@ -337,8 +337,9 @@ double prepare_store(Backend& backend, const fs::path& store_dir, std::uint64_t 
   // the LSMs have replayed their log into table files. `w2` is written again rather
   // than copied from the pristine one: a file copy goes through the kernel's splice
   // path, which fills the page cache with small folios, whereas a store's own writes
-  // may leave 2 MiB ones (and a reader of a cold file gets large folios from
-  // readahead), so a copy would not show what a reader of the store meets.
+  // may leave 2 MiB ones (and a reader of a cold file gets 2 MiB ones from readahead,
+  // io::Mapping::advise_written_range), so a copy would not show what a reader of the
+  // store meets.
   const fs::path pristine = store_dir / "w2-pristine";
   const fs::path settled = store_dir / "w2";
   for (const fs::path& dir : {pristine, settled}) {
