@@ -127,11 +127,18 @@ std::string vm_flags_at(const void* address) {
   return {};
 }
 
-TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
-  constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
-  TempDir dir;
+constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
+
+// A file of four 2 MiB ranges in `dir`, allocated.
+FileHandle four_range_file(const TempDir& dir) {
   FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
   file.allocate(4 * kZone);
+  return file;
+}
+
+TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
+  TempDir dir;
+  FileHandle file = four_range_file(dir);
   Mapping mapping(file.fd(), 4 * kZone, true);
   mapping.advise_append_zone(kZone + 4096);  // rounded up to the next 2 MiB
   const std::string below = vm_flags_at(mapping.data() + kZone);
@@ -150,10 +157,8 @@ TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
 }
 
 TEST(Mapping, TheWrittenRangeIsAdvisedHugeFoliosInWhole2MiBRangesBelowTheTail) {
-  constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
   TempDir dir;
-  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
-  file.allocate(4 * kZone);
+  const FileHandle file = four_range_file(dir);
   Mapping mapping(file.fd(), 4 * kZone, false);
   mapping.advise_written_range(2 * kZone + 4096);  // rounded down: the range holding the tail is left alone
   const std::string written = vm_flags_at(mapping.data() + kZone);
