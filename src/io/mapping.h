@@ -66,9 +66,9 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   // cache: the range comes back in as 2 MiB folios (the kernel reads 2 to 4 MiB per
   // fault), mapped with one TLB entry each, as the writer made them in the modes with
   // huge folios. Without it, a store read back from disk (after a reboot, or once the
-  // page cache dropped it) stays in 4 KiB pages for every later process, and a scan
-  // or random reads over it run at a third of the speed on a virtual machine where
-  // each page's first touch costs a host fault.
+  // page cache dropped it) stays in 4 KiB pages for every later process: on a virtual
+  // machine where each page's first touch costs a host fault, a scan over it then ran
+  // at a third of the speed, and random reads at two thirds.
   void advise_written_range(std::uint64_t tail) const noexcept;
   // Unmaps the pages this process touched through the mapping from its page tables,
   // for a mapping a newer one replaced: the file's pages stay in the page cache, and
