@@ -41,17 +41,15 @@ class Mapping : public std::enable_shared_from_this<Mapping> {
   std::byte* data() const noexcept { return base_; }
   std::uint64_t capacity() const noexcept { return capacity_; }
 
-  // Asks the kernel to back the file pages from `offset` (rounded up to 2 MiB) to the
-  // end of the reservation with 2 MiB page-cache folios when they are first touched.
-  // Meant for the writer's append zone: pages appended there are then mapped with one
-  // TLB entry per 2 MiB, in this process and in every later one that maps the file,
-  // which saves random reads a page walk. Pages already in the page cache keep their
-  // size. Advice only: a kernel or filesystem without large folios ignores it.
-  void prefer_huge_pages_from(std::uint64_t offset) const noexcept { prefer_huge_pages(offset, capacity_); }
-  // The same for the 2 MiB ranges that lie wholly inside [from, to).
+  // Asks the kernel to back the file pages of the 2 MiB ranges that lie wholly inside
+  // [from, to) with 2 MiB page-cache folios when they are first touched. Pages there
+  // are then mapped with one TLB entry per 2 MiB, in this process and in every later
+  // one that maps the file, which saves random reads a page walk. Pages already in the
+  // page cache keep their size. Advice only: a kernel or filesystem without large
+  // folios ignores it.
   void prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noexcept;
-  // prefer_huge_pages_from(offset), and no readahead on a fault in that range: each
-  // fault there brings in one folio. For the writer's append zone, whose pages the
+  // prefer_huge_pages(offset, capacity()), and no readahead on a fault in that range:
+  // each fault there brings in one folio. For the writer's append zone, whose pages the
   // file holds but nothing has written yet: a fault there reads ahead as far as the
   // disk's read_ahead_kb (several MiB on some virtual disks), and the kernel
   // zero-fills every page of that window in the faulting thread, so one small write

@@ -129,6 +129,10 @@ std::string vm_flags_at(const void* address) {
 
 constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;
 
+// Whether the kernel has transparent huge pages, without which it takes no
+// MADV_HUGEPAGE and no "hg" shows.
+bool kernel_has_huge_pages() { return std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled"); }
+
 // A file of four 2 MiB ranges in `dir`, allocated.
 FileHandle four_range_file(const TempDir& dir) {
   FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
@@ -146,7 +150,7 @@ TEST(Mapping, TheAppendZoneIsAdvisedHugeFoliosAndNoReadahead) {
   ASSERT_FALSE(zone.empty());
   EXPECT_EQ(below.find(" rr "), std::string::npos) << below;
   EXPECT_NE(zone.find(" rr "), std::string::npos) << zone;  // MADV_RANDOM
-  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+  if (kernel_has_huge_pages()) {
     EXPECT_NE(zone.find(" hg "), std::string::npos) << zone;  // MADV_HUGEPAGE
   }
   // Advice changes no byte.
@@ -165,7 +169,7 @@ TEST(Mapping, TheWrittenRangeIsAdvisedHugeFoliosInWhole2MiBRangesBelowTheTail) {
   const std::string at_tail = vm_flags_at(mapping.data() + 2 * kZone);
   ASSERT_FALSE(written.empty());
   ASSERT_FALSE(at_tail.empty());
-  if (std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+  if (kernel_has_huge_pages()) {
     EXPECT_NE(written.find(" hg "), std::string::npos) << written;
   }
   EXPECT_EQ(at_tail.find(" hg "), std::string::npos) << at_tail;
