@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <cstdio>
@@ -36,6 +37,21 @@ std::vector<std::byte> read_file(const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (in.gcount() != static_cast<std::streamsize>(bytes.size())) throw std::runtime_error("short read of " + path.string());
   return bytes;
+}
+
+bool file_equals(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  if (std::filesystem::file_size(path) != bytes.size()) return false;
+  std::vector<char> piece(std::size_t{1} << 20);
+  for (std::size_t offset = 0; offset < bytes.size(); offset += piece.size()) {
+    const std::size_t n = std::min(piece.size(), bytes.size() - offset);
+    in.read(piece.data(), static_cast<std::streamsize>(n));
+    if (in.gcount() != static_cast<std::streamsize>(n) || std::memcmp(piece.data(), bytes.data() + offset, n) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void write_file(const std::filesystem::path& path, simd_r_drive::ByteView bytes) {

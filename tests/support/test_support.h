@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class TempDir {
 };
 
 std::vector<std::byte> read_file(const std::filesystem::path& path);
+// Whether the file holds exactly `bytes`; reads it in pieces, so checking a large file
+// costs no second copy of it.
+bool file_equals(const std::filesystem::path& path, std::span<const std::byte> bytes);
 void write_file(const std::filesystem::path& path, simd_r_drive::ByteView bytes);
 std::vector<std::byte> from_hex(std::string_view hex);
 std::string to_hex(simd_r_drive::ByteView bytes);
