@@ -214,9 +214,14 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRD_SANITIZE=thread -DSR
   #    them): ChildProcess refuses to fork while the process has another thread,
   #    and TSan's runtime keeps one. What their children run is the same engine
   #    code the in-process tests run under TSan;
-  #  - the model of the Rust original's reader, which is single-threaded test code.
+  #  - the model of the Rust original's reader, which is single-threaded test code;
+  #  - the fault-injection runs in the two modes that start no sync thread (flush,
+  #    sync-each-write): there a fault meets no other thread but compaction's, which
+  #    the two threaded modes' runs (the same faults, compaction included) and the
+  #    Compaction suite cover; the release and ASan+UBSan stages run all four modes.
   tsan_filter='-Format.*:Hashing.*:GoldenHashVectors.*:GoldenNamespaceHasher.*:RecoveryParser.*:BitFlip/GoldenBitFlip.*:BitFlipTombstone.*:Golden/GoldenFileTest.*:KillLoop.*:KillLoop/*:MultiProcess.*:ReadOnlyFilesystem.*:PaddingCrashLeft.*:*ForeignAppend*:OriginalReader.*:Golden/OriginalReaderGolden.*'
-  run_gtest tsan-engine 1200 build-tsan/bin/srd_engine_tests --gtest_filter="$tsan_filter"
+  run_gtest tsan-engine 1200 build-tsan/bin/srd_engine_tests \
+    --gtest_filter="$tsan_filter:Modes/FaultInjection.*/Flush:Modes/FaultInjection.*/SyncEachWrite"
   run_gtest tsan-api 900 build-tsan/bin/srd_tests --gtest_filter="$tsan_filter"
   run_gtest tsan-conformance 300 build-tsan/bin/srd_conformance_tests
   # The extensions: purge racing TTL writes on two threads, and compaction's thread.

@@ -182,12 +182,15 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
     const auto fire = [&] {
       if (!fired.exchange(true)) fired_during = running.load();
     };
-    std::optional<std::vector<std::byte>> pending_compaction;
+    // The copies are the kernel's (copy_file), not read into this process: a sync-mode
+    // run takes one per operation, which in a sanitizer build costs more than the run.
+    const std::filesystem::path pending_compaction = durable_path.string() + ".compaction";
+    bool compaction_pending = false;
     // Replaced atomically: the child may exit (kSyncPeriodically's thread is still
     // syncing) in the middle of taking a copy.
-    const auto keep_durable_image = [&](const std::vector<std::byte>& bytes) {
+    const auto keep_durable_image = [&](const std::filesystem::path& synced) {
       const std::filesystem::path partial = durable_path.string() + ".partial";
-      srd_test::write_file(partial, bytes);
+      std::filesystem::copy_file(synced, partial, std::filesystem::copy_options::overwrite_existing);
       std::filesystem::rename(partial, durable_path);
     };
     ScriptedInjector injector(
@@ -196,8 +199,8 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
           if (operation == Operation::kRename) {
             const bool fails = fault.operation == Operation::kRename && ++calls == fault.nth;
             // A rename that goes through makes the synced compacted file the store.
-            if (!fails && pending_compaction) keep_durable_image(*pending_compaction);
-            pending_compaction.reset();
+            if (!fails && compaction_pending) std::filesystem::rename(pending_compaction, durable_path);
+            compaction_pending = false;
             if (fails) fire();
             return fails ? fault.error : 0;
           }
@@ -212,9 +215,10 @@ RunResult run_child(const std::filesystem::path& store_path, const std::filesyst
         },
         [&](const std::filesystem::path& path) {
           if (path == store_path) {
-            keep_durable_image(srd_test::read_file(path));
+            keep_durable_image(path);
           } else if (path.string().ends_with(".tmp")) {
-            pending_compaction = srd_test::read_file(path);
+            std::filesystem::copy_file(path, pending_compaction, std::filesystem::copy_options::overwrite_existing);
+            compaction_pending = true;
           }
         });
     std::string report;
