@@ -178,6 +178,21 @@ TEST(StoreFiles, NamesTheStoresCompanions) {
   EXPECT_FALSE(files.owns("/elsewhere/s.bin.lock"));
 }
 
+TEST(StoreFiles, NamesItsTemporariesByOneRule) {
+  using Temporary = simd_r_drive::StoreFiles::Temporary;
+  const auto files = simd_r_drive::StoreFiles::of("/data/s.bin");
+  EXPECT_EQ(files.temporary_named("s.bin.compact-123-0.tmp"), Temporary::kCompaction);
+  EXPECT_EQ(files.temporary_named("s.bin.index.tmp-77"), Temporary::kIndexSnapshot);
+  // The suffix must not be empty: these are not names the engine makes.
+  EXPECT_EQ(files.temporary_named("s.bin.compact-.tmp"), Temporary::kNone);
+  EXPECT_EQ(files.temporary_named("s.bin.index.tmp-"), Temporary::kNone);
+  EXPECT_EQ(files.temporary_named("s.bin.compact-123-0"), Temporary::kNone);
+  EXPECT_EQ(files.temporary_named("other.bin.compact-1.tmp"), Temporary::kNone);
+  EXPECT_EQ(files.temporary_named("s.bin"), Temporary::kNone);
+  EXPECT_EQ(files.temporary_named("s.bin.index"), Temporary::kNone);
+  EXPECT_FALSE(files.owns("/data/s.bin.compact-.tmp"));
+}
+
 TEST(StoreFiles, AreTheFilesTheEngineWrites) {
   TempDir dir;
   OpenOptions options;

@@ -63,8 +63,7 @@ struct StoreOwnFiles {
   bool owns(Identity file, Identity in_directory, const std::string& name) const {
     if (std::find(files.begin(), files.end(), file) != files.end()) return true;
     if (!directory || *directory != in_directory) return false;
-    return (name.starts_with(names.compaction_temporary_prefix()) && name.ends_with(".tmp")) ||
-           name.starts_with(names.index_snapshot_temporary_prefix());
+    return names.temporary_named(name) != StoreFiles::Temporary::kNone;
   }
 };
 

@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "simd_r_drive/export.h"
 
@@ -28,9 +29,15 @@ struct SRD_API StoreFiles {
 
   static StoreFiles of(const std::filesystem::path& store);
 
+  // Which of the store's temporaries a file name in its directory is, if any.
+  enum class Temporary { kNone, kCompaction, kIndexSnapshot };
+
   // Whether `path`, a file in the store's directory, is the store, one of its
   // companions, or one of its temporaries.
   bool owns(const std::filesystem::path& path) const;
+  // The one rule for the temporaries' names: "<name>.compact-<suffix>.tmp" and
+  // "<name>.index.tmp-<suffix>", the suffix not empty.
+  Temporary temporary_named(std::string_view file_name) const;
   // Prefixes of the temporaries' file names ("<name>.compact-", "<name>.index.tmp-").
   std::string compaction_temporary_prefix() const;
   std::string index_snapshot_temporary_prefix() const;

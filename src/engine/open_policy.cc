@@ -261,17 +261,11 @@ void remove_stale_temporaries(const std::filesystem::path& store) noexcept {
   std::error_code error;
   const std::filesystem::path directory = store.has_parent_path() ? store.parent_path() : ".";
   const StoreFiles files = StoreFiles::of(store);
-  const std::string compaction = files.compaction_temporary_prefix();
-  const std::string snapshot = files.index_snapshot_temporary_prefix();
   for (const auto& item : std::filesystem::directory_iterator(directory, error)) {
-    const std::string name = item.path().filename().string();
-    const char* left_by = nullptr;
-    if (name.size() > compaction.size() + 4 && name.starts_with(compaction) && name.ends_with(".tmp")) {
-      left_by = "a compaction";
-    } else if (name.size() > snapshot.size() && name.starts_with(snapshot)) {
-      left_by = "an index snapshot save";
-    }
-    if (left_by == nullptr) continue;
+    const StoreFiles::Temporary temporary = files.temporary_named(item.path().filename().string());
+    if (temporary == StoreFiles::Temporary::kNone) continue;
+    const char* left_by =
+        temporary == StoreFiles::Temporary::kCompaction ? "a compaction" : "an index snapshot save";
     std::error_code ignored;
     if (std::filesystem::remove(item.path(), ignored)) {
       log_warning("Removed '" + item.path().string() + "', left by " + left_by + " that did not finish.");

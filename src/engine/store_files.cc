@@ -19,9 +19,19 @@ bool StoreFiles::owns(const std::filesystem::path& path) const {
       name == index_snapshot.filename().string()) {
     return true;
   }
+  return temporary_named(name) != Temporary::kNone;
+}
+
+StoreFiles::Temporary StoreFiles::temporary_named(std::string_view file_name) const {
+  constexpr std::string_view kCompactionSuffix = ".tmp";
   const std::string compaction = compaction_temporary_prefix();
+  if (file_name.size() > compaction.size() + kCompactionSuffix.size() && file_name.starts_with(compaction) &&
+      file_name.ends_with(kCompactionSuffix)) {
+    return Temporary::kCompaction;
+  }
   const std::string snapshot = index_snapshot_temporary_prefix();
-  return (name.starts_with(compaction) && name.ends_with(".tmp")) || name.starts_with(snapshot);
+  if (file_name.size() > snapshot.size() && file_name.starts_with(snapshot)) return Temporary::kIndexSnapshot;
+  return Temporary::kNone;
 }
 
 }  // namespace simd_r_drive
