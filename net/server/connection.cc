@@ -126,6 +126,7 @@ class WriteStream : public std::enable_shared_from_this<WriteStream> {
     std::string error_message;
     try {
       const StreamReader reader = [this](std::span<std::byte> buffer) { return pull(buffer); };
+      std::lock_guard key_write_lock(context.key_write_mutex);
       if (key_) tail = context.store.write_stream(ByteView(key_->data(), key_->size()), reader);
       else tail = context.store.write_stream_with_key_hash(*key_hash_, reader);
     } catch (const Error& error) {

@@ -303,6 +303,12 @@ bool writes_store(Method method) noexcept {
   }
 }
 
+bool changes_keys(Method method) noexcept {
+  // Every method that writes, less compaction (it changes no key) and the stream's
+  // begin (the stream's own thread holds the lock while it writes).
+  return writes_store(method) && method != Method::kCompact && method != Method::kWriteStreamBegin;
+}
+
 std::vector<std::string_view> served_methods(const ServerContext& context) {
   std::vector<std::string_view> names;
   for (std::size_t i = 0; i < protocol::kMethodCount; ++i) {
@@ -362,6 +368,8 @@ void dispatch(ServerContext& context, ConnectionStreams& streams, const Request&
       return;
     }
     if (store.is_read_only() && lane_of(request.method) == Lane::kInline) context.refresh_if_due();
+    std::unique_lock<std::mutex> key_write_lock;
+    if (changes_keys(request.method)) key_write_lock = std::unique_lock(context.key_write_mutex);
     switch (request.method) {
       case Method::kPing:
         out.begin_result(id).str("pong");

@@ -29,6 +29,8 @@ enum class Lane {
 Lane lane_of(protocol::Method method) noexcept;
 // Whether the method changes the store (refused by a read-only server).
 bool writes_store(protocol::Method method) noexcept;
+// Whether dispatch() runs the method holding ServerContext::key_write_mutex.
+bool changes_keys(protocol::Method method) noexcept;
 
 struct ReadStream {
   EntryHandle handle;

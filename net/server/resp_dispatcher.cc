@@ -38,7 +38,15 @@ struct Context {
   RespClient& client;
   Args args;
   ReplyWriter& out;
+  bool holds_key_write_lock;
 };
+
+// ServerContext::key_write_mutex for a command that writes, unless the caller (an
+// inline write on an I/O thread) holds it already.
+std::unique_lock<std::mutex> key_write_lock(const Context& c) {
+  if (c.holds_key_write_lock) return {};
+  return std::unique_lock(c.server.key_write_mutex);
+}
 
 using Handler = void (*)(Context&);
 
@@ -372,7 +380,7 @@ void cmd_set(Context& c) {
       return syntax_error(c);
     }
   }
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const std::uint64_t now_s = now / 1000;
   const Lookup found = lookup(c.server.store, key, now_s);
   if (get) {
@@ -398,7 +406,7 @@ void cmd_set(Context& c) {
 }
 
 void cmd_getdel(Context& c) {
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const Lookup found = lookup(c.server.store, c.args[1], now_secs());
   if (!found.present()) {
     Batch batch;
@@ -413,7 +421,7 @@ void cmd_getdel(Context& c) {
 }
 
 void cmd_del(Context& c) {
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const std::uint64_t now = now_secs();
   Batch batch;
   std::int64_t removed = 0;
@@ -448,7 +456,7 @@ void cmd_mget(Context& c) {
 
 void cmd_mset(Context& c) {
   if (c.args.size() % 2 != 1) return wrong_arity(c, "mset");
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const std::uint64_t now = now_secs();
   Batch batch;
   // The later of two pairs for one key wins, in the batch as in Redis.
@@ -486,7 +494,7 @@ void cmd_getrange(Context& c) {
 void cmd_rename(Context& c) {
   const std::string_view from = c.args[1];
   const std::string_view to = c.args[2];
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const std::uint64_t now = now_secs();
   const Lookup source = lookup(c.server.store, from, now);
   if (!source.present()) return c.out.error("ERR no such key");
@@ -527,7 +535,7 @@ void expire_generic(Context& c, bool ms, bool absolute, std::string_view name) {
     return c.out.error("ERR invalid expire time in '" + std::string(name) + "' command");
   }
   at_ms = n * unit + (absolute ? 0 : static_cast<std::int64_t>(now));
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const Lookup found = lookup(c.server.store, c.args[1], now / 1000);
   if (!found.present()) return c.out.integer(0);
   const bool has_expiry = found.has_expiry();
@@ -566,7 +574,7 @@ void cmd_ttl(Context& c) { ttl_generic(c, false); }
 void cmd_pttl(Context& c) { ttl_generic(c, true); }
 
 void cmd_persist(Context& c) {
-  std::lock_guard lock(c.shared.write_mutex);
+  const auto lock = key_write_lock(c);
   const Lookup found = lookup(c.server.store, c.args[1], now_secs());
   if (!found.has_expiry()) return c.out.integer(0);
   const std::string value(sv(found.value()));
@@ -1032,8 +1040,9 @@ bool resp_writes(std::string_view name) noexcept {
   return spec != nullptr && spec->writes;
 }
 
-void resp_execute(ServerContext& context, RespShared& shared, RespClient& client, Args args, ReplyWriter& out) {
-  Context c{context, shared, client, args, out};
+void resp_execute(ServerContext& context, RespShared& shared, RespClient& client, Args args, ReplyWriter& out,
+                  bool holds_key_write_lock) {
+  Context c{context, shared, client, args, out, holds_key_write_lock};
   shared.commands.fetch_add(1, std::memory_order_relaxed);
   context.requests.fetch_add(1, std::memory_order_relaxed);
   const Spec* spec = find_spec(args[0]);

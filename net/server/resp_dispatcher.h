@@ -5,15 +5,14 @@
 // resp_writes).
 //
 // Thread-safety: resp_execute may run on any thread; a RespClient belongs to one
-// connection and is used by one thread at a time. RespShared is server-wide: its
-// write mutex makes RESP commands that read and then write (SET NX, GETDEL, RENAME,
-// EXPIRE...) atomic with respect to each other.
+// connection and is used by one thread at a time. RespShared is server-wide. The
+// commands that read and then write (SET NX, GETDEL, RENAME, EXPIRE...) are atomic:
+// they hold ServerContext::key_write_mutex, as every writer of the server does.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,7 +26,6 @@ namespace simd_r_drive::net::server {
 struct RespShared {
   explicit RespShared(bool cluster_enabled) : cluster(cluster_enabled) {}
   ClusterState cluster;
-  std::mutex write_mutex;
   std::atomic<std::uint64_t> next_client_id{1};
   std::atomic<std::uint64_t> commands{0};
   std::atomic<std::uint64_t> connections_open{0};
@@ -52,8 +50,10 @@ struct RespClient {
 // writes inline.
 bool resp_writes(std::string_view name) noexcept;
 
-// Runs `args` (args[0] is the command's name) and appends its reply to `out`.
+// Runs `args` (args[0] is the command's name) and appends its reply to `out`. A
+// command that writes takes ServerContext::key_write_mutex, unless the caller says
+// it holds it.
 void resp_execute(ServerContext& context, RespShared& shared, RespClient& client,
-                  std::span<const std::string_view> args, resp::ReplyWriter& out);
+                  std::span<const std::string_view> args, resp::ReplyWriter& out, bool holds_key_write_lock = false);
 
 }  // namespace simd_r_drive::net::server

@@ -195,7 +195,8 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
         parsed_ += result.consumed;
         continue;
       }
-      if (!on_pool && !inline_writes && resp_writes(args_[0])) {
+      std::unique_lock<std::mutex> key_write_lock;
+      if (!on_pool && resp_writes(args_[0]) && !(inline_writes && lock_for_inline_write(key_write_lock))) {
         // Writes may wait for the store's writer or for fdatasync: not on an I/O thread.
         // Until flush() runs on the strand again, the batch owns the session's state.
         on_pool_ = true;
@@ -204,7 +205,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
       }
       const std::size_t pieces_before = out_pieces_.size();
       resp::ReplyWriter writer(out_, &out_pieces_);
-      resp_execute(impl_.context, impl_.shared, client_, args_, writer);
+      resp_execute(impl_.context, impl_.shared, client_, args_, writer, key_write_lock.owns_lock());
       for (std::size_t i = pieces_before; i < out_pieces_.size(); ++i) out_piece_bytes_ += out_pieces_[i].bytes.size();
       parsed_ += result.consumed;
       ++commands;
@@ -214,6 +215,20 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     } else {
       flush();
     }
+  }
+
+  // Takes the server's key-write lock for a write run on this I/O thread; false if the
+  // write must go to the worker pool instead. A WebSocket write stream holds that lock
+  // (and the store's writer) while it waits for its next chunk, which an I/O thread
+  // must read: an I/O thread that waited for the lock then could stall the stream,
+  // and with it the server, until the stream's idle timeout. Any other holder is a
+  // write that does not wait for the network, so it is waited for here.
+  bool lock_for_inline_write(std::unique_lock<std::mutex>& lock) {
+    lock = std::unique_lock(impl_.context.key_write_mutex, std::try_to_lock);
+    if (lock.owns_lock()) return true;
+    if (impl_.context.write_streams_open.load() > 0) return false;
+    lock.lock();
+    return true;
   }
 
   void flush() {

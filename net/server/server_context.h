@@ -58,6 +58,14 @@ struct ServerContext {
   // began in (docs/protocol.md, "Scan").
   std::atomic<std::uint64_t> compaction_epoch{0};
   std::atomic<std::size_t> write_streams_open{0};
+  // Held by every write of this server that changes what a key holds, through either
+  // door: the WebSocket methods that write, a write stream for as long as it is open,
+  // and the RESP commands that write. RESP's read-then-write commands (SET NX/XX/GET,
+  // GETDEL, RENAME, EXPIRE, PERSIST) and SET's choice between a plain and an expiring
+  // entry are then atomic against every writer, not only against each other. Taken
+  // before the store's own writer lock, never after it. Compaction does not take it:
+  // it changes no key.
+  std::mutex key_write_mutex;
   // Signalled when a write stream's thread ends (stop() waits for them all).
   std::mutex streams_mutex;
   std::condition_variable streams_done;

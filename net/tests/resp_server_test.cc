@@ -13,7 +13,9 @@
 #include <simd_r_drive/extensions/ttl_cache.h>
 #include <simd_r_drive/simd_r_drive.h>
 
+#include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +26,7 @@
 namespace {
 
 namespace ext = simd_r_drive::extensions;
+namespace mp = simd_r_drive::net::mp;
 using srd_net_test::InProcessServer;
 
 // A blocking RESP client: sends bytes, reads one reply at a time as its raw text.
@@ -204,6 +207,106 @@ TEST(RespServer, AStopAnswersWhatWasReceivedAndKeepsItsWrites) {
   // Every SET that was answered is in the store.
   for (int i = 0; i < answered; ++i) EXPECT_TRUE(server.store().exists("k" + std::to_string(i))) << i;
   EXPECT_GE(answered, 1);
+}
+
+// A write stream opened over a raw WebSocket connection, moved chunk by chunk.
+class RawWriteStream {
+ public:
+  RawWriteStream(std::uint16_t port, std::string_view key) : ws_(port) {
+    if (!ws_.call(1, srd_net_test::hello_request(1)).ok) throw std::runtime_error("hello failed");
+    const auto begun = ws_.call(2, srd_net_test::request(2, "write_stream_begin", [&](mp::Writer& w) {
+                                  w.map(1);
+                                  w.str("key");
+                                  w.bin(mp::as_bytes(key));
+                                }));
+    if (!begun.ok) throw std::runtime_error("write_stream_begin failed: " + begun.message);
+    mp::Reader reader(begun.result);
+    std::uint32_t fields = 0;
+    std::string_view name;
+    if (!(reader.read_map(fields) && reader.read_str(name) && reader.read_uint(stream_))) {
+      throw std::runtime_error("write_stream_begin answered no stream id");
+    }
+  }
+  // True once the server answered: the engine took the bytes, so the stream's thread
+  // holds the store's writer.
+  bool chunk(std::size_t size) {
+    const std::uint32_t id = next_id_++;
+    return ws_.call(id, srd_net_test::request(id, "write_stream_chunk", [&](mp::Writer& w) {
+                      w.map(2);
+                      w.str("stream");
+                      w.uint(stream_);
+                      w.str("data");
+                      w.bin(srd_net_test::pattern_value(id, size));
+                    }))
+        .ok;
+  }
+  bool end() {
+    const std::uint32_t id = next_id_++;
+    return ws_.call(id, srd_net_test::request(id, "write_stream_end", [&](mp::Writer& w) {
+                      w.map(1);
+                      w.str("stream");
+                      w.uint(stream_);
+                    }))
+        .ok;
+  }
+
+ private:
+  srd_net_test::RawSocket ws_;
+  std::uint64_t stream_ = 0;
+  std::uint32_t next_id_ = 3;
+};
+
+// A WebSocket write stream holds the store's writer while it waits for its next chunk.
+// A RESP write that arrives meanwhile, in a mode that runs writes on the RESP side's
+// I/O threads, must wait elsewhere: waiting on its I/O thread would stall every RESP
+// connection of that thread, reads included, for as long as the upload lasts.
+TEST(RespServer, AWriteWaitingForAWebSocketWriteStreamStallsNoOtherRespClient) {
+  srd_test::TempDir dir;
+  auto options = resp_options(/*inline_writes=*/true);
+  options.io_threads = 1;  // one RESP event loop: both RESP connections below share it
+  InProcessServer server(dir.file("s.bin"), options);
+  server.store().write("before", "the stream");
+  RawWriteStream upload(server.port(), "uploaded");
+  ASSERT_TRUE(upload.chunk(1000));
+
+  RespSocket writer(server.server().resp_port());
+  RespSocket reader(server.server().resp_port());
+  writer.send(RespSocket::command({"SET", "during", "the stream"}));  // waits for the stream
+  // Another RESP client is served meanwhile (the socket gives up after 10 s).
+  EXPECT_EQ(reader.call({"GET", "before"}), bulk("the stream"));
+  EXPECT_EQ(reader.call({"GET", "during"}), "$-1");
+  // The stream goes on and ends; then the SET is answered.
+  ASSERT_TRUE(upload.chunk(1000));
+  ASSERT_TRUE(upload.end());
+  EXPECT_EQ(writer.reply(), "+OK");
+  ASSERT_TRUE(server.store().read("uploaded").has_value());
+  EXPECT_EQ(server.store().read("uploaded")->size(), 2000u);
+  ASSERT_TRUE(server.store().read("during").has_value());
+  EXPECT_EQ(text_of(*server.store().read("during")), "the stream");
+}
+
+// SET NX reads, then writes, holding the server's key-write lock, which every writer
+// of the server takes, a WebSocket write stream for as long as it is open. So a SET NX
+// sent while a stream of the same key is open is decided after the stream's value is
+// in: the key is present, and NX sets nothing. (Were the check made at once and only
+// the write made to wait, NX would answer OK and replace the uploaded value.)
+TEST(RespServer, SetNxIsDecidedAfterAWebSocketWriteStreamOfTheSameKey) {
+  for (const bool inline_writes : {true, false}) {
+    SCOPED_TRACE(inline_writes ? "writes on the I/O thread" : "writes on the worker pool");
+    srd_test::TempDir dir;
+    InProcessServer server(dir.file("s.bin"), resp_options(inline_writes));
+    RawWriteStream upload(server.port(), "k");
+    ASSERT_TRUE(upload.chunk(1000));
+    RespSocket resp(server.server().resp_port());
+    resp.send(RespSocket::command({"SET", "k", "from NX", "NX"}));
+    // No way to see the SET wait from outside: give a wrong implementation the time to
+    // make its check before the stream ends.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(upload.end());
+    EXPECT_EQ(resp.reply(), "$-1");
+    ASSERT_TRUE(server.store().read("k").has_value());
+    EXPECT_EQ(server.store().read("k")->size(), 1000u);
+  }
 }
 
 TEST(RespServer, HostileBytesGetAnErrorAndACloseWhileOthersAreServed) {
