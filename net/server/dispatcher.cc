@@ -474,11 +474,17 @@ void dispatch(ServerContext& context, ConnectionStreams& streams, const Request&
       case Method::kVerify:
         write_verify(out, id, store.verify());
         return;
-      case Method::kCompact:
+      case Method::kCompact: {
+        context.compactions_running.fetch_add(1);
+        struct Done {
+          std::atomic<std::size_t>& count;
+          ~Done() { count.fetch_sub(1); }
+        } done{context.compactions_running};
         store.compact();
         context.compaction_epoch.fetch_add(1, std::memory_order_acq_rel);
         out.begin_result(id).nil();
         return;
+      }
       case Method::kSync:
         store.sync();
         out.begin_result(id).nil();

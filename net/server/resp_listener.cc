@@ -220,13 +220,19 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   // Takes the server's key-write lock for a write run on this I/O thread; false if the
   // write must go to the worker pool instead. A WebSocket write stream holds that lock
   // (and the store's writer) while it waits for its next chunk, which an I/O thread
-  // must read: an I/O thread that waited for the lock then could stall the stream,
-  // and with it the server, until the stream's idle timeout. Any other holder is a
-  // write that does not wait for the network, so it is waited for here.
+  // may be waiting for from a slow client: an I/O thread that waited for the lock
+  // would stall every RESP connection of its event loop, reads included, until the
+  // upload ended. A compaction holds the store's writer for long too. Any other
+  // holder is a short write that does not wait for the network, so it is waited for
+  // here. (A stream's count rises before its thread takes the lock and falls after
+  // it lets go. A write that looked just before a compaction began waits for it here:
+  // a stall, never a deadlock, as a compaction waits for no client.)
   bool lock_for_inline_write(std::unique_lock<std::mutex>& lock) {
+    const ServerContext& context = impl_.context;
+    if (context.compactions_running.load() > 0) return false;
     lock = std::unique_lock(impl_.context.key_write_mutex, std::try_to_lock);
     if (lock.owns_lock()) return true;
-    if (impl_.context.write_streams_open.load() > 0) return false;
+    if (context.write_streams_open.load() > 0) return false;
     lock.lock();
     return true;
   }

@@ -63,9 +63,13 @@ struct ServerContext {
   // and the RESP commands that write. RESP's read-then-write commands (SET NX/XX/GET,
   // GETDEL, RENAME, EXPIRE, PERSIST) and SET's choice between a plain and an expiring
   // entry are then atomic against every writer, not only against each other. Taken
-  // before the store's own writer lock, never after it. Compaction does not take it:
-  // it changes no key.
+  // before the store's own writer lock, never after it. Compaction does not take it
+  // (it changes no key), but holds the store's writer throughout.
   std::mutex key_write_mutex;
+  // Compactions this server is running: like an open write stream, one holds the
+  // store's writer for long, so the RESP side sends its writes to the worker pool
+  // meanwhile instead of waiting on an I/O thread.
+  std::atomic<std::size_t> compactions_running{0};
   // Signalled when a write stream's thread ends (stop() waits for them all).
   std::mutex streams_mutex;
   std::condition_variable streams_done;

@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <simd_r_drive/extensions/ttl_cache.h>
+#include <simd_r_drive/net/client.h>
 #include <simd_r_drive/simd_r_drive.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -306,6 +308,34 @@ TEST(RespServer, SetNxIsDecidedAfterAWebSocketWriteStreamOfTheSameKey) {
     EXPECT_EQ(resp.reply(), "$-1");
     ASSERT_TRUE(server.store().read("k").has_value());
     EXPECT_EQ(server.store().read("k")->size(), 1000u);
+  }
+}
+
+// Compactions over WebSocket while a RESP client writes (in the mode that runs writes
+// on the I/O thread, which sends them to the worker pool while a compaction runs):
+// every acknowledged SET is there afterwards, through both doors.
+TEST(RespServer, WritesDuringWebSocketCompactionsAllLand) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options(/*inline_writes=*/true));
+  for (int i = 0; i < 2000; ++i) server.store().write("filler" + std::to_string(i % 200), std::string(512, 'f'));
+  std::atomic<bool> writing{true};
+  std::thread compactor([&] {
+    simd_r_drive::net::Client ws(server.url());
+    for (int round = 0; round < 20 && writing.load(); ++round) ws.compact();
+  });
+  RespSocket resp(server.server().resp_port());
+  constexpr int kKeys = 500;
+  int acknowledged = 0;
+  for (int i = 0; i < kKeys; ++i) acknowledged += resp.call({"SET", "k" + std::to_string(i), "v" + std::to_string(i)}) == "+OK";
+  writing.store(false);
+  compactor.join();
+  EXPECT_EQ(acknowledged, kKeys);
+  simd_r_drive::net::Client ws(server.url());
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_EQ(resp.call({"GET", key}), bulk("v" + std::to_string(i))) << key;
+    const auto value = ws.read(key);
+    ASSERT_TRUE(value.has_value()) << key;
   }
 }
 
