@@ -228,9 +228,9 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   // it lets go. A write that looked just before a compaction began waits for it here:
   // a stall, never a deadlock, as a compaction waits for no client.)
   bool lock_for_inline_write(std::unique_lock<std::mutex>& lock) {
-    const ServerContext& context = impl_.context;
+    ServerContext& context = impl_.context;
     if (context.compactions_running.load() > 0) return false;
-    lock = std::unique_lock(impl_.context.key_write_mutex, std::try_to_lock);
+    lock = std::unique_lock(context.key_write_mutex, std::try_to_lock);
     if (lock.owns_lock()) return true;
     if (context.write_streams_open.load() > 0) return false;
     lock.lock();

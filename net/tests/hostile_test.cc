@@ -296,30 +296,9 @@ TEST_F(Hostile, AClientThatVanishesMidStreamLeavesNothingHalfWritten) {
   start();
   const std::uint64_t size_before = server->store().file_size();
   {
-    RawSocket socket(server->port());
-    ASSERT_TRUE(socket.call(1, hello_request(1)).ok);
-    const auto begun = socket.call(2, request(2, "write_stream_begin", [](mp::Writer& w) {
-                                     w.map(1);
-                                     w.str("key");
-                                     w.bin(mp::as_bytes("half"));
-                                   }));
-    ASSERT_TRUE(begun.ok);
-    mp::Reader reader(begun.result);
-    std::uint32_t fields = 0;
-    std::string_view name;
-    std::uint64_t stream = 0;
-    ASSERT_TRUE(reader.read_map(fields) && reader.read_str(name) && reader.read_uint(stream));
-    for (std::uint32_t id = 3; id < 6; ++id) {
-      const auto answer = socket.call(id, request(id, "write_stream_chunk", [&](mp::Writer& w) {
-                                        w.map(2);
-                                        w.str("stream");
-                                        w.uint(stream);
-                                        w.str("data");
-                                        w.bin(pattern_value(id, 60 * 1024));
-                                      }));
-      ASSERT_TRUE(answer.ok);
-    }
-    socket.drop();
+    RawWriteStream stream(server->port(), "half");
+    for (int chunk = 0; chunk < 3; ++chunk) ASSERT_TRUE(stream.chunk(60 * 1024));
+    stream.drop();
   }
   // The stream held the store's writer; once the server sees the connection gone it
   // aborts it, and a write from another client goes through.

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,8 +27,8 @@
 namespace {
 
 namespace ext = simd_r_drive::extensions;
-namespace mp = simd_r_drive::net::mp;
 using srd_net_test::InProcessServer;
+using srd_net_test::RawWriteStream;
 
 // A blocking RESP client: sends bytes, reads one reply at a time as its raw text.
 class RespSocket {
@@ -210,53 +209,6 @@ TEST(RespServer, AStopAnswersWhatWasReceivedAndKeepsItsWrites) {
   for (int i = 0; i < answered; ++i) EXPECT_TRUE(server.store().exists("k" + std::to_string(i))) << i;
   EXPECT_GE(answered, 1);
 }
-
-// A write stream opened over a raw WebSocket connection, moved chunk by chunk.
-class RawWriteStream {
- public:
-  RawWriteStream(std::uint16_t port, std::string_view key) : ws_(port) {
-    if (!ws_.call(1, srd_net_test::hello_request(1)).ok) throw std::runtime_error("hello failed");
-    const auto begun = ws_.call(2, srd_net_test::request(2, "write_stream_begin", [&](mp::Writer& w) {
-                                  w.map(1);
-                                  w.str("key");
-                                  w.bin(mp::as_bytes(key));
-                                }));
-    if (!begun.ok) throw std::runtime_error("write_stream_begin failed: " + begun.message);
-    mp::Reader reader(begun.result);
-    std::uint32_t fields = 0;
-    std::string_view name;
-    if (!(reader.read_map(fields) && reader.read_str(name) && reader.read_uint(stream_))) {
-      throw std::runtime_error("write_stream_begin answered no stream id");
-    }
-  }
-  // True once the server answered: the engine took the bytes, so the stream's thread
-  // holds the store's writer.
-  bool chunk(std::size_t size) {
-    const std::uint32_t id = next_id_++;
-    return ws_.call(id, srd_net_test::request(id, "write_stream_chunk", [&](mp::Writer& w) {
-                      w.map(2);
-                      w.str("stream");
-                      w.uint(stream_);
-                      w.str("data");
-                      w.bin(srd_net_test::pattern_value(id, size));
-                    }))
-        .ok;
-  }
-  bool end() {
-    const std::uint32_t id = next_id_++;
-    return ws_.call(id, srd_net_test::request(id, "write_stream_end", [&](mp::Writer& w) {
-                      w.map(1);
-                      w.str("stream");
-                      w.uint(stream_);
-                    }))
-        .ok;
-  }
-
- private:
-  srd_net_test::RawSocket ws_;
-  std::uint64_t stream_ = 0;
-  std::uint32_t next_id_ = 3;
-};
 
 // A WebSocket write stream holds the store's writer while it waits for its next chunk.
 // A RESP write that arrives meanwhile, in a mode that runs writes on the RESP side's

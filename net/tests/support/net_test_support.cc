@@ -212,6 +212,46 @@ void RawSocket::drop() {
   closed_ = true;
 }
 
+RawWriteStream::RawWriteStream(std::uint16_t port, std::string_view key) : socket_(port) {
+  if (!socket_.call(1, hello_request(1)).ok) throw std::runtime_error("hello failed");
+  const Answer begun = socket_.call(2, request(2, "write_stream_begin", [&](mp::Writer& w) {
+                                      w.map(1);
+                                      w.str("key");
+                                      w.bin(mp::as_bytes(key));
+                                    }));
+  if (!begun.ok) throw std::runtime_error("write_stream_begin failed: " + begun.message);
+  mp::Reader reader(begun.result);
+  std::uint32_t fields = 0;
+  std::string_view name;
+  if (!(reader.read_map(fields) && reader.read_str(name) && reader.read_uint(stream_))) {
+    throw std::runtime_error("write_stream_begin answered no stream id");
+  }
+}
+
+bool RawWriteStream::chunk(std::size_t size) {
+  const std::uint32_t id = next_id_++;
+  return socket_
+      .call(id, request(id, "write_stream_chunk", [&](mp::Writer& w) {
+              w.map(2);
+              w.str("stream");
+              w.uint(stream_);
+              w.str("data");
+              w.bin(pattern_value(id, size));
+            }))
+      .ok;
+}
+
+bool RawWriteStream::end() {
+  const std::uint32_t id = next_id_++;
+  return socket_
+      .call(id, request(id, "write_stream_end", [&](mp::Writer& w) {
+              w.map(1);
+              w.str("stream");
+              w.uint(stream_);
+            }))
+      .ok;
+}
+
 class SilentServer::Impl {
  public:
   asio::io_context ioc;

@@ -105,6 +105,24 @@ class RawSocket {
   std::optional<std::uint16_t> close_code_;
 };
 
+// A write stream opened over its own RawSocket (hello, then write_stream_begin for
+// `key`; throws if either fails), moved a chunk at a time. Request ids run from 3.
+class RawWriteStream {
+ public:
+  RawWriteStream(std::uint16_t port, std::string_view key);
+  // Sends pattern_value(request id, size); true once the server answered it, that is
+  // once the engine took the bytes: the stream's thread then holds the store's writer.
+  bool chunk(std::size_t size);
+  bool end();
+  // Cuts the connection with the stream still open.
+  void drop() { socket_.drop(); }
+
+ private:
+  RawSocket socket_;
+  std::uint64_t stream_ = 0;
+  std::uint32_t next_id_ = 3;
+};
+
 // A WebSocket server that answers hello and then never answers again (for the
 // client's request timeout). Serves one connection.
 class SilentServer {
