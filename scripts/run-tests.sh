@@ -15,6 +15,10 @@
 # release build into a venv under it, and again from the ASan+UBSan build with the
 # sanitizer runtimes preloaded; its network tests start that build's server).
 #
+# The machine's cores (JOBS) are kept busy: each GoogleTest binary runs as JOBS
+# shards side by side, the Redis and Python suites of a build run together, and the
+# fuzz targets JOBS at a time.
+#
 # Each stage line reads "N passed, N failed, N skipped", and names the skipped
 # tests. A stage that ran no test at all (a filter that matches nothing, a binary
 # that dies before its first test) counts as a failure, and so does a stage that
@@ -48,23 +52,49 @@ stage_result() {
 }
 
 # run_gtest NAME SECONDS BINARY [ARGS...]: runs a GoogleTest binary with a time
-# limit, adds its counts.
+# limit, adds its counts. The binary's tests are split into TEST_SHARDS shards
+# (GoogleTest's own sharding: test i goes to shard i mod N), run side by side, each
+# a process with its own time limit: most suites keep one core busy, and the
+# machine has JOBS of them. The tests share nothing but the machine: each makes its
+# own temporary directory, and servers listen on port 0.
+TEST_SHARDS=${TEST_SHARDS:-$JOBS}
 run_gtest() {
   local name=$1 seconds=$2; shift 2
-  local log="$log_dir/$name.log"
-  echo "== $name: $* (limit $(( seconds * STAGE_TIME_SCALE ))s)"
+  echo "== $name: $* (limit $(( seconds * STAGE_TIME_SCALE ))s, $TEST_SHARDS shards)"
   local started=$SECONDS
-  limited "$seconds" "$@" --gtest_brief=1 --gtest_output="xml:$log_dir/$name.xml" >"$log" 2>&1
-  local status=$?
-  local ok bad skip
-  ok=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-  bad=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$log" | grep -oE '[0-9]+' || true)
-  skip=$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$log" | grep -oE '[0-9]+' || true)
-  ok=${ok:-0}; bad=${bad:-0}; skip=${skip:-0}
+  local shard pids=()
+  for ((shard = 0; shard < TEST_SHARDS; shard++)); do
+    GTEST_TOTAL_SHARDS=$TEST_SHARDS GTEST_SHARD_INDEX=$shard \
+      limited "$seconds" "$@" --gtest_brief=1 --gtest_output="xml:$log_dir/$name.$shard.xml" \
+      >"$log_dir/$name.$shard.log" 2>&1 &
+    pids+=($!)
+  done
+  # The stage's status: a timeout (124) if any shard timed out, else the first
+  # non-zero exit.
+  local status=0 shard_status
+  for shard in "${!pids[@]}"; do
+    wait "${pids[$shard]}"
+    shard_status=$?
+    if [ "$shard_status" -eq 124 ] || { [ "$status" -eq 0 ] && [ "$shard_status" -ne 0 ]; }; then
+      status=$shard_status
+    fi
+  done
+  local log="$log_dir/$name.log"
+  cat "$log_dir/$name".*.log >"$log"
+  local ok=0 bad=0 skip=0 count
+  for ((shard = 0; shard < TEST_SHARDS; shard++)); do
+    local shard_log="$log_dir/$name.$shard.log"
+    count=$(grep -oE '^\[  PASSED  \] [0-9]+' "$shard_log" | grep -oE '[0-9]+$' || true)
+    ok=$((ok + ${count:-0}))
+    count=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$shard_log" | grep -oE '[0-9]+' || true)
+    bad=$((bad + ${count:-0}))
+    count=$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$shard_log" | grep -oE '[0-9]+' || true)
+    skip=$((skip + ${count:-0}))
+  done
   grep -E '^\[  FAILED  \]|ERROR: (Address|Undefined|Thread|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$log" | sort -u | head -40
-  # Brief output counts the skipped tests but does not name them: the XML report does.
-  if [ "$skip" -ne 0 ] && [ -f "$log_dir/$name.xml" ]; then
-    grep -E '<testcase .*result="skipped"' "$log_dir/$name.xml" |
+  # Brief output counts the skipped tests but does not name them: the XML reports do.
+  if [ "$skip" -ne 0 ]; then
+    cat "$log_dir/$name".*.xml 2>/dev/null | grep -E '<testcase .*result="skipped"' |
       sed -E 's/.*name="([^"]*)".*classname="([^"]*)".*/   skipped: \2.\1/'
   fi
   end_stage "$name" "$seconds" "$status" "$log" "$started" "$ok" "$bad" "$skip"
@@ -118,16 +148,25 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt"
 
-# run_counted NAME SECONDS COMMAND...: runs a script whose last line is "N passed, N
-# failed, N skipped" with a time limit, prints what it said about failures and skips,
-# and adds its counts.
-run_counted() {
+# start_counted NAME SECONDS COMMAND...: starts, in the background and with a time
+# limit, a script whose last line is "N passed, N failed, N skipped";
+# finish_counted NAME waits for it, prints what it said about failures and skips, and
+# adds its counts. Two such stages may run side by side (each is mostly one process).
+declare -A counted_pid counted_started counted_seconds
+start_counted() {
   local name=$1 seconds=$2; shift 2
-  local log="$log_dir/$name.log"
-  echo "== $name: $* (limit $(( seconds * STAGE_TIME_SCALE ))s)"
-  local started=$SECONDS
-  limited "$seconds" "$@" >"$log" 2>&1
-  local status=$?
+  echo "== $name: $* (limit $(( seconds * STAGE_TIME_SCALE ))s, started)"
+  counted_started[$name]=$SECONDS
+  counted_seconds[$name]=$seconds
+  { limited "$seconds" "$@" >"$log_dir/$name.log" 2>&1; echo $? >"$log_dir/$name.status"; } &
+  counted_pid[$name]=$!
+}
+finish_counted() {
+  local name=$1
+  wait "${counted_pid[$name]}"
+  local log="$log_dir/$name.log" status
+  status=$(cat "$log_dir/$name.status" 2>/dev/null || echo 1)
+  echo "== $name: finished"
   local summary ok bad skip
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
   # What the runner said of failures and skips, and the scripts' own complaints
@@ -135,7 +174,7 @@ run_counted() {
   grep -E '^(FAILED|ERROR|SKIPPED) |^(python|redis): |Fatal Python error|ERROR: (Address|Undefined)Sanitizer|runtime error:' "$log" | head -40
   ok=$(echo "$summary" | cut -d' ' -f1); bad=$(echo "$summary" | cut -d' ' -f3); skip=$(echo "$summary" | cut -d' ' -f5)
   ok=${ok:-0}; bad=${bad:-0}; skip=${skip:-0}
-  end_stage "$name" "$seconds" "$status" "$log" "$started" "$ok" "$bad" "$skip"
+  end_stage "$name" "${counted_seconds[$name]}" "$status" "$log" "${counted_started[$name]}" "$ok" "$bad" "$skip"
 }
 
 # run_suites LABEL BUILD_DIR SCALE [EXTENSIONS FILTER]: the library's suites
@@ -172,10 +211,12 @@ if build build -DCMAKE_BUILD_TYPE=Release -DSRD_BUILD_BENCHMARKS=OFF; then
   run_gtest cli 300 build/bin/srd_cli_tests
   run_net_suites release build 1
   # The Redis front door (net/tests/redis): redis-py, redis-cli, redis-benchmark and
-  # nutcracker against this build's server.
-  run_counted redis 300 scripts/run-redis-tests.sh build
-  # The Python package (python/tests), installed from this build.
-  run_counted python 600 scripts/run-python-tests.sh build
+  # nutcracker against this build's server; beside it, the Python package
+  # (python/tests), installed from this build.
+  start_counted redis 300 scripts/run-redis-tests.sh build
+  start_counted python 600 scripts/run-python-tests.sh build
+  finish_counted redis
+  finish_counted python
 fi
 # The sanitizer trees keep line tables only (-g1): a report needs file and line, and
 # full debug info costs 12% (ASan+UBSan) to 28% (TSan) of the compile time of the
@@ -200,11 +241,13 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DSRD_S
   # The Redis suite against the ASan+UBSan server: whatever the clients send, no
   # memory error, undefined behaviour or leak.
   if [ -x build-asan/bin/simd-r-drive-server ]; then
-    run_counted redis-asan-ubsan 600 scripts/run-redis-tests.sh build-asan
+    start_counted redis-asan-ubsan 600 scripts/run-redis-tests.sh build-asan
   fi
   # The Python package built with ASan+UBSan, the runtimes preloaded into the
   # interpreter (the tests that measure memory skip themselves there).
-  SRD_PYTHON_SANITIZE=address,undefined run_counted python-asan-ubsan 900 scripts/run-python-tests.sh build-asan
+  SRD_PYTHON_SANITIZE=address,undefined start_counted python-asan-ubsan 900 scripts/run-python-tests.sh build-asan
+  [ -n "${counted_pid[redis-asan-ubsan]:-}" ] && finish_counted redis-asan-ubsan
+  finish_counted python-asan-ubsan
 fi
 if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DSRD_SANITIZE=thread -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF -DSRD_BUILD_PYTHON=OFF; then
   # Every test that starts a thread, directly (std::thread, par_iter_entries, the
