@@ -37,27 +37,52 @@ scratch_base=${TMPDIR:-/tmp}
 scratch=$(mktemp -d "$scratch_base/srd-fuzz-run-XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
-passed=0
-failed=0
-for target in "${targets[@]}"; do
-  binary=build-fuzz/bin/${target}_fuzzer
-  seeds=fuzz/corpus/$target
-  if [ ! -x "$binary" ] || [ ! -d "$seeds" ]; then
-    echo "== $target: no such fuzz target"
-    failed=$((failed + 1))
-    continue
-  fi
+# fuzz_one TARGET: runs one target for FUZZ_SECONDS; its output goes to
+# build-fuzz/TARGET.log, its exit status to build-fuzz/TARGET.status.
+fuzz_one() {
+  local target=$1
+  local binary=build-fuzz/bin/${target}_fuzzer log=build-fuzz/$target.log max_len
   mkdir -p "build-fuzz/corpus/$target" "build-fuzz/artifacts/$target"
-  log=build-fuzz/$target.log
   case $target in
     open) max_len=16384 ;;  # a few golden files as seeds, whole
     *) max_len=4096 ;;
   esac
-  echo "== $target: ${FUZZ_SECONDS}s over $seeds"
   SRD_FUZZ_TMP=$scratch "$binary" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$max_len" -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$target/" \
-    "build-fuzz/corpus/$target" "$seeds" >"$log" 2>&1
-  status=$?
+    "build-fuzz/corpus/$target" "fuzz/corpus/$target" >"$log" 2>&1
+  echo $? >"build-fuzz/$target.status"
+}
+
+# The targets run JOBS at a time: each is one single-threaded process.
+runnable=()
+for target in "${targets[@]}"; do
+  if [ -x "build-fuzz/bin/${target}_fuzzer" ] && [ -d "fuzz/corpus/$target" ]; then
+    runnable+=("$target")
+    rm -f "build-fuzz/$target.status"
+  fi
+done
+running=0
+for target in "${runnable[@]}"; do
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+  log=build-fuzz/$target.log
+  if [ ! -f "build-fuzz/$target.status" ]; then
+    echo "== $target: no such fuzz target"
+    failed=$((failed + 1))
+    continue
+  fi
+  echo "== $target: ${FUZZ_SECONDS}s over fuzz/corpus/$target"
+  status=$(cat "build-fuzz/$target.status")
   executions=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
   coverage=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 || true)
   echo "   ${executions:-0} executions, ${coverage:-cov: ?} edges"
