@@ -47,7 +47,7 @@ TEST(Follower, RefreshPicksUpWhatTheWriterAppended) {
   }
   writer.remove("k5");
   writer.rename("k6", "k6b");
-  writer.write(std::string("big"), std::string(400 * 1024, 'b'));  // the pwritev path
+  writer.write(std::string("big"), std::string(400 * 1024, 'b'));  // above the direct-write threshold
   reader.refresh();
   EXPECT_FALSE(reader.read("k5"));
   EXPECT_FALSE(reader.read("k6"));

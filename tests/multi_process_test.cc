@@ -164,7 +164,7 @@ FollowOp follow_op(std::uint64_t i) {
 std::string follow_key(std::uint64_t key) { return "follow-" + std::to_string(key); }
 
 // The value op i writes: mostly up to 3000 bytes, every 97th at least 300 KiB (the
-// pwritev path).
+// pwritev path in the modes that sync each write).
 std::vector<std::byte> follow_value(std::uint64_t i) {
   const std::size_t size = i % 97 == 50 ? 300 * 1024 + srd_test::mix64(i) % (64 * 1024) : 1 + srd_test::mix64(i) % 3000;
   std::vector<std::byte> out(size);

@@ -65,7 +65,10 @@ std::span<const std::uint64_t> Appender::append(Generation& generation, std::spa
   reserve(generation, new_tail);
 
   static constexpr std::byte kTombstonePayload[1] = {kTombstoneByte};
-  if (payload_bytes >= kDirectWriteThreshold) {
+  // With huge folios the mapping takes every write: a pwritev into pages not yet
+  // cached leaves them in small folios, which the reads of the whole file then pay
+  // for in page walks, and a first touch of the mapping costs one fault per 2 MiB.
+  if (payload_bytes >= kDirectWriteThreshold && !huge_folios_) {
     std::vector<std::span<const std::byte>> pieces;
     pieces.reserve(entries.size() * 3);
     position = old_tail;

@@ -2,11 +2,13 @@
 // file, grows the file ahead of the tail, and takes back a write that failed.
 //
 // It knows the file and the format, nothing of the index or of durability: the
-// writer indexes and publishes what the appender wrote (writer.h). Small writes are
-// copied into the writable shared mapping, which needs no system call; a batch whose
-// payloads total kDirectWriteThreshold or more goes out with one pwritev, because the
-// kernel copies large runs into the page cache faster than first-touch page faults
-// allow. Streams are written with pwrite, one chunk at a time.
+// writer indexes and publishes what the appender wrote (writer.h). Writes are copied
+// into the writable shared mapping, which needs no system call. Without huge folios (the
+// modes that sync each write), a batch whose payloads total kDirectWriteThreshold or
+// more goes out with one pwritev instead, because the kernel copies large runs into the
+// page cache faster than 4 KiB first-touch page faults allow; with them, the mapping
+// takes every batch (appender.cc says why). Streams are written with pwrite, one chunk
+// at a time.
 //
 // It also keeps the padding record (format/entry_layout.h) at the end of the
 // reserved space, so that the file a crash leaves is walkable by the Rust original:
@@ -53,7 +55,8 @@ struct PendingEntry {
 
 class Appender {
  public:
-  // Batches with at least this many payload bytes are written with pwritev.
+  // Without huge folios, batches with at least this many payload bytes are written
+  // with pwritev.
   static constexpr std::uint64_t kDirectWriteThreshold = 256 * 1024;
 
   // Where the padding record's back-link points.

@@ -133,7 +133,8 @@ Op op_at(std::uint64_t seed, std::uint64_t index) {
   auto value_of_size = [&](std::uint32_t size) { return Value{srd_test::mix64(seed ^ srd_test::mix64(index * 64 + item++)), size}; };
   auto small = [&] { return value_of_size(1 + below(200)); };
   auto medium = [&] { return value_of_size(1 + below(64 * 1024)); };
-  // At least 300 KiB: alone above the engine's direct-write threshold (pwritev path).
+  // At least 300 KiB: alone above the engine's direct-write threshold (the pwritev
+  // path in the modes that sync each write, the mapping in the others).
   auto large = [&] { return value_of_size(300 * 1024 + below(100 * 1024)); };
   const std::uint32_t roll = below(100);
   if (roll < 40) {
@@ -146,7 +147,7 @@ Op op_at(std::uint64_t seed, std::uint64_t index) {
     op.kind = OpKind::kBatch;
     const std::uint32_t count = 2 + below(5);
     // Keys may repeat within a batch (the later item wins); one batch in eight
-    // carries a large item and so takes the pwritev path as a whole.
+    // carries a large item and so takes the pwritev path as a whole where there is one.
     const bool with_large = below(8) == 0;
     for (std::uint32_t i = 0; i < count; ++i) {
       const int key = static_cast<int>(below(kKeySpace));
@@ -680,7 +681,8 @@ TEST(KillLoop, KilledWriterReleasesTheLockAtOnce) {
 
 // A kill in the middle of a large append (one pwritev, which a SIGKILL cuts short
 // between pages) leaves the first items of a multi-entry append complete in the page
-// cache and the rest missing. The injector makes that happen at a chosen point: it lets
+// cache and the rest missing. The stores of these tests sync each write, the modes
+// that write large appends with pwritev (srd_test::pwritev_options). The injector makes that happen at a chosen point: it lets
 // the kernel write only the first `keep` bytes of the append at `offset`, then kills the
 // process when the engine goes on to write the rest.
 class KillAfterPartialAppend : public simd_r_drive::io::FaultInjector {
@@ -720,7 +722,7 @@ void kill_after_first_entry(const std::filesystem::path& path, std::uint64_t fir
                                    const std::function<std::uint64_t(DataStore&)>& prepare,
                                    const std::function<void(DataStore&)>& append) {
   ChildProcess child([&](const ChildChannel& channel) {
-    DataStore store = DataStore::open(path);
+    DataStore store = DataStore::open(path, srd_test::pwritev_options());
     const std::uint64_t tail = prepare(store);
     channel.send(tail);
     KillAfterPartialAppend injector(path, tail, entry_span(tail, first_payload_size));
@@ -813,7 +815,7 @@ TEST(KillLoop, BatchSplitAtIovMaxCutShortByAKillIsAllOrNothing) {
   constexpr int kItems = 3000;
   constexpr std::size_t kItemSize = 100;  // 300,000 payload bytes: above the 256 KiB threshold
   ChildProcess child([&](const ChildChannel& channel) {
-    DataStore store = DataStore::open(path);
+    DataStore store = DataStore::open(path, srd_test::pwritev_options());
     const std::uint64_t tail = store.write("base", "acknowledged");
     std::vector<std::pair<std::string, std::string>> items;
     for (int i = 0; i < kItems; ++i) items.emplace_back("item-" + std::to_string(i), std::string(kItemSize, 'a' + i % 26));

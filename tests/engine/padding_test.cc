@@ -118,7 +118,8 @@ std::string value_for(int i, std::size_t size) {
   return value;
 }
 
-// A batch of 400 KiB takes the pwritev path; one of 4 KiB is copied into the mapping.
+// A batch of 400 KiB takes the pwritev path in the modes that sync each write (the
+// others copy every write into the mapping); one of 4 KiB is copied into the mapping.
 std::vector<std::pair<std::string, std::string>> batch(int first, int count, std::size_t size) {
   std::vector<std::pair<std::string, std::string>> items;
   for (int i = first; i < first + count; ++i) items.emplace_back("key" + std::to_string(i), value_for(i, size));
@@ -152,7 +153,7 @@ TEST_P(PaddingByMode, EveryAppendLeavesTheRecordNamingTheTail) {
   for (const auto& [key, value] : batch(0, 16, 200)) expected[key] = value;
   check(store.batch_write(batch(0, 16, 200)), "batch through the mapping");
   for (const auto& [key, value] : batch(100, 4, 100 * 1024)) expected[key] = value;
-  check(store.batch_write(batch(100, 4, 100 * 1024)), "batch through pwritev");
+  check(store.batch_write(batch(100, 4, 100 * 1024)), "batch of 400 KiB");
   const std::string streamed = value_for(7, 700 * 1024);
   std::size_t offset = 0;
   expected["streamed"] = streamed;

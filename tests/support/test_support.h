@@ -103,6 +103,16 @@ inline simd_r_drive::OpenOptions read_only() {
   return options;
 }
 
+// Options under which a batch of Appender::kDirectWriteThreshold (256 KiB) or more
+// of payload goes to the file with pwritev: a mode that syncs each write. The modes
+// that take 2 MiB page-cache folios (kFlush, the default, and kSyncPeriodically)
+// copy every write into the mapping.
+inline simd_r_drive::OpenOptions pwritev_options() {
+  simd_r_drive::OpenOptions options;
+  options.durability = simd_r_drive::Durability::kSyncEachWrite;
+  return options;
+}
+
 // Directory of the golden files (tests/compat/golden); fails the test if missing.
 std::filesystem::path compat_dir();
 
