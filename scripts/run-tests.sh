@@ -284,6 +284,7 @@ fi
 
 # libFuzzer over the committed seed corpora (scripts/run-fuzz.sh): one test per target.
 echo "== fuzz: ${FUZZ_SECONDS:=40}s per target"
+fuzz_started=$SECONDS
 FUZZ_SECONDS=$FUZZ_SECONDS JOBS=$JOBS limited $((1200 + 4 * FUZZ_SECONDS)) scripts/run-fuzz.sh >"$log_dir/fuzz.log" 2>&1
 fuzz_status=$?
 fuzz_summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log_dir/fuzz.log" | tail -1)
@@ -299,10 +300,13 @@ if [ $((fuzz_ok + fuzz_bad)) -eq 0 ]; then
   echo "   ran no fuzz target"
   fuzz_bad=1
 fi
+echo "   took $((SECONDS - fuzz_started))s"
 stage_result fuzz "$fuzz_ok" "$fuzz_bad" 0
 
 echo "== install check"
+install_started=$SECONDS
 if limited 900 scripts/check-install.sh >"$log_dir/install.log" 2>&1; then
+  echo "   took $((SECONDS - install_started))s"
   stage_result install 1 0 0
 else
   [ $? -eq 124 ] && echo "   TIMED OUT: the install check was stopped"
