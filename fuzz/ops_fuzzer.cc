@@ -166,7 +166,8 @@ class Harness {
       case 3: out.assign(in_.ConsumeIntegralInRange<std::size_t>(2, 100), std::byte{0}); break;  // all zero
       case 7: out = pattern(in_.ConsumeIntegralInRange<std::size_t>(1, 140000)); break;  // crosses stream chunks
       case 8:
-        // Batches of 256 KiB and more take the pwritev path.
+        // Batches of 256 KiB and more take the pwritev path in the modes that sync each
+        // write, the mapping in the others (the harness reopens in every mode).
         out = pattern(in_.ConsumeIntegralInRange<std::size_t>(200000, 600000));
         break;
       default: out = in_.ConsumeBytes<std::byte>(in_.ConsumeIntegralInRange<std::size_t>(1, 200)); break;
