@@ -5,8 +5,8 @@
 // Each run forks a child that applies a fixed operation sequence to a fresh store with
 // one fault injected (the n-th call of one kind fails), reports after each operation
 // whether it returned or threw, copies the store file at every successful sync (the
-// "durable image"), and then kills itself without closing anything, like a crash. The parent then
-// checks two views of the result:
+// "durable image"), and then kills itself without closing anything, like a crash.
+// The parent then checks two views of the result:
 //  * the process crash: the file as the page cache holds it, reopened;
 //  * the power loss: the durable image plus a torn remainder of the unsynced bytes
 //    (a random prefix, with random 4 KiB pages zeroed), reopened with the lock file
