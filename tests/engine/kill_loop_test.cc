@@ -682,9 +682,10 @@ TEST(KillLoop, KilledWriterReleasesTheLockAtOnce) {
 // A kill in the middle of a large append (one pwritev, which a SIGKILL cuts short
 // between pages) leaves the first items of a multi-entry append complete in the page
 // cache and the rest missing. The stores of these tests sync each write, the modes
-// that write large appends with pwritev (srd_test::pwritev_options). The injector makes that happen at a chosen point: it lets
-// the kernel write only the first `keep` bytes of the append at `offset`, then kills the
-// process when the engine goes on to write the rest.
+// that write large appends with pwritev (srd_test::pwritev_options). The injector
+// makes that happen at a chosen point: it lets the kernel write only the first `keep`
+// bytes of the append at `offset`, then kills the process when the engine goes on to
+// write the rest.
 class KillAfterPartialAppend : public simd_r_drive::io::FaultInjector {
  public:
   KillAfterPartialAppend(std::filesystem::path store, std::uint64_t offset, std::uint64_t keep)
