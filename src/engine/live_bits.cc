@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <bit>
 #include <new>
 
 namespace simd_r_drive::engine {
@@ -58,16 +59,20 @@ void LiveBits::build_from(const std::uint64_t* tails, std::size_t count) noexcep
 
 std::unique_ptr<LiveBits> LiveBits::grown(std::uint64_t tail_capacity) const {
   auto bigger = std::make_unique<LiveBits>(tail_capacity);
-  // Only non-zero words and offsets are copied: pages of the copy that stay zero are
-  // never touched, so sparse bits (a store of large values) stay mostly unallocated.
+  // Only the non-zero words are copied, and only the offsets of their set bits: pages
+  // of either copy that hold no live entry are never touched. In a store of large
+  // values most pages of the offsets are such pages, and reading them all (4/5 of the
+  // bits' size) made each growth cost in proportion to the file, not to its entries.
   for (std::uint64_t w = 0; w < words_; ++w) {
-    if (const std::uint64_t bits = words_ptr_[w].load(std::memory_order_relaxed)) {
-      bigger->words_ptr_[w].store(bits, std::memory_order_relaxed);
-    }
-  }
-  for (std::uint64_t b = 0; b < words_ * 32; ++b) {
-    if (const std::uint8_t pair = nibbles_ptr_[b].load(std::memory_order_relaxed)) {
-      bigger->nibbles_ptr_[b].store(pair, std::memory_order_relaxed);
+    std::uint64_t bits = words_ptr_[w].load(std::memory_order_relaxed);
+    if (bits == 0) continue;
+    bigger->words_ptr_[w].store(bits, std::memory_order_relaxed);
+    while (bits != 0) {
+      // A byte holds the offsets of two neighbouring granules; copying it whole for
+      // either one is exact, since an offset is only read for a set bit.
+      const std::uint64_t pair = (w * 64 + static_cast<std::uint64_t>(std::countr_zero(bits))) / 2;
+      bigger->nibbles_ptr_[pair].store(nibbles_ptr_[pair].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      bits &= bits - 1;
     }
   }
   return bigger;

@@ -68,6 +68,41 @@ TEST(LiveBits, GrownCopyKeepsEveryTail) {
   EXPECT_EQ(bigger->previous(60000), 50000u);
 }
 
+TEST(LiveBits, GrownCopyKeepsExactTailsOfDenseAndClearedEntries) {
+  // Tails 21 bytes apart put two entries' offsets in one byte; cleared entries
+  // leave offsets behind that the copy must not bring back as live.
+  LiveBits bits(1u << 14);
+  std::vector<std::uint64_t> live;
+  std::size_t i = 0;
+  for (std::uint64_t tail = 21; tail < (1u << 14); tail += 21, ++i) {
+    bits.set(tail);
+    if (i % 3 == 1) {
+      bits.clear(tail);
+    } else {
+      live.insert(live.begin(), tail);
+    }
+  }
+  auto bigger = bits.grown(1u << 16);
+  EXPECT_EQ(scan(*bigger, 1u << 16), live);
+  for (std::uint64_t tail : live) EXPECT_TRUE(bigger->test(tail)) << tail;
+  EXPECT_FALSE(bigger->test(42));  // the second entry, cleared
+}
+
+TEST(LiveBits, GrownCopyOfSparseBitsKeepsEveryTail) {
+  // One entry per MiB, as in a store of large values: most words and offset bytes
+  // are zero.
+  constexpr std::uint64_t kMiB = 1u << 20;
+  LiveBits bits(64 * kMiB);
+  std::vector<std::uint64_t> live;
+  for (std::uint64_t tail = kMiB - 13; tail < 64 * kMiB; tail += kMiB + 7) {
+    bits.set(tail);
+    live.insert(live.begin(), tail);
+  }
+  auto bigger = bits.grown(256 * kMiB);
+  EXPECT_EQ(scan(*bigger, 256 * kMiB), live);
+  EXPECT_EQ(bigger->count_below(64 * kMiB), live.size());
+}
+
 TEST(LiveBits, ReadersSeeExactTailsWhileTheWriterSets) {
   // Under TSan this checks that the offset bits are published by the set bit.
   LiveBits bits(1u << 20);
