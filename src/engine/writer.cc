@@ -5,6 +5,7 @@
 
 #include "engine/index_snapshot.h"
 #include "engine/index_upkeep.h"
+#include "engine/live_bits.h"
 #include "engine/logger.h"
 #include "engine/open_policy.h"
 #include "engine/read_path.h"
@@ -107,8 +108,12 @@ void Writer::close() noexcept {
       if (snapshot_covers_ != tail || generation.table_owner->failed()) {
         // Saved with the snapshot, LiveBits spare the next open's first iteration
         // their build, which is cheaper here, while the index is still hot.
+        // Bits that are no longer worth keeping (a store of large values: they grow
+        // with the file, 5 bits per 16 bytes, not with the entries) are left out; the
+        // next open then iterates without them, as for any such store.
         build_live_bits(generation);
-        save_snapshot(path_, *generation.table_owner, generation.live_owner.get(), live,
+        const LiveBits* saved_bits = LiveBits::worth_keeping(tail, live) ? generation.live_owner.get() : nullptr;
+        save_snapshot(path_, *generation.table_owner, saved_bits, live,
                       generation.mapping.load(std::memory_order_relaxed)->data(), tail);
       }
     } else {
