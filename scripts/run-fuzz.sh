@@ -25,7 +25,7 @@ if ! { CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUIL
          -DSRD_BUILD_FUZZERS=ON -DSRD_BUILD_TESTS=OFF -DSRD_BUILD_APPS=OFF -DSRD_BUILD_BENCHMARKS=OFF -DSRD_BUILD_NET=OFF \
          -DSRD_INSTALL=OFF -DSRD_BUILD_PYTHON=OFF >build-fuzz/configure.log 2>&1 &&
        cmake --build build-fuzz -j "$JOBS" >build-fuzz/build.log 2>&1; }; then
-  tail -40 build-fuzz/configure.log build-fuzz/build.log
+  tail -n 40 build-fuzz/configure.log build-fuzz/build.log
   echo "0 passed, ${#targets[@]} failed"
   exit 1
 fi

@@ -133,7 +133,7 @@ build() {
   local started=$SECONDS
   if ! { limited 600 cmake -S . -B "$dir" -G Ninja "$@" >"$log_dir/$name-configure.log" 2>&1 &&
          limited 3600 cmake --build "$dir" -j "$JOBS" >"$log_dir/$name-build.log" 2>&1; }; then
-    tail -40 "$log_dir/$name-configure.log" "$log_dir/$name-build.log"
+    tail -n 40 "$log_dir/$name-configure.log" "$log_dir/$name-build.log"
     failed=$((failed + 1))
     return 1
   fi
