@@ -75,10 +75,15 @@ inline Bytes bytes_of(simd_r_drive::ByteView view) { return Bytes(view.data(), v
 inline bool same(simd_r_drive::ByteView a, simd_r_drive::ByteView b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }
-inline bool same(const Model& a, const Model& b) {
-  if (a.size() != b.size()) return false;
-  for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y) {
-    if (x->first != y->first || !same(x->second, y->second)) return false;
+// Key hash -> the store's live entry: what iteration found, as views into the store
+// (copying every value at every check made the checks most of a run's time).
+using Found = std::map<std::uint64_t, simd_r_drive::EntryHandle>;
+
+inline bool same(const Found& found, const Model& model) {
+  if (found.size() != model.size()) return false;
+  auto y = model.begin();
+  for (auto x = found.begin(); x != found.end(); ++x, ++y) {
+    if (x->first != y->first || !same(x->second.as_slice(), y->second)) return false;
   }
   return true;
 }
@@ -94,9 +99,16 @@ inline std::string hex(std::uint64_t value) {
 // other, and every handle lies inside the store. Returns the live entries, and which
 // of them fail their checksum.
 struct Contents {
-  Model values;
+  Found values;
   std::set<std::uint64_t> bad_checksums;  // key hashes of live entries that verify() reports
 };
+
+// The values found, copied: a model to go on from.
+inline Model model_of(const Found& found) {
+  Model model;
+  for (const auto& [hash, entry] : found) model.emplace_hint(model.end(), hash, bytes_of(entry.as_slice()));
+  return model;
+}
 
 inline Contents check_consistent(const simd_r_drive::DataStore& store) {
   using simd_r_drive::kMetadataSize;
@@ -126,7 +138,7 @@ inline Contents check_consistent(const simd_r_drive::DataStore& store) {
     SRD_CHECK(!entry.is_tombstone(), at);
     SRD_CHECK(entry.is_valid_checksum() != corrupt.contains(entry.end_offset()), at);
     if (!entry.is_valid_checksum()) contents.bad_checksums.insert(entry.key_hash());
-    SRD_CHECK(contents.values.emplace(entry.key_hash(), bytes_of(entry.as_slice())).second, at + " iterated twice");
+    SRD_CHECK(contents.values.emplace(entry.key_hash(), entry).second, at + " iterated twice");
     const auto read = store.read_with_key_hash(entry.key_hash());
     SRD_CHECK(read && read->start_offset() == entry.start_offset() && read->end_offset() == entry.end_offset(), at);
   }

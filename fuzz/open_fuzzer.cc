@@ -158,7 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t probe_hash = DataStore::hash_key(probe_key);
   const std::uint64_t new_tail = store->write(probe_key, probe_value);
   SRD_CHECK(new_tail > tail && new_tail == store->file_size(), std::to_string(new_tail));
-  Model model = contents.values;
+  Model model = srd_fuzz::model_of(contents.values);
   model[probe_hash] = srd_fuzz::bytes_of(probe_value);
   std::set<std::uint64_t> bad = contents.bad_checksums;
   bad.erase(probe_hash);
