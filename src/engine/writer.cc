@@ -110,9 +110,13 @@ void Writer::close() noexcept {
         // their build, which is cheaper here, while the index is still hot.
         // Bits that are no longer worth keeping (a store of large values: they grow
         // with the file, 5 bits per 16 bytes, not with the entries) are left out; the
-        // next open then iterates without them, as for any such store.
-        build_live_bits(generation);
-        const LiveBits* saved_bits = LiveBits::worth_keeping(tail, live) ? generation.live_owner.get() : nullptr;
+        // next open then iterates without them, as for any such store. Such bits are
+        // neither built nor read back from the old snapshot here.
+        const LiveBits* saved_bits = nullptr;
+        if (LiveBits::worth_keeping(tail, live)) {
+          build_live_bits(generation);
+          saved_bits = generation.live_owner.get();
+        }
         save_snapshot(path_, *generation.table_owner, saved_bits, live,
                       generation.mapping.load(std::memory_order_relaxed)->data(), tail);
       }
