@@ -216,7 +216,7 @@ TEST_P(KilledUnderLoad, EveryAcknowledgedWriteSurvives) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SyncModes, KilledUnderLoad, ::testing::Values("sync-each-write", "group-commit"),
-                         [](const auto& info) { return std::string(info.param) == "group-commit" ? "GroupCommit" : "SyncEachWrite"; });
+                         [](const auto& param_info) { return std::string(param_info.param) == "group-commit" ? "GroupCommit" : "SyncEachWrite"; });
 
 // A client that sends reads and never reads the answers: the server stops reading it
 // once its unsent answers pass the output limit, and drops it after the idle

@@ -53,10 +53,6 @@ using simd_r_drive::net::ClientError;
 using simd_r_drive::net::Fault;
 namespace mp = simd_r_drive::net::mp;
 
-std::string as_string(const std::vector<std::byte>& bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
 template <class F>
 std::string protocol_code_of(F&& body) {
   try {

@@ -82,7 +82,7 @@ std::string shown(const std::optional<Bytes>& value) {
 
 void expect_value(const std::optional<Bytes>& got, const std::optional<Bytes>& want) {
   EXPECT_EQ(got.has_value(), want.has_value()) << "got " << shown(got) << ", want " << shown(want);
-  if (got && want) EXPECT_TRUE(*got == *want) << "got " << shown(got) << ", want " << shown(want);
+  if (got && want) { EXPECT_TRUE(*got == *want) << "got " << shown(got) << ", want " << shown(want); }
 }
 
 void expect_values(const std::vector<std::optional<Bytes>>& got, const json& want) {
@@ -246,7 +246,7 @@ bool run_step(StoreUnderTest& store, const json& step) {
   const bool checks = step.contains("expect");
   const json& want = checks ? step["expect"] : json();
   auto expect_tail = [&](std::uint64_t tail) {
-    if (checks) EXPECT_EQ(tail, want.get<std::uint64_t>()) << "tail";
+    if (checks) { EXPECT_EQ(tail, want.get<std::uint64_t>()) << "tail"; }
   };
   if (op == "write") {
     expect_tail(store.write(bytes_of(step["key"]), bytes_of(step["value"])));
@@ -283,18 +283,18 @@ bool run_step(StoreUnderTest& store, const json& step) {
       EXPECT_TRUE(got.has_value());
       if (got) {
         EXPECT_EQ(got->key_hash, want.value("key_hash", hash_of(key)));
-        if (want.contains("prev_offset")) EXPECT_EQ(got->prev_offset, want["prev_offset"].get<std::uint64_t>());
-        if (want.contains("checksum")) EXPECT_EQ(got->checksum, want["checksum"].get<std::uint32_t>());
-        if (want.contains("payload_offset")) EXPECT_EQ(got->payload_offset, want["payload_offset"].get<std::uint64_t>());
-        if (want.contains("payload_size")) EXPECT_EQ(got->payload_size, want["payload_size"].get<std::uint64_t>());
+        if (want.contains("prev_offset")) { EXPECT_EQ(got->prev_offset, want["prev_offset"].get<std::uint64_t>()); }
+        if (want.contains("checksum")) { EXPECT_EQ(got->checksum, want["checksum"].get<std::uint32_t>()); }
+        if (want.contains("payload_offset")) { EXPECT_EQ(got->payload_offset, want["payload_offset"].get<std::uint64_t>()); }
+        if (want.contains("payload_size")) { EXPECT_EQ(got->payload_size, want["payload_size"].get<std::uint64_t>()); }
       }
     }
   } else if (op == "exists") {
     const bool got = store.exists(bytes_of(step["key"]));
-    if (checks) EXPECT_EQ(got, want.get<bool>());
+    if (checks) { EXPECT_EQ(got, want.get<bool>()); }
   } else if (op == "exists_with_key_hash") {
     const bool got = store.exists_with_key_hash(step["hash"].get<std::uint64_t>());
-    if (checks) EXPECT_EQ(got, want.get<bool>());
+    if (checks) { EXPECT_EQ(got, want.get<bool>()); }
   } else if (op == "delete") {
     expect_tail(store.remove(bytes_of(step["key"])));
   } else if (op == "batch_delete") {
@@ -303,13 +303,13 @@ bool run_step(StoreUnderTest& store, const json& step) {
     expect_tail(store.rename(bytes_of(step["old"]), bytes_of(step["new"])));
   } else if (op == "len") {
     const std::uint64_t got = store.len();
-    if (checks) EXPECT_EQ(got, want.get<std::uint64_t>());
+    if (checks) { EXPECT_EQ(got, want.get<std::uint64_t>()); }
   } else if (op == "is_empty") {
     const bool got = store.is_empty();
-    if (checks) EXPECT_EQ(got, want.get<bool>());
+    if (checks) { EXPECT_EQ(got, want.get<bool>()); }
   } else if (op == "file_size") {
     const std::uint64_t got = store.file_size();
-    if (checks) EXPECT_EQ(got, want.get<std::uint64_t>());
+    if (checks) { EXPECT_EQ(got, want.get<std::uint64_t>()); }
   } else if (op == "stats") {
     const auto got = store.stats();
     if (checks) expect_stats(got, want);
@@ -319,7 +319,7 @@ bool run_step(StoreUnderTest& store, const json& step) {
     expect_entries(store, expected);
   } else if (op == "verify_ok") {
     const bool got = store.verify_ok();
-    if (checks) EXPECT_EQ(got, want.get<bool>());
+    if (checks) { EXPECT_EQ(got, want.get<bool>()); }
   } else if (op == "compact") {
     store.compact();
   } else if (op == "sync") {

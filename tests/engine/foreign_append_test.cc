@@ -227,9 +227,10 @@ TEST_P(ForeignAppend, WhatDoesNotFitIsRefusedAndSalvageKeepsEverything) {
 
 INSTANTIATE_TEST_SUITE_P(LeftBy, ForeignAppend,
                          testing::Values(LeftBy::kPaddingRecord, LeftBy::kZerosBeforeThePaddingRecord),
-                         [](const testing::TestParamInfo<LeftBy>& info) {
-                           return std::string(info.param == LeftBy::kPaddingRecord ? "PaddingRecord"
-                                                                                  : "ZerosBeforeThePaddingRecord");
+                         [](const testing::TestParamInfo<LeftBy>& param_info) {
+                           return std::string(param_info.param == LeftBy::kPaddingRecord
+                                                  ? "PaddingRecord"
+                                                  : "ZerosBeforeThePaddingRecord");
                          });
 
 // Twice over: the file of an older version crashed, the original wrote, the older

@@ -82,7 +82,7 @@ TEST_P(OriginalReaderGolden, ReadsTheGoldenFileAsTheOriginalDid) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, OriginalReaderGolden,
                          testing::Values("basic", "alignment", "batch", "prehashed", "stream", "torn"),
-                         [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+                         [](const testing::TestParamInfo<const char*>& param_info) { return std::string(param_info.param); });
 
 // torn.bin is basic.bin with 7 garbage bytes: the original's one-byte steps down from
 // the end land on the 462 bytes of basic.bin, and it truncates the rest.

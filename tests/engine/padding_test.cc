@@ -202,8 +202,8 @@ TEST_P(PaddingByMode, GrowthMovesTheRecordToTheNewEnd) {
 INSTANTIATE_TEST_SUITE_P(Modes, PaddingByMode,
                          testing::Values(Durability::kFlush, Durability::kSyncEachWrite, Durability::kGroupCommit,
                                          Durability::kSyncPeriodically),
-                         [](const testing::TestParamInfo<Durability>& info) {
-                           switch (info.param) {
+                         [](const testing::TestParamInfo<Durability>& param_info) {
+                           switch (param_info.param) {
                              case Durability::kFlush: return std::string("Flush");
                              case Durability::kSyncEachWrite: return std::string("SyncEachWrite");
                              case Durability::kGroupCommit: return std::string("GroupCommit");
