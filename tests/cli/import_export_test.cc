@@ -1,9 +1,16 @@
 // import and export: files in and out, keyed by their path relative to the
 // directory, and what export does with entries whose keys it is not told.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <simd_r_drive/simd_r_drive.h>
 
@@ -222,6 +229,100 @@ TEST_F(ImportExport, ExportNeverWritesThroughALinkPlantedAtItsTemporaryName) {
   EXPECT_FALSE(std::filesystem::is_symlink(out / "victim"));
   EXPECT_EQ(read_file(out / "victim"), "exported value");
   EXPECT_EQ(read_file(path("precious.txt")), "must stay as it is");
+}
+
+// Limits the size of files this process and its children write, while in scope; and
+// no core files, since passing the limit kills with SIGXFSZ, whose default dumps core.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_size_);
+    ::getrlimit(RLIMIT_CORE, &saved_core_);
+    const rlimit size{bytes, saved_size_.rlim_max};
+    const rlimit core{0, saved_core_.rlim_max};
+    set_ = ::setrlimit(RLIMIT_FSIZE, &size) == 0 && ::setrlimit(RLIMIT_CORE, &core) == 0;
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_size_);
+    ::setrlimit(RLIMIT_CORE, &saved_core_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  bool set() const { return set_; }
+
+ private:
+  rlimit saved_size_{};
+  rlimit saved_core_{};
+  bool set_ = false;
+};
+
+// An export that dies mid-write leaves no file behind, with or without --overwrite:
+// the file is written unnamed (O_TMPFILE) and named only when whole. It used to leave
+// its temporary, `<name>.srd-export-<random>.tmp`. The death here is the file size
+// limit's SIGXFSZ, as abrupt as SIGKILL (no handler runs) and at a known point: after
+// 1 MiB of a 4 MiB value.
+TEST_F(ImportExport, AnExportKilledMidWriteLeavesNoFileBehind) {
+  const auto out = path("out");
+  std::filesystem::create_directories(out);
+  const int probe = ::open(out.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (probe < 0) GTEST_SKIP() << "the file system of " << out << " has no O_TMPFILE";
+  ::close(probe);
+  ASSERT_EQ(cli({"write", "big"}, {.data = std::string(4 << 20, 'b')}).exit_code, 0);
+  write_file(out / "kept", "another file");
+  auto export_dying_mid_write = [&](std::vector<std::string> extra, std::vector<std::string> env = {}) {
+    std::vector<std::string> args = {"export", out.string(), "--keys", "-"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const FileSizeLimit limit(1 << 20);
+    EXPECT_TRUE(limit.set());
+    const CliRun run = cli(args, {.data = "big\n", .env = std::move(env)});
+    EXPECT_EQ(run.signal, SIGXFSZ) << "exit " << run.exit_code << ": " << run.err;
+  };
+  auto names_in_out = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(out)) names.push_back(entry.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+
+  export_dying_mid_write({});
+  EXPECT_EQ(names_in_out(), std::vector<std::string>{"kept"});
+
+  // --overwrite over an older file: the older file stays whole, and nothing is added.
+  write_file(out / "big", "the older big");
+  export_dying_mid_write({"--overwrite"});
+  EXPECT_EQ(names_in_out(), (std::vector<std::string>{"big", "kept"}));
+  EXPECT_EQ(read_file(out / "big"), "the older big");
+  EXPECT_EQ(read_file(out / "kept"), "another file");
+
+  // Where there is no O_TMPFILE, the temporary has a name, and the kill leaves it.
+  export_dying_mid_write({"--overwrite"}, {"SRD_CLI_EXPORT_NAMED_TEMPORARIES=1"});
+  const std::vector<std::string> names = names_in_out();
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0], "big");
+  EXPECT_TRUE(names[1].starts_with("big.srd-export-") && names[1].ends_with(".tmp")) << names[1];
+  EXPECT_EQ(read_file(out / "big"), "the older big");
+}
+
+// The named temporaries, as on file systems without O_TMPFILE: the same results as
+// the unnamed ones when nothing dies, and no temporary left behind.
+TEST_F(ImportExport, ExportThroughNamedTemporariesWritesTheSameFiles) {
+  ASSERT_EQ(cli({"write", "a/b", "value b"}).exit_code, 0);
+  ASSERT_EQ(cli({"write", "c", "value c"}).exit_code, 0);
+  const auto out = path("out");
+  const CliInput named{.data = "a/b\nc\n", .env = {"SRD_CLI_EXPORT_NAMED_TEMPORARIES=1"}};
+  ASSERT_EQ(cli({"export", out.string(), "--keys", "-"}, named).exit_code, 0);
+  EXPECT_EQ(read_file(out / "a" / "b"), "value b");
+  EXPECT_EQ(read_file(out / "c"), "value c");
+  expect_failure(cli({"export", out.string(), "--keys", "-"}, named), 1, "already exists");
+  ASSERT_EQ(cli({"write", "c", "value c2"}).exit_code, 0);
+  ASSERT_EQ(cli({"export", out.string(), "--keys", "-", "--overwrite"}, named).exit_code, 0);
+  EXPECT_EQ(read_file(out / "c"), "value c2");
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(out)) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+    files += entry.is_regular_file() ? 1 : 0;
+  }
+  EXPECT_EQ(files, 2u);
 }
 
 // Links inside and outside the imported tree, to files and to directories.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <simd_r_drive/data_store.h>
@@ -162,12 +163,14 @@ class ExportRoot {
     }
   }
 
-  // Writes one value to `relative` through a temporary file renamed into place, so a
-  // failed export never leaves a half-written file under the real name. Directories
-  // on the way are created, and none is entered through a symbolic link (O_NOFOLLOW);
-  // the temporary is a fresh name created with O_EXCL|O_NOFOLLOW, so a file or link
-  // planted beside the target is never written through; without --overwrite the
-  // rename refuses to replace a file that appeared since the check.
+  // Writes one value to `relative` through a temporary file named only once it is
+  // whole, so a failed export never leaves a half-written file under the real name.
+  // Directories on the way are created, and none is entered through a symbolic link
+  // (O_NOFOLLOW). The temporary is unnamed (O_TMPFILE) where the file system allows
+  // it, so an export killed mid-write leaves nothing behind; elsewhere it is a fresh
+  // name created with O_EXCL|O_NOFOLLOW. Either way a file or link planted beside the
+  // target is never written through, and without --overwrite the final naming
+  // refuses to replace a file that appeared since the check.
   void write(const std::string& relative, const simd_r_drive::EntryHandle& value, bool overwrite,
              ProgressBar& progress) const {
     int directory = fd_;
@@ -192,26 +195,49 @@ class ExportRoot {
     }
     const std::string name = relative.substr(start);
     std::string temporary;
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 16; ++attempt) {
-      temporary = name + ".srd-export-" + hex_u64(random_word()).substr(2) + ".tmp";
-      fd = ::openat(directory, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (fd < 0 && errno != EEXIST) break;
+    int fd = unnamed_temporaries() ? ::openat(directory, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644) : -1;
+    const bool unnamed = fd >= 0;
+    if (!unnamed) {
+      fd = create_fresh(directory, name, temporary);
+      if (fd < 0) fail("cannot create a temporary file for", relative, errno);
     }
-    if (fd < 0) fail("cannot create a temporary file for", relative, errno);
     try {
       write_mapped(fd, value.as_slice(), kWriteChunk, quote_bytes(shown(relative)), &progress);
     } catch (...) {
       ::close(fd);
-      ::unlinkat(directory, temporary.c_str(), 0);
+      if (!unnamed) ::unlinkat(directory, temporary.c_str(), 0);
       throw;
     }
-    int result = ::close(fd);
-    if (result == 0) result = overwrite ? ::renameat(directory, temporary.c_str(), directory, name.c_str())
-                                        : rename_no_replace(directory, temporary, name);
+    int result = 0;
+    if (unnamed) {
+      // linkat never replaces a name, so without --overwrite it is the whole check;
+      // with it, the file is linked under a fresh name and renamed over the target.
+      std::string linked;  // the name given, removed again if a later step fails
+      if (!overwrite) {
+        result = link_unnamed(fd, directory, name);
+        if (result == 0) linked = name;
+      } else {
+        result = -1;
+        for (int attempt = 0; result != 0 && attempt < 16; ++attempt) {
+          temporary = fresh_name(name);
+          result = link_unnamed(fd, directory, temporary);
+          if (result != 0 && errno != EEXIST) break;
+        }
+        if (result == 0) linked = temporary;
+      }
+      const int link_errno = errno;
+      if (::close(fd) != 0) result = -1;  // errno: the close's
+      else errno = link_errno;
+      if (result == 0 && overwrite) result = ::renameat(directory, temporary.c_str(), directory, name.c_str());
+      temporary = result == 0 ? std::string() : linked;
+    } else {
+      result = ::close(fd);
+      if (result == 0) result = overwrite ? ::renameat(directory, temporary.c_str(), directory, name.c_str())
+                                          : rename_no_replace(directory, temporary, name);
+    }
     if (result != 0) {
       const int saved = errno;
-      ::unlinkat(directory, temporary.c_str(), 0);
+      if (!temporary.empty()) ::unlinkat(directory, temporary.c_str(), 0);
       if (saved == EEXIST) {
         throw CliError(ExitCode::kError, quote_bytes(shown(relative)) +
                                              " appeared while export ran; it was not replaced (--overwrite replaces files)");
@@ -241,6 +267,38 @@ class ExportRoot {
   static std::uint64_t random_word() {
     static std::mt19937_64 generator{std::random_device{}()};
     return generator();
+  }
+
+  static std::string fresh_name(const std::string& name) {
+    return name + ".srd-export-" + hex_u64(random_word()).substr(2) + ".tmp";
+  }
+
+  // A new file under a fresh name beside `name` (O_EXCL|O_NOFOLLOW), its name in
+  // `temporary`; -1 with errno set if none could be made.
+  static int create_fresh(int directory, const std::string& name, std::string& temporary) {
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 16; ++attempt) {
+      temporary = fresh_name(name);
+      fd = ::openat(directory, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0 && errno != EEXIST) break;
+    }
+    return fd;
+  }
+
+  // Whether to try O_TMPFILE: an unnamed file gets its name by linkat through
+  // /proc/self/fd, so only with /proc. SRD_CLI_EXPORT_NAMED_TEMPORARIES=1 turns it off,
+  // for the tests of the named path, which file systems without O_TMPFILE take.
+  static bool unnamed_temporaries() {
+    static const bool wanted = std::getenv("SRD_CLI_EXPORT_NAMED_TEMPORARIES") == nullptr &&
+                               ::access("/proc/self/fd", X_OK) == 0;
+    return wanted;
+  }
+
+  // Gives the unnamed file open as `fd` the name `name` in `directory`; fails with
+  // EEXIST if the name exists (a link there included, which is not followed).
+  static int link_unnamed(int fd, int directory, const std::string& name) {
+    const std::string handle = "/proc/self/fd/" + std::to_string(fd);
+    return ::linkat(AT_FDCWD, handle.c_str(), directory, name.c_str(), AT_SYMLINK_FOLLOW);
   }
 
   // renameat2(RENAME_NOREPLACE), or where the file system has no such rename, a hard
@@ -423,8 +481,9 @@ written as DIRECTORY/_by_hash/<16 hex digits> (--unnamed=hash), or make export
 fail before writing anything (--unnamed=fail). Keys that are not safe relative
 paths ("/etc/x", "a/../b") are treated as unnamed.
 
-Nothing is overwritten unless --overwrite; each file is written under a
-fresh temporary name and renamed into place. Export never follows a symbolic
+Nothing is overwritten unless --overwrite; each file is written whole before
+it gets its name (unnamed with O_TMPFILE where the file system allows it, so an
+export killed mid-write leaves nothing behind). Export never follows a symbolic
 link inside DIRECTORY: a key whose path leads through one is refused before
 anything is written.
 
