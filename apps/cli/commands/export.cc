@@ -198,7 +198,9 @@ class ExportRoot {
     int fd = unnamed_temporaries() ? ::openat(directory, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644) : -1;
     const bool unnamed = fd >= 0;
     if (!unnamed) {
-      fd = create_fresh(directory, name, temporary);
+      fd = under_fresh_name(name, temporary, [&](const std::string& fresh) {
+        return ::openat(directory, fresh.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      });
       if (fd < 0) fail("cannot create a temporary file for", relative, errno);
     }
     try {
@@ -217,12 +219,8 @@ class ExportRoot {
         result = link_unnamed(fd, directory, name);
         if (result == 0) linked = name;
       } else {
-        result = -1;
-        for (int attempt = 0; result != 0 && attempt < 16; ++attempt) {
-          temporary = fresh_name(name);
-          result = link_unnamed(fd, directory, temporary);
-          if (result != 0 && errno != EEXIST) break;
-        }
+        result = under_fresh_name(name, temporary,
+                                  [&](const std::string& fresh) { return link_unnamed(fd, directory, fresh); });
         if (result == 0) linked = temporary;
       }
       const int link_errno = errno;
@@ -269,20 +267,19 @@ class ExportRoot {
     return generator();
   }
 
-  static std::string fresh_name(const std::string& name) {
-    return name + ".srd-export-" + hex_u64(random_word()).substr(2) + ".tmp";
-  }
-
-  // A new file under a fresh name beside `name` (O_EXCL|O_NOFOLLOW), its name in
-  // `temporary`; -1 with errno set if none could be made.
-  static int create_fresh(int directory, const std::string& name, std::string& temporary) {
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 16; ++attempt) {
-      temporary = fresh_name(name);
-      fd = ::openat(directory, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (fd < 0 && errno != EEXIST) break;
+  // Calls make(candidate), which fails with EEXIST when the name is taken, for fresh
+  // names beside `name` (`<name>.srd-export-<random>.tmp`) until one is free, at most
+  // 16 times; the name tried last is left in `temporary`. Returns make's result:
+  // negative, errno set, if no name could be made.
+  template <class Make>
+  static int under_fresh_name(const std::string& name, std::string& temporary, const Make& make) {
+    int result = -1;
+    for (int attempt = 0; result < 0 && attempt < 16; ++attempt) {
+      temporary = name + ".srd-export-" + hex_u64(random_word()).substr(2) + ".tmp";
+      result = make(temporary);
+      if (result < 0 && errno != EEXIST) break;
     }
-    return fd;
+    return result;
   }
 
   // Whether to try O_TMPFILE: an unnamed file gets its name by linkat through
