@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <semaphore>
 #include <set>
 #include <string>
@@ -791,6 +792,95 @@ TEST(Concurrency, IterationDuringWritesAndCompaction) {
   });
   EXPECT_EQ(parallel, std::multiset<std::uint64_t>(live.begin(), live.end()));
   EXPECT_TRUE(store.verify().ok());
+}
+
+// A large key index grows on a thread of its own while the writer goes on (the
+// engine's index_growth.h), then takes in the writes made meanwhile. 100,000 keys
+// take the index through several such growths; readers must find every key written
+// so far all along, and every overwrite and delete made during a copy must hold
+// afterwards, and after a reopen. The last 40,000 keys arrive in one batch, faster
+// than a copy goes, so the writer also meets a copy it must wait for.
+TEST(Concurrency, ReadersFindEveryKeyWhileTheIndexGrowsInTheBackground) {
+  constexpr std::uint64_t kKeys = 100000;
+  constexpr std::uint64_t kLastBatch = 40000;
+  constexpr std::uint64_t kBatch = 50;
+  constexpr int kReaders = 2;
+  // Keys whose id is 0 mod 8 are deleted after they are written, 4 mod 8 rewritten
+  // as version 1; the others keep version 0 and are what readers check meanwhile.
+  const auto fate_of = [](std::uint64_t id) { return id % 8 == 0 ? 0 : id % 8 == 4 ? 1 : 2; };
+  auto change_after_write = [&](DataStore& store, std::uint64_t first, std::uint64_t end) {
+    std::vector<std::pair<std::string, std::vector<std::byte>>> rewrites;
+    std::vector<std::string> deletes;
+    for (std::uint64_t id = first; id < end; ++id) {
+      if (fate_of(id) == 1) rewrites.emplace_back(versioned_key(id), versioned_value(id, 1));
+      if (fate_of(id) == 0) deletes.push_back(versioned_key(id));
+    }
+    store.batch_write(rewrites);
+    store.batch_remove(deletes);
+  };
+  auto check_all = [&](const DataStore& store) {
+    std::uint64_t wrong = 0;
+    for (std::uint64_t id = 0; id < kKeys; ++id) {
+      const std::optional<EntryHandle> handle = store.read(versioned_key(id));
+      const bool ok = fate_of(id) == 0 ? !handle : handle && check_versioned(*handle, id) == (fate_of(id) == 1 ? 1u : 0u);
+      if (!ok && ++wrong <= 5) ADD_FAILURE() << "key " << id << " (fate " << fate_of(id) << ")";
+    }
+    EXPECT_EQ(wrong, 0u);
+    EXPECT_EQ(store.len(), kKeys - kKeys / 8);
+  };
+
+  TempDir dir;
+  const auto path = dir.file("store.bin");
+  {
+    DataStore store = DataStore::open(path);
+    std::atomic<std::uint64_t> written{0};
+    std::atomic<bool> writer_done{false};
+    std::atomic<std::uint64_t> reads{0};
+    std::vector<std::thread> threads;
+    threads.push_back(spawn([&] {
+      for (std::uint64_t first = 0; first < kKeys;) {
+        const std::uint64_t end = first < kKeys - kLastBatch ? first + kBatch : kKeys;
+        std::vector<std::pair<std::string, std::vector<std::byte>>> batch;
+        for (std::uint64_t id = first; id < end; ++id) batch.emplace_back(versioned_key(id), versioned_value(id, 0));
+        store.batch_write(batch);
+        written.store(end);
+        change_after_write(store, first, end);
+        first = end;
+      }
+      writer_done.store(true);
+    }));
+    for (int r = 0; r < kReaders; ++r) {
+      threads.push_back(spawn([&, r] {
+        std::mt19937_64 random(static_cast<std::uint64_t>(r) + 1);
+        for (bool last_pass = false; !last_pass;) {
+          last_pass = writer_done.load();
+          const std::uint64_t limit = written.load();
+          if (limit == 0) continue;
+          for (int i = 0; i < 256; ++i) {
+            std::uint64_t id = random() % limit;
+            if (fate_of(id) != 2) id = (id | 1) % limit;  // an odd id keeps version 0
+            if (fate_of(id) != 2) continue;
+            const std::optional<EntryHandle> handle = store.read(versioned_key(id));
+            if (!handle) {
+              ADD_FAILURE() << "key " << id << " missing with " << limit << " keys written";
+              return;
+            }
+            const std::optional<std::uint64_t> version = check_versioned(*handle, id);
+            if (version != 0u) {
+              if (version) ADD_FAILURE() << "key " << id << " read as version " << *version;
+              return;
+            }
+            reads.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+      }));
+    }
+    join_all(threads);
+    EXPECT_GT(reads.load(), 0u);
+    check_all(store);
+    EXPECT_TRUE(store.verify().ok());
+  }
+  check_all(DataStore::open(path));
 }
 
 }  // namespace

@@ -28,6 +28,51 @@ void load_saved_live_bits(Generation& generation) {
   generation.live_owner = std::move(bits);
 }
 
+void replace_table(const Publication& publication, Generation& generation, std::unique_ptr<IndexTable> replacement) {
+  generation.table.store(replacement.get(), std::memory_order_seq_cst);
+  publication.retire(std::shared_ptr<const void>(std::move(generation.table_owner)));
+  generation.table_owner = std::move(replacement);
+}
+
+// Starts growing the table on another thread (index_growth.h): it copies the slots
+// naming records that end at or below `tail`, the entry being indexed now (every
+// record the table names so far, since entries are indexed in file order).
+void start_growth(Generation& generation, std::uint64_t tail) {
+  std::shared_ptr<const io::Mapping> mapping = generation.mappings.back();
+  const RecordKeys records(mapping->data(), tail);
+  generation.growth = std::make_unique<IndexGrowth>(*generation.table_owner, records, tail, std::move(mapping));
+}
+
+// The table the entry ending at `tail` goes into: the current one, or its
+// replacement when it must grow, has grown in the background, or still lies in a
+// snapshot's read-only mapping.
+IndexTable* next_table(const Publication& publication, Generation& generation, const RecordKeys& keys,
+                       std::uint64_t tail, bool may_add_key) {
+  IndexTable* table = generation.table_owner.get();
+  if (table->is_mapped()) {
+    // A table still lying in the snapshot's read-only mapping is copied into memory
+    // of its own at the first change: opening stays a checksum pass, and only a
+    // store that writes pays the copy. (A growth never starts from such a table.)
+    replace_table(publication, generation, table->owned_copy());
+    table = generation.table_owner.get();
+  }
+  if (generation.growth) {
+    if (generation.growth->ready() || generation.growth->full() || (may_add_key && table->is_nearly_full())) {
+      std::unique_ptr<IndexGrowth> growth = std::move(generation.growth);
+      replace_table(publication, generation, growth->finish(keys));
+    }
+    return generation.table_owner.get();
+  }
+  if (may_add_key && table->is_crowded()) {
+    if (table->capacity() >= IndexGrowth::kMinBackgroundCapacity) {
+      start_growth(generation, tail);
+    } else {
+      replace_table(publication, generation, table->grown(keys));
+    }
+  }
+  return generation.table_owner.get();
+}
+
 }  // namespace
 
 void index_entry(const Publication& publication, Generation& generation, std::uint64_t key_hash,
@@ -35,20 +80,10 @@ void index_entry(const Publication& publication, Generation& generation, std::ui
   // Saved LiveBits describe the file as the snapshot left it: read before the first
   // change, or they would miss it.
   if (generation.saved_live_bits) load_saved_live_bits(generation);
-  IndexTable* table = generation.table_owner.get();
   const RecordKeys keys = generation.writer_record_keys();
-  const bool grow = !tombstone && table->is_crowded();
-  if (grow || table->is_mapped()) {
-    // A table still lying in the snapshot's read-only mapping is copied into memory
-    // of its own at the first change: opening stays a checksum pass, and only a
-    // store that writes pays the copy.
-    std::unique_ptr<IndexTable> replacement = grow ? table->grown(keys) : table->owned_copy();
-    generation.table.store(replacement.get(), std::memory_order_seq_cst);
-    publication.retire(std::shared_ptr<const void>(std::move(generation.table_owner)));
-    generation.table_owner = std::move(replacement);
-    table = generation.table_owner.get();
-  }
+  IndexTable* table = next_table(publication, generation, keys, tail, !tombstone);
   const SlotEntry before = table->upsert(key_hash, tail, tombstone, keys);
+  if (generation.growth) generation.growth->note(key_hash, tail, tombstone);
   const bool was_live = before.live();
   if (LiveBits* bits = generation.live_owner.get()) {
     if (was_live) bits->clear(before.tail);

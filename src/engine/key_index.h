@@ -41,7 +41,9 @@
 //
 // Thread-safety: one writer (the store's write mutex) and any number of concurrent
 // readers. Growing replaces the table: the store publishes the new one and retires
-// the old one until no reader can still be looking at it.
+// the old one until no reader can still be looking at it. grown() of an owned table
+// may also run on another thread while the writer changes the table (it reads only
+// slot words, atomically; see its last_tail).
 #pragma once
 
 #include <algorithm>
@@ -189,11 +191,19 @@ class IndexTable {
   }
 
   bool is_crowded() const noexcept { return used_ * 4 >= capacity() * 3; }
+  // Past this load a table being grown in the background (index_growth.h) stops
+  // taking new keys until the larger one is ready: probes lengthen quickly beyond it.
+  bool is_nearly_full() const noexcept { return used_ * 8 >= capacity() * 7; }
   // A table half again as large holding the same live keys (deleted ones are
   // dropped); reads every live key's record through `key_of` for its full hash.
-  // Throws Error(kCorruption) if a live slot's record cannot be read.
+  // Slots naming a record that ends past `last_tail` are left out: a copy made on
+  // another thread while the writer goes on changing this table (index_growth.h)
+  // takes those from the writer's list of its changes. Returns nullptr once
+  // `cancelled` is set. Throws Error(kCorruption) if a live slot's record at or
+  // below `last_tail` cannot be read.
   template <class KeyOf>
-  std::unique_ptr<IndexTable> grown(const KeyOf& key_of) const {
+  std::unique_ptr<IndexTable> grown(const KeyOf& key_of, std::uint64_t last_tail = kMaxIndexedTail,
+                                    const std::atomic<bool>* cancelled = nullptr) const {
     const IndexTable& source = settled();
     auto bigger = std::make_unique<IndexTable>(grown_capacity(source.capacity()));
     // The records lie scattered over the file, and the keys' new slots over the new
@@ -204,13 +214,20 @@ class IndexTable {
     std::array<std::pair<std::uint64_t, std::uint64_t>, kAhead> waiting;  // (key hash, tail)
     std::size_t keys_read = 0;
     const std::size_t slots = source.capacity_;
+    // Relaxed loads suffice on another thread too: a word naming a record at or below
+    // `last_tail` was stored before that thread started, and other words are skipped.
+    auto copied = [last_tail](const SlotEntry& entry) { return entry.live() && entry.tail <= last_tail; };
+    constexpr std::size_t kCancelCheckSlots = 4096;
     for (std::size_t i = 0; i < slots; ++i) {
+      if (cancelled != nullptr && i % kCancelCheckSlots == 0 && cancelled->load(std::memory_order_relaxed)) {
+        return nullptr;
+      }
       if (i + kAhead < slots) {
         const std::uint64_t ahead = source.slots_[i + kAhead].load(std::memory_order_relaxed);
-        if (entry_of(ahead).live()) key_of.prefetch(ahead & kTailMask);
+        if (copied(entry_of(ahead))) key_of.prefetch(ahead & kTailMask);
       }
       const SlotEntry entry = entry_of(source.slots_[i].load(std::memory_order_relaxed));
-      if (!entry.live()) continue;
+      if (!copied(entry)) continue;
       const std::uint64_t tail = entry.tail;
       const std::optional<std::uint64_t> key = key_of(tail);
       if (!key) throw_unreadable_record(tail);

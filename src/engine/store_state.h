@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/index_growth.h"
 #include "engine/key_index.h"
 #include "engine/live_bits.h"
 #include "io/mapping.h"
@@ -33,6 +34,9 @@ struct Generation : std::enable_shared_from_this<Generation> {
   // writer: owns the current table.
   std::unique_ptr<IndexTable> table_owner;
   std::atomic<IndexTable*> table{nullptr};
+  // writer: the larger table being copied from table_owner on another thread, if
+  // any (index_growth.h). Declared after what it reads, so it stops first.
+  std::unique_ptr<IndexGrowth> growth;
 
   // writer: liveness by position (live_bits.h), built on first iteration when small
   // enough to be worth it; nullptr until then.
