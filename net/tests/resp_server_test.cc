@@ -210,6 +210,32 @@ TEST(RespServer, AStopAnswersWhatWasReceivedAndKeepsItsWrites) {
   EXPECT_GE(answered, 1);
 }
 
+// A session's read buffer starts at a page and grows as commands need: a value of
+// 1 MiB sent in pieces of 1,000 bytes, and a pipeline far larger than the first
+// buffer, arrive whole, and a small command after them still works.
+TEST(RespServer, CommandsLargerThanTheFirstReadBufferArriveWhole) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options());
+  RespSocket c(server.server().resp_port());
+  std::string big(1 << 20, 'v');
+  for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
+  const std::string set_big = RespSocket::command({"SET", "big", big});
+  for (std::size_t at = 0; at < set_big.size(); at += 1000) c.send(std::string_view(set_big).substr(at, 1000));
+  EXPECT_EQ(c.reply(), "+OK");
+  std::string pipeline;
+  for (int i = 0; i < 2000; ++i) pipeline += RespSocket::command({"SET", "p" + std::to_string(i), std::string(100, 'x')});
+  ASSERT_GT(pipeline.size(), 64u * 1024);
+  c.send(pipeline);
+  int answered = 0;
+  for (int i = 0; i < 2000; ++i) answered += c.reply() == "+OK";
+  EXPECT_EQ(answered, 2000);
+  const auto handle = server.store().read("big");
+  ASSERT_TRUE(handle.has_value());
+  EXPECT_EQ(text_of(*handle), big);
+  EXPECT_TRUE(server.store().exists("p1999"));
+  EXPECT_EQ(c.call({"GET", "p0"}), bulk(std::string(100, 'x')));
+}
+
 // A WebSocket write stream holds the store's writer while it waits for its next chunk.
 // A RESP write that arrives meanwhile, in a mode that runs writes on the RESP side's
 // I/O threads, must wait elsewhere: waiting on its I/O thread would stall every RESP
