@@ -1,17 +1,25 @@
 // srd-microbench: Google Benchmark over the engine's hot pieces: hashing, the
-// checksum, pre-pad math, the metadata codec, index probes and inserts, and the
-// staging copy a batch write performs.
+// checksum, pre-pad math, the metadata codec, index probes and inserts, the
+// staging copy a batch write performs, and the tail of single writes' latency.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/key_index.h"
 #include "format/checksum.h"
 #include "format/entry_layout.h"
 #include "simd_r_drive/hashing.h"
+#include "simd_r_drive/simd_r_drive.h"
 
 namespace {
 
@@ -116,6 +124,56 @@ void BM_StagingCopy(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 BENCHMARK(BM_StagingCopy);
+
+// The slowest single writes: range(0) writes of 8-byte values under keys drawn from
+// a million, one write every range(1) microseconds (0: back to back; 17: the rate
+// of redis-benchmark's SETs at -P 1). Store-wide work a write can trigger (the index
+// growing, the file growing) shows up here as the maximum, not in the mean.
+void BM_WriteLatencyTail(benchmark::State& state) {
+  const auto writes = static_cast<std::size_t>(state.range(0));
+  const auto pace = std::chrono::microseconds(state.range(1));
+  std::vector<double> micros;
+  micros.reserve(writes);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("srd-microbench-" + std::to_string(::getpid()));
+  for (auto _ : state) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    {
+      DataStore store = DataStore::open(dir / "store.bin");
+      std::mt19937_64 random(1);
+      char key[32];
+      const char value[8] = {};
+      const auto start = std::chrono::steady_clock::now();
+      for (std::size_t i = 0; i < writes; ++i) {
+        if (pace.count() != 0) {
+          while (std::chrono::steady_clock::now() < start + pace * i) std::this_thread::yield();
+        }
+        const int length = std::snprintf(key, sizeof key, "key:%012llu",
+                                         static_cast<unsigned long long>(random() % 1000000));
+        const auto before = std::chrono::steady_clock::now();
+        store.write(std::string_view(key, static_cast<std::size_t>(length)), std::string_view(value, sizeof value));
+        micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - before).count());
+      }
+    }
+    std::filesystem::remove_all(dir);
+  }
+  std::sort(micros.begin(), micros.end());
+  const auto quantile = [&](double q) { return micros[static_cast<std::size_t>(q * (micros.size() - 1))]; };
+  state.counters["p50_us"] = quantile(0.5);
+  state.counters["p99.9_us"] = quantile(0.999);
+  state.counters["p99.99_us"] = quantile(0.9999);
+  state.counters["max_ms"] = micros.back() / 1000;
+  state.SetItemsProcessed(static_cast<std::int64_t>(micros.size()));
+}
+BENCHMARK(BM_WriteLatencyTail)
+    ->Args({1000000, 0})
+    ->Args({300000, 17})
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly(true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 
