@@ -52,7 +52,8 @@ class IndexGrowth {
   // Tables smaller than this grow on the writer's thread (under 1 ms); a thread
   // would cost more than it saves.
   static constexpr std::size_t kMinBackgroundCapacity = 16 * 1024;
-  // The changes listed in one growth, at most (then the writer waits for it).
+  // The list of changes grows in chunks of kChunkChanges (192 KiB). A growth lists
+  // at most kMaxChanges (16M) changes; then the writer waits for it.
   static constexpr std::size_t kChunkChanges = 8192;
   static constexpr std::size_t kMaxChunks = 2048;
   static constexpr std::size_t kMaxChanges = kChunkChanges * kMaxChunks;
