@@ -64,11 +64,7 @@ void IndexGrowth::run() {
   while (result_ && !cancelled_.load(std::memory_order_relaxed)) {
     const std::size_t listed = noted_.load(std::memory_order_acquire);
     if (listed == replayed_) break;
-    const GrowthKeys keys(*this, listed);
-    for (; replayed_ < listed; ++replayed_) {
-      const Change& change = at(replayed_);
-      result_->upsert(change.key_hash, change.tail, change.deleted, keys);
-    }
+    replay_until(*result_, listed, GrowthKeys(*this, listed));
   }
   replayed_by_thread_ = replayed_;
   done_.store(true, std::memory_order_release);

@@ -82,12 +82,7 @@ class IndexGrowth {
   template <class KeyOf>
   std::unique_ptr<IndexTable> finish(const KeyOf& key_of) {
     std::unique_ptr<IndexTable> grown = wait();
-    const std::size_t noted = noted_.load(std::memory_order_relaxed);
-    for (std::size_t i = replayed_; i < noted; ++i) {
-      const Change& change = at(i);
-      grown->upsert(change.key_hash, change.tail, change.deleted, key_of);
-    }
-    replayed_ = noted;
+    replay_until(*grown, noted_.load(std::memory_order_relaxed), key_of);
     return grown;
   }
   std::size_t noted_changes() const noexcept { return noted_.load(std::memory_order_relaxed); }
@@ -114,6 +109,14 @@ class IndexGrowth {
   };
 
   const Change& at(std::size_t i) const noexcept { return chunks_[i / kChunkChanges][i % kChunkChanges]; }
+  // Replays the listed changes [replayed_, listed) into `table`, in order.
+  template <class KeyOf>
+  void replay_until(IndexTable& table, std::size_t listed, const KeyOf& key_of) {
+    for (; replayed_ < listed; ++replayed_) {
+      const Change& change = at(replayed_);
+      table.upsert(change.key_hash, change.tail, change.deleted, key_of);
+    }
+  }
   void run();
   std::unique_ptr<IndexTable> wait();
 
