@@ -1,7 +1,5 @@
 #include "engine/appender.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -218,13 +216,7 @@ void Appender::warm_past(const Generation& generation, std::uint64_t tail) {
   warm_requested_to_ = to;
 }
 
-std::uint64_t Appender::padding_page_size() noexcept {
-  static const std::uint64_t size = [] {
-    const long page = ::sysconf(_SC_PAGESIZE);
-    return std::max<std::uint64_t>(4096, page > 0 ? static_cast<std::uint64_t>(page) : 4096);
-  }();
-  return size;
-}
+std::uint64_t Appender::padding_page_size() noexcept { return io::page_size(); }
 
 void Appender::grow(std::uint64_t target) {
   std::lock_guard lock(padding_mutex_);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "format/checksum.h"
+#include "io/mapping.h"
 #include "simd_r_drive/error.h"
 
 namespace simd_r_drive::engine {
@@ -26,6 +27,13 @@ IndexTable::IndexTable(std::size_t capacity) : capacity_(capacity) {
   void* memory = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
   if (bytes_ >= (2u << 20)) ::madvise(memory, bytes_, MADV_HUGEPAGE);
+  // Faulted in for writing now, not slot by slot: a probe reads a slot before the
+  // insert writes it, so an untouched page was first mapped to the shared zero page
+  // and then copied on the write, a second fault whose TLB flush interrupts every
+  // CPU running the process (and a huge zero page split into 4 KiB pages first). A
+  // table grown on a thread of its own took 160-195 ns a key that way, 4 to 5 times
+  // the copy itself, long enough for the writer to reach 7/8 full and wait for it.
+  (void)io::populate_for_writing(memory, bytes_);
   slots_ = static_cast<Slot*>(memory);
   region_ = memory;
   region_bytes_ = bytes_;

@@ -88,6 +88,21 @@ WindowMapping& WindowMapping::operator=(WindowMapping&& other) noexcept {
   return *this;
 }
 
+std::uint64_t page_size() noexcept {
+  static const std::uint64_t size = [] {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    return std::max<std::uint64_t>(4096, page > 0 ? static_cast<std::uint64_t>(page) : 4096);
+  }();
+  return size;
+}
+
+int populate_for_writing(void* address, std::size_t bytes) noexcept {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14; older headers lack the name
+#endif
+  return ::madvise(address, bytes, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+}
+
 std::uint64_t reservation_for(std::uint64_t needed) noexcept {
   constexpr std::uint64_t kMinimum = 256ull << 20;
   std::uint64_t want = needed * 2;

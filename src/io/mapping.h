@@ -122,6 +122,15 @@ inline constexpr bool written_data_wants_huge_folios(std::uint64_t file_size, st
   return file_size <= physical_memory / 2;
 }
 
+// The system's page size, and never less than 4 KiB.
+std::uint64_t page_size() noexcept;
+
+// Write-faults [address, address + bytes) in now (madvise MADV_POPULATE_WRITE, Linux
+// 5.14): each page arrives zeroed and writable, or as the file's page-cache page for
+// a file mapping. Returns 0, or the errno (EINVAL or EPERM: the kernel lacks the
+// advice; the pages then fault in as they are touched, as without it).
+int populate_for_writing(void* address, std::size_t bytes) noexcept;
+
 // How much address space to reserve for a file of `needed` bytes: at least 256 MiB,
 // and twice the need, rounded to 2 MiB, so growth remaps O(log size) times.
 std::uint64_t reservation_for(std::uint64_t needed) noexcept;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "engine/key_index.h"
+#include "io/mapping.h"
 #include "simd_r_drive/error.h"
 
 namespace simd_r_drive::engine {
@@ -150,6 +152,38 @@ TEST(KeyIndex, GrowthKeepsAtMostSixteenBytesPerKey) {
     ASSERT_LT(store.table->used() * 4, store.table->capacity() * 3 + 4) << "grown too late";
   }
   EXPECT_GE(growths, 5u);
+}
+
+// A table's memory is faulted in for writing when it is made, so filling it takes
+// no page fault: otherwise each page cost two (the probe's read mapped the zero page,
+// the insert's write copied it, with a TLB flush on every CPU the process ran on).
+TEST(KeyIndex, AFreshTableTakesNoPageFaultWhileItIsFilled) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's shadow memory faults in as the table is touched";
+#endif
+  void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(probe, MAP_FAILED);
+  const bool populates = io::populate_for_writing(probe, 4096) == 0;
+  ::munmap(probe, 4096);
+  if (!populates) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE (Linux 5.14)";
+  constexpr std::size_t kKeys = 400000;
+  std::vector<std::uint64_t> hashes(kKeys);
+  std::mt19937_64 random(9);
+  for (auto& hash : hashes) hash = random();
+  FakeRecords records;
+  for (std::size_t i = 0; i < kKeys; ++i) records.add(21 + i, hashes[i]);
+  auto table = IndexTable::with_room_for(kKeys);
+  ASSERT_GE(table->raw_size(), 4u << 20);  // many pages, huge ones included
+  const auto minor_faults = [] {
+    rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_minflt;
+  };
+  const long before = minor_faults();
+  for (std::size_t i = 0; i < kKeys; ++i) table->upsert(hashes[i], 21 + i, false, records);
+  const long faults = minor_faults() - before;
+  EXPECT_LT(faults, 16) << "filling " << table->raw_size() / 4096 << " pages of slots";
+  EXPECT_EQ(table->find(hashes[kKeys / 2], records), 21 + kKeys / 2);
 }
 
 TEST(KeyIndex, GrownDropsDeletedKeys) {

@@ -7,9 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,20 +109,8 @@ TEST(Mapping, ReleasingResidentPagesKeepsEveryByte) {
 
 // The VmFlags of the mapping of this process that holds `address` (/proc/self/smaps).
 std::string vm_flags_at(const void* address) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto at = reinterpret_cast<std::uintptr_t>(address);
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    std::uintptr_t from = 0, to = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> from >> dash >> to && dash == '-') {
-      inside = from <= at && at < to;
-    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
-      return line.substr(8) + " ";
-    }
-  }
-  return {};
+  const std::string flags = srd_test::smaps_field_at(address, "VmFlags:");
+  return flags.empty() ? flags : flags + " ";
 }
 
 constexpr std::uint64_t kZone = simd_r_drive::io::kHugePageSize;

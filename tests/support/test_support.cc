@@ -114,6 +114,23 @@ std::string StderrCapture::take() {
   return testing::internal::GetCapturedStderr();
 }
 
+std::string smaps_field_at(const void* address, std::string_view field) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t from = 0, to = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> from >> dash >> to && dash == '-') {
+      inside = from <= at && at < to;
+    } else if (inside && line.rfind(field, 0) == 0) {
+      return line.substr(field.size());
+    }
+  }
+  return {};
+}
+
 bool mentions_number(const std::string& text, std::uint64_t number) {
   const std::regex pattern("(^|[^0-9])" + std::to_string(number) + "([^0-9]|$)");
   return std::regex_search(text, pattern);

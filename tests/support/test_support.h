@@ -93,6 +93,10 @@ class StderrCapture {
   bool active_ = true;
 };
 
+// The value of `field` (say "Rss:" or "VmFlags:") of this process's mapping that
+// holds `address`, from /proc/self/smaps; empty if no mapping holds it.
+std::string smaps_field_at(const void* address, std::string_view field);
+
 // Whether `text` contains `number` as a whole decimal number.
 bool mentions_number(const std::string& text, std::uint64_t number);
 
