@@ -12,10 +12,6 @@
 #include "engine/logger.h"
 #include "io/mapping.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack the name
-#endif
-
 namespace simd_r_drive::engine {
 
 AppendZoneWarmer::~AppendZoneWarmer() {
@@ -40,12 +36,29 @@ void AppendZoneWarmer::request(std::shared_ptr<const io::Mapping> mapping, std::
   mapping_ = std::move(mapping);
   from_ = from;
   to_ = to;
-  if (!thread_.joinable()) {
-    owner_pid_ = static_cast<int>(::getpid());
-    thread_ = std::thread([this] { run(); });
-  }
+  start_thread_locked();
   lock.unlock();
   changed_.notify_all();
+}
+
+void AppendZoneWarmer::release(std::shared_ptr<const io::Mapping> replaced) {
+  std::unique_lock lock(mutex_);
+  const bool forked = thread_.joinable() && ::getpid() != owner_pid_;
+  if (stopping_ || forked) {
+    lock.unlock();
+    replaced->release_resident_pages();
+    return;
+  }
+  to_release_.push_back(std::move(replaced));
+  start_thread_locked();
+  lock.unlock();
+  changed_.notify_all();
+}
+
+void AppendZoneWarmer::start_thread_locked() {
+  if (thread_.joinable()) return;
+  owner_pid_ = static_cast<int>(::getpid());
+  thread_ = std::thread([this] { run(); });
 }
 
 bool AppendZoneWarmer::enabled() const {
@@ -56,14 +69,27 @@ bool AppendZoneWarmer::enabled() const {
 bool AppendZoneWarmer::wait_until_idle(unsigned timeout_ms) const {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                           [&] { return disabled_ || (!busy_ && from_ >= to_); });
+                           [&] { return !busy_ && to_release_.empty() && (disabled_ || from_ >= to_); });
 }
 
 void AppendZoneWarmer::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [&] { return stopping_ || from_ < to_; });
+    changed_.wait(lock, [&] { return stopping_ || from_ < to_ || !to_release_.empty(); });
     if (stopping_) return;
+    // Warming first: the writer is about to store into those pages.
+    if (from_ >= to_) {
+      std::vector<std::shared_ptr<const io::Mapping>> replaced;
+      replaced.swap(to_release_);
+      busy_ = true;
+      lock.unlock();
+      for (const auto& mapping : replaced) mapping->release_resident_pages();
+      replaced.clear();  // the last reference may unmap it: not under the lock
+      lock.lock();
+      busy_ = false;
+      changed_.notify_all();
+      continue;
+    }
     // One 2 MiB step at a time, so that a newer request or a stop is taken soon.
     std::shared_ptr<const io::Mapping> mapping = mapping_;
     const std::uint64_t step = io::kHugePageSize;
@@ -73,11 +99,10 @@ void AppendZoneWarmer::run() {
     if (last <= first) continue;
     busy_ = true;
     lock.unlock();
-    const int failed = ::madvise(mapping->data() + first, last - first, MADV_POPULATE_WRITE);
-    const int error = errno;
+    const int error = io::populate_for_writing(mapping->data() + first, last - first);
     lock.lock();
     busy_ = false;
-    if (failed != 0) {
+    if (error != 0) {
       if (error == EINVAL || error == EPERM) {
         // The kernel does not know the advice: stop trying.
         disabled_ = true;

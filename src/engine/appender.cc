@@ -201,8 +201,13 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
     warm_requested_to_ = 0;  // the new mapping's pages are to be faulted in afresh
     // The old mapping lives on for readers and handles that pin it; the writer reads
     // records through the new one from now on (the index confirms keys and grows by
-    // reading them), so the old one's pages need not stay mapped twice.
-    current->release_resident_pages();
+    // reading them), so the old one's pages need not stay mapped twice. The warming
+    // thread, where there is one, unmaps them, off the write that got here.
+    if (warmer_) {
+      warmer_->release(current->shared_from_this());
+    } else {
+      current->release_resident_pages();
+    }
   }
 }
 

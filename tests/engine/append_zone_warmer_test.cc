@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <string>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -97,6 +98,33 @@ TEST(AppendZoneWarmer, NewerRequestsReplaceOlderOnesAndDestructionStopsTheThread
   }
   EXPECT_EQ(first.use_count(), 1) << "the stopped warmer still holds the mapping";
   EXPECT_EQ(second.use_count(), 1);
+}
+
+// Resident kilobytes of this process's mapping that holds `address`; -1 if no
+// mapping holds it.
+long resident_kib_at(const void* address) {
+  const std::string rss = srd_test::smaps_field_at(address, "Rss:");
+  return rss.empty() ? -1 : std::stol(rss);
+}
+
+// A mapping a larger one replaced is unmapped from the page tables on the warming
+// thread: its resident pages go, its bytes stay, and the warmer lets go of it.
+TEST(AppendZoneWarmer, ReleasesAReplacedMappingsPagesOnItsThread) {
+  srd_test::TempDir dir;
+  io::FileHandle file(dir.file("old"), io::FileHandle::Mode::kOpenOrCreate);
+  file.allocate(2 * kTwoMiB);
+  auto replaced = std::make_shared<io::Mapping>(file.fd(), 2 * kTwoMiB, true);
+  for (std::uint64_t at = 0; at < 2 * kTwoMiB; at += 4096) replaced->data()[at] = std::byte{7};
+  ASSERT_GE(resident_kib_at(replaced->data()), 4096);
+  AppendZoneWarmer warmer;
+  warmer.release(replaced);
+  ASSERT_TRUE(warmer.wait_until_idle(30'000));
+  EXPECT_EQ(resident_kib_at(replaced->data()), 0);
+  EXPECT_EQ(replaced.use_count(), 1) << "the warmer kept the mapping after releasing it";
+  EXPECT_EQ(replaced->data()[2 * kTwoMiB - 4096], std::byte{7});
+  std::vector<std::byte> out(1);
+  file.pread_some(kTwoMiB, out);
+  EXPECT_EQ(out[0], std::byte{7});
 }
 
 }  // namespace
