@@ -122,6 +122,13 @@ std::uint32_t prefix_crc(const std::byte* file, std::uint64_t tail) {
   return format::crc32_extend(0, file, std::min(tail, kPrefixChecked));
 }
 
+// Over the raw layout as saved: the bit words, then the offsets.
+std::uint32_t live_bits_crc(const LiveBits& bits) {
+  const std::span<const std::byte> words = bits.raw_bits();
+  const std::span<const std::byte> offsets = bits.raw_offsets();
+  return format::crc32_extend(format::crc32_extend(0, words.data(), words.size()), offsets.data(), offsets.size());
+}
+
 }  // namespace
 
 std::filesystem::path snapshot_path(const std::filesystem::path& store) { return StoreFiles::of(store).index_snapshot; }
@@ -172,7 +179,7 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   };
   if (!header || !file_matches(*header)) return std::nullopt;
   const std::uint64_t body_size = header->capacity * IndexTable::kSlotBytes;
-  const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + 32);  // LiveBits::raw_size()
+  const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + LiveBits::kOffsetBytesPerWord);
   const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: see file_matches
   const std::uint64_t blocks_offset = live_offset + live_size;
   const std::uint64_t blocks_size = header->blocks * 4;
@@ -207,7 +214,7 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
       // Mapped rather than read: no copy into fresh memory, which on a VM that
       // hands freed memory back costs a host fault per page on top of the copy.
       auto bits = LiveBits::mapped_from(*shared_fd, live_offset, words);
-      if (!bits || format::crc32_extend(0, bits->raw(), bits->raw_size()) != crc) return nullptr;
+      if (!bits || live_bits_crc(*bits) != crc) return nullptr;
       return bits;
     };
   }
@@ -243,7 +250,7 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
     header.blocks_crc = format::crc32_extend(0, crc_bytes.data(), crc_bytes.size());
     if (live_bits) {
       header.live_words = live_bits->words();
-      header.live_crc = format::crc32_extend(0, live_bits->raw(), live_bits->raw_size());
+      header.live_crc = live_bits_crc(*live_bits);
     }
     const auto encoded = encode(header);
     std::vector<std::byte> first_page(kBodyOffset);
@@ -256,7 +263,8 @@ void save_snapshot(const std::filesystem::path& store, const IndexTable& table, 
       const std::span<const std::byte> pieces[] = {
           first_page,
           {slots.raw_slots(), slots.raw_size()},
-          live_bits ? std::span<const std::byte>(live_bits->raw(), live_bits->raw_size()) : std::span<const std::byte>(),
+          live_bits ? live_bits->raw_bits() : std::span<const std::byte>(),
+          live_bits ? live_bits->raw_offsets() : std::span<const std::byte>(),
           crc_bytes};
       out.pwrite_all(0, pieces);
     }
