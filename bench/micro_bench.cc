@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/key_index.h"
@@ -125,13 +127,15 @@ void BM_StagingCopy(benchmark::State& state) {
 }
 BENCHMARK(BM_StagingCopy);
 
-// The slowest single writes: range(0) writes of 8-byte values under keys drawn from
-// a million, one write every range(1) microseconds (0: back to back; 17: the rate
-// of redis-benchmark's SETs at -P 1). Store-wide work a write can trigger (the index
-// growing, the file growing) shows up here as the maximum, not in the mean.
+// The slowest writes: range(0) calls, each writing range(2) 8-byte values under keys
+// drawn from a million (1: write; more: one batch_write, as a RESP MSET), one call
+// every range(1) microseconds (0: back to back; 17: the rate of redis-benchmark's
+// SETs at -P 1). Store-wide work a write can trigger (the index growing, the file and
+// its LiveBits growing) shows up here as the maximum, not in the mean.
 void BM_WriteLatencyTail(benchmark::State& state) {
   const auto writes = static_cast<std::size_t>(state.range(0));
   const auto pace = std::chrono::microseconds(state.range(1));
+  const auto per_call = static_cast<std::size_t>(state.range(2));
   std::vector<double> micros;
   micros.reserve(writes);
   const std::filesystem::path dir =
@@ -142,17 +146,27 @@ void BM_WriteLatencyTail(benchmark::State& state) {
     {
       DataStore store = DataStore::open(dir / "store.bin");
       std::mt19937_64 random(1);
-      char key[32];
+      std::vector<std::string> keys(per_call);
+      std::vector<std::pair<std::string_view, std::string_view>> items(per_call);
       const char value[8] = {};
       const auto start = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < writes; ++i) {
         if (pace.count() != 0) {
           while (std::chrono::steady_clock::now() < start + pace * i) std::this_thread::yield();
         }
-        const int length = std::snprintf(key, sizeof key, "key:%012llu",
-                                         static_cast<unsigned long long>(random() % 1000000));
+        for (std::size_t k = 0; k < per_call; ++k) {
+          char key[32];
+          const int length = std::snprintf(key, sizeof key, "key:%012llu",
+                                           static_cast<unsigned long long>(random() % 1000000));
+          keys[k].assign(key, static_cast<std::size_t>(length));
+          items[k] = {keys[k], std::string_view(value, sizeof value)};
+        }
         const auto before = std::chrono::steady_clock::now();
-        store.write(std::string_view(key, static_cast<std::size_t>(length)), std::string_view(value, sizeof value));
+        if (per_call == 1) {
+          store.write(items[0].first, items[0].second);
+        } else {
+          store.batch_write(items);
+        }
         micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - before).count());
       }
     }
@@ -167,8 +181,9 @@ void BM_WriteLatencyTail(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(micros.size()));
 }
 BENCHMARK(BM_WriteLatencyTail)
-    ->Args({1000000, 0})
-    ->Args({300000, 17})
+    ->Args({1000000, 0, 1})
+    ->Args({300000, 17, 1})
+    ->Args({600000, 0, 10})
     ->Iterations(1)
     ->Repetitions(3)
     ->ReportAggregatesOnly(true)
