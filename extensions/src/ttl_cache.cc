@@ -45,13 +45,10 @@ struct Registration {
   std::uint32_t checksum;
 };
 
-// The registration an entry holds, if it is a registry entry: 20 bytes whose first 8
-// derive its own key hash. Any other entry matches only by a 64-bit collision.
 std::optional<Registration> registration_in(const EntryHandle& entry) noexcept {
-  if (entry.size() != kRegistrationSize) return std::nullopt;
-  const std::uint64_t ttl_hash = load_u64_le(entry.data());
-  if (registry_hash_for(ttl_hash) != entry.key_hash()) return std::nullopt;
-  return Registration{entry.key_hash(), ttl_hash, load_u64_le(entry.data() + 8), load_u32_le(entry.data() + 16)};
+  const std::optional<TtlRegistration> found = ttl_registration_in(entry);
+  if (!found) return std::nullopt;
+  return Registration{entry.key_hash(), found->value_hash, found->expiry, found->checksum};
 }
 
 enum class Verdict {
@@ -137,6 +134,13 @@ TtlEntries ttl_entries(ByteView key, ByteView value, std::uint64_t expiry) {
 
 std::uint64_t ttl_value_hash(ByteView key) noexcept { return compute_hash(ttl_key(key)); }
 std::uint64_t ttl_registry_hash(ByteView key) noexcept { return registry_hash_for(ttl_value_hash(key)); }
+
+std::optional<TtlRegistration> ttl_registration_in(const EntryHandle& entry) noexcept {
+  if (entry.size() != kRegistrationSize) return std::nullopt;
+  const std::uint64_t ttl_hash = load_u64_le(entry.data());
+  if (registry_hash_for(ttl_hash) != entry.key_hash()) return std::nullopt;
+  return TtlRegistration{ttl_hash, load_u64_le(entry.data() + 8), load_u32_le(entry.data() + 16)};
+}
 
 std::uint64_t TtlCache::write(ByteView key, ByteView value, std::uint64_t ttl_secs) {
   const TtlEntries entries = ttl_entries(key, value, expiry_after(clock_(), ttl_secs));

@@ -250,6 +250,21 @@ TEST_F(TtlTest, EachWriteRegistersItsValueInTheSameAppend) {
   EXPECT_EQ(registration->metadata().prev_offset, value->end_offset() + simd_r_drive::kMetadataSize);
 }
 
+TEST_F(TtlTest, ARegistryEntryIsToldApartFromEveryOtherEntry) {
+  cache_.write("k", ByteView("value"), 30);
+  const auto registration = store_.read_with_key_hash(documented_registry_hash("k"));
+  ASSERT_TRUE(registration.has_value());
+  const auto parsed = ext::ttl_registration_in(*registration);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->value_hash, DataStore::hash_key(documented_ttl_key("k")));
+  EXPECT_EQ(parsed->expiry, now_ + 30);
+  EXPECT_EQ(parsed->checksum, store_.read(documented_ttl_key("k"))->checksum());
+  // Not registry entries: the TTL value, and the same 20 bytes under another key.
+  EXPECT_FALSE(ext::ttl_registration_in(*store_.read(documented_ttl_key("k"))).has_value());
+  store_.write("copy", registration->as_slice());
+  EXPECT_FALSE(ext::ttl_registration_in(*store_.read("copy")).has_value());
+}
+
 // docs/extensions.md works this example through by hand (hashes from the xxHash
 // reference tool, the CRC from zlib): the bytes here are those.
 TEST_F(TtlTest, TheDocumentedWorkedExample) {

@@ -592,7 +592,9 @@ void cmd_no_names(Context& c) {
 
 // ---- commands: server ----
 
-void cmd_dbsize(Context& c) { c.out.integer(static_cast<std::int64_t>(c.server.store.len())); }
+void cmd_dbsize(Context& c) {
+  c.out.integer(static_cast<std::int64_t>(c.shared.keyspace.count(c.server.store, now_ms()).keys));
+}
 
 void cmd_save(Context& c) {
   c.server.store.sync();
@@ -632,8 +634,11 @@ std::string info_text(Context& c, std::string_view section) {
   }
   if (want("keyspace")) {
     text += "# Keyspace\r\n";
-    const std::size_t n = c.server.store.len();
-    if (n > 0) text += "db0:keys=" + std::to_string(n) + ",expires=0,avg_ttl=0\r\n";
+    const KeyspaceCounts counts = c.shared.keyspace.count(c.server.store, now_ms());
+    if (counts.keys > 0) {
+      text += "db0:keys=" + std::to_string(counts.keys) + ",expires=" + std::to_string(counts.expires) +
+              ",avg_ttl=" + std::to_string(counts.avg_ttl_ms) + "\r\n";
+    }
     text += "\r\n";
   }
   return text;
@@ -717,7 +722,7 @@ constexpr Spec kSpecs[] = {
     {"keys", 2, "readonly", 0, 0, 0, false, "Not supported: the store keeps only key hashes", cmd_no_names},
     {"scan", -2, "readonly", 0, 0, 0, false, "Not supported: the store keeps only key hashes", cmd_no_names},
     {"randomkey", 1, "readonly", 0, 0, 0, false, "Not supported: the store keeps only key hashes", cmd_no_names},
-    {"dbsize", 1, "readonly fast", 0, 0, 0, false, "Return the number of live entries in the store", cmd_dbsize},
+    {"dbsize", 1, "readonly fast", 0, 0, 0, false, "Return the number of keys in the selected database", cmd_dbsize},
     {"ping", -1, "fast", 0, 0, 0, false, "Ping the server", cmd_ping},
     {"echo", 2, "fast", 0, 0, 0, false, "Echo the given string", cmd_echo},
     {"quit", -1, "allow_busy fast no_auth", 0, 0, 0, false, "Close the connection", cmd_quit},

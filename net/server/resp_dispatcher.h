@@ -19,6 +19,7 @@
 
 #include "protocol/resp.h"
 #include "server/cluster.h"
+#include "server/redis_keyspace.h"
 #include "server/server_context.h"
 
 namespace simd_r_drive::net::server {
@@ -36,6 +37,7 @@ struct RespShared {
   std::uint16_t port = 0;
   bool tls = false;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  RedisKeyspace keyspace;  // DBSIZE and INFO keyspace
 };
 
 struct RespClient {

@@ -193,6 +193,67 @@ TEST(RespServer, PlainAndExpiringKeysAreTheEntriesTheLibraryReads) {
   EXPECT_FALSE(ext::read_with_ttl(store, "r2").has_value());
 }
 
+// DBSIZE and INFO keyspace count keys as Redis does, whichever door wrote them: a key
+// with an expiry is one key (not its TTL value and registry entry), and an expired one
+// is none. The count follows writes, deletes and compactions.
+TEST(RespServer, DbsizeCountsKeysNotEntriesWhicheverDoorWroteThem) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options());
+  auto& store = server.store();
+  RespSocket c(server.server().resp_port());
+  EXPECT_EQ(c.call({"DBSIZE"}), ":0");
+
+  EXPECT_EQ(c.call({"SET", "plain", "1"}), "+OK");
+  EXPECT_EQ(c.call({"SET", "expiring", "2", "EX", "100"}), "+OK");
+  EXPECT_EQ(c.call({"SET", "empty", ""}), "+OK");  // a TTL value that never expires
+  ext::write_with_ttl(store, "from-cpp", "3", 200);
+  store.write("plain-from-cpp", "4");
+  EXPECT_EQ(store.len(), 8u);  // 2 plain, 3 TTL values, 3 registry entries
+  EXPECT_EQ(c.call({"DBSIZE"}), ":5");
+  const std::string info = c.call({"INFO", "keyspace"});
+  EXPECT_NE(info.find("db0:keys=5,expires=2,avg_ttl="), std::string::npos) << info;
+  // The mean time left of the two expiring keys (100 s and 200 s), in ms. The store
+  // keeps whole seconds: SET EX rounds the expiry up, write_with_ttl counts from the
+  // current second.
+  const std::size_t at = info.find("avg_ttl=") + 8;
+  const long avg_ttl = std::stol(info.substr(at));
+  EXPECT_GT(avg_ttl, 148000);
+  EXPECT_LE(avg_ttl, 150500);
+
+  // Overwrites do not count twice; a key that changes form is still one key.
+  EXPECT_EQ(c.call({"SET", "expiring", "5", "EX", "300"}), "+OK");
+  EXPECT_EQ(c.call({"PERSIST", "from-cpp"}), ":1");
+  EXPECT_EQ(c.call({"EXPIRE", "plain", "50"}), ":1");
+  EXPECT_EQ(c.call({"DBSIZE"}), ":5");
+  EXPECT_NE(c.call({"INFO", "keyspace"}).find("db0:keys=5,expires=2,"), std::string::npos);
+
+  // Deletes, through RESP and through the library.
+  EXPECT_EQ(c.call({"DEL", "expiring", "plain-from-cpp"}), ":2");
+  EXPECT_TRUE(ext::remove_with_ttl(store, "plain"));
+  EXPECT_EQ(c.call({"DBSIZE"}), ":2");
+
+  // A compaction rewrites the file: the next count starts over and agrees.
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(c.call({"SET", "k" + std::to_string(i), "v", "EX", "1000"}), "+OK");
+  for (int i = 0; i < 50; i += 2) EXPECT_EQ(c.call({"DEL", "k" + std::to_string(i)}), ":1");
+  EXPECT_EQ(c.call({"DBSIZE"}), ":27");
+  store.compact();
+  EXPECT_EQ(c.call({"DBSIZE"}), ":27");
+  EXPECT_EQ(c.call({"SET", "after", "x", "EX", "10"}), "+OK");
+  EXPECT_EQ(c.call({"DBSIZE"}), ":28");
+  EXPECT_NE(c.call({"INFO", "keyspace"}).find("db0:keys=28,expires=26,"), std::string::npos);
+
+  // An expired value still stored is no key; once everything is gone, INFO has no db0.
+  ext::write_with_ttl(store, "expired", "x", 0);
+  EXPECT_EQ(c.call({"DBSIZE"}), ":28");
+  EXPECT_EQ(ext::purge_expired(store), 1u);
+  EXPECT_EQ(c.call({"DBSIZE"}), ":28");
+  std::vector<std::string> everything{"from-cpp", "empty", "after"};
+  for (int i = 1; i < 50; i += 2) everything.push_back("k" + std::to_string(i));
+  for (const std::string& key : everything) EXPECT_EQ(c.call({"DEL", key}), ":1") << key;
+  EXPECT_EQ(c.call({"DBSIZE"}), ":0");
+  EXPECT_EQ(c.call({"INFO", "keyspace"}).find("db0:"), std::string::npos);
+}
+
 TEST(RespServer, AStopAnswersWhatWasReceivedAndKeepsItsWrites) {
   srd_test::TempDir dir;
   InProcessServer server(dir.file("s.bin"), resp_options());

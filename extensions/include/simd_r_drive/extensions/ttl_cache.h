@@ -139,6 +139,20 @@ SRD_EXT_API TtlEntries ttl_entries(ByteView key, ByteView value, std::uint64_t e
 SRD_EXT_API std::uint64_t ttl_value_hash(ByteView key) noexcept;
 SRD_EXT_API std::uint64_t ttl_registry_hash(ByteView key) noexcept;
 
+// What a registry entry says (the format above), for tools that walk a store's entries
+// or records and need to tell registry entries from values: the TTL value's key hash
+// and its registered expiry (UNIX seconds, or kNeverExpires).
+struct TtlRegistration {
+  std::uint64_t value_hash = 0;
+  std::uint64_t expiry = 0;
+  std::uint32_t checksum = 0;  // the CRC-32 of the TTL value's payload when registered
+  friend bool operator==(const TtlRegistration&, const TtlRegistration&) = default;
+};
+// The registration `entry` holds, or nullopt if it is not a registry entry: 20 bytes
+// whose first 8 derive the entry's own key hash (anything else matches only by a
+// 64-bit hash collision).
+SRD_EXT_API std::optional<TtlRegistration> ttl_registration_in(const EntryHandle& entry) noexcept;
+
 // The original's names, on the system clock.
 SRD_EXT_API std::uint64_t write_with_ttl(DataStore& store, ByteView key, ByteView value, std::uint64_t ttl_secs);
 SRD_EXT_API std::optional<EntryValue> read_with_ttl(const DataStore& store, ByteView key);
