@@ -7,8 +7,8 @@
 #include <array>
 #include <cctype>
 #include <cstring>
-#include <deque>
 #include <exception>
+#include <forward_list>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -142,15 +142,26 @@ Lookup lookup(const DataStore& store, std::string_view key, std::uint64_t now_se
   return found;
 }
 
+// What an unconditional put in `new_form` needs to know: which other form of the key
+// exists, for the batch to remove. Presence only: no value is read, no handle taken
+// (SET without NX, XX, GET or KEEPTTL, and MSET, do not look at the old value).
+Lookup forms_to_replace(const DataStore& store, std::string_view key, Lookup::Kind new_form) {
+  Lookup found;
+  if (new_form != Lookup::Kind::kPlain) found.plain_entry = store.exists(bv(key));
+  if (new_form != Lookup::Kind::kTtl) found.ttl_entry = store.exists_with_key_hash(ext::ttl_value_hash(bv(key)));
+  return found;
+}
+
 // One append of writes and removals (tombstones).
 class Batch {
  public:
+  void reserve(std::size_t items) { items_.reserve(items); }
   void put(std::string_view key, std::span<const std::byte> value, std::optional<std::uint64_t> expiry) {
     if (!expiry && !value.empty() && !(value.size() == 1 && value[0] == std::byte{0})) {
       items_.push_back({DataStore::hash_key(bv(key)), ByteView(value.data(), value.size())});
       return;
     }
-    ext::TtlEntries& e = ttl_.emplace_back(
+    ext::TtlEntries& e = ttl_.emplace_front(
         ext::ttl_entries(bv(key), ByteView(value.data(), value.size()), expiry.value_or(ext::kNeverExpires)));
     items_.push_back({e.value_hash, ByteView(e.value)});
     items_.push_back({e.registry_hash, ByteView(e.registration)});
@@ -174,7 +185,9 @@ class Batch {
  private:
   void tombstone(std::uint64_t hash) { items_.push_back({hash, ByteView(kTombstone, 1)}); }
   std::vector<HashedPayload> items_;
-  std::deque<ext::TtlEntries> ttl_;  // a deque: items_ points into its elements
+  // items_ points into these, so they must not move; a forward_list allocates nothing
+  // until a TTL value is put (libstdc++'s deque allocates when it is made).
+  std::forward_list<ext::TtlEntries> ttl_;
 };
 
 // The form a put of `value` with `expiry` takes (what it replaces rather than removes).
@@ -382,7 +395,13 @@ void cmd_set(Context& c) {
   }
   const auto lock = key_write_lock(c);
   const std::uint64_t now_s = now / 1000;
-  const Lookup found = lookup(c.server.store, key, now_s);
+  const bool conditional = nx || xx || get || keepttl;
+  const bool expires_at_once = expiry_ms && expiry_secs_of_ms(*expiry_ms) <= now_s;
+  const Lookup found =
+      conditional || expires_at_once
+          ? lookup(c.server.store, key, now_s)
+          : forms_to_replace(c.server.store, key,
+                             form_of(value, expiry_ms ? std::optional(expiry_secs_of_ms(*expiry_ms)) : std::nullopt));
   if (get) {
     if (found.present()) c.out.bulk(found.value());
     else c.out.null_bulk();
@@ -457,13 +476,13 @@ void cmd_mget(Context& c) {
 void cmd_mset(Context& c) {
   if (c.args.size() % 2 != 1) return wrong_arity(c, "mset");
   const auto lock = key_write_lock(c);
-  const std::uint64_t now = now_secs();
   Batch batch;
+  batch.reserve(c.args.size() - 1);  // a put and a removal per pair, at most
   // The later of two pairs for one key wins, in the batch as in Redis.
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
-    const Lookup found = lookup(c.server.store, c.args[i], now);
+    const Lookup::Kind form = form_of(c.args[i + 1], std::nullopt);
     batch.put(c.args[i], c.args[i + 1], std::nullopt);
-    batch.remove(c.args[i], found, form_of(c.args[i + 1], std::nullopt));
+    batch.remove(c.args[i], forms_to_replace(c.server.store, c.args[i], form), form);
   }
   batch.commit(c.server.store);
   c.out.simple("OK");

@@ -193,6 +193,41 @@ TEST(RespServer, PlainAndExpiringKeysAreTheEntriesTheLibraryReads) {
   EXPECT_FALSE(ext::read_with_ttl(store, "r2").has_value());
 }
 
+// SET without conditions and MSET replace a key whatever form it had: a plain value
+// replaces a TTL value (and its registry entry), a value kept as a TTL value (empty)
+// replaces a plain one, in the same append.
+TEST(RespServer, UnconditionalWritesReplaceTheOtherFormOfAKey) {
+  srd_test::TempDir dir;
+  InProcessServer server(dir.file("s.bin"), resp_options());
+  auto& store = server.store();
+  RespSocket c(server.server().resp_port());
+  auto ttl_form_exists = [&](std::string_view key) {
+    return store.exists_with_key_hash(ext::ttl_value_hash(key)) ||
+           store.exists_with_key_hash(ext::ttl_registry_hash(key));
+  };
+
+  EXPECT_EQ(c.call({"SET", "a", "1", "EX", "100"}), "+OK");
+  EXPECT_EQ(c.call({"SET", "b", "2", "EX", "100"}), "+OK");
+  EXPECT_EQ(c.call({"SET", "c", "3"}), "+OK");
+  EXPECT_EQ(c.call({"MSET", "a", "plain-a", "b", "", "c", "plain-c"}), "+OK");
+  EXPECT_EQ(text_of(*store.read("a")), "plain-a");
+  EXPECT_FALSE(ttl_form_exists("a"));
+  EXPECT_FALSE(store.exists("b"));
+  EXPECT_EQ(c.call({"GET", "b"}), "$0\r\n");
+  EXPECT_EQ(c.call({"TTL", "b"}), ":-1");
+  EXPECT_EQ(text_of(*store.read("c")), "plain-c");
+  EXPECT_FALSE(ttl_form_exists("c"));
+
+  EXPECT_EQ(c.call({"SET", "a", ""}), "+OK");  // plain -> kept as a TTL value
+  EXPECT_FALSE(store.exists("a"));
+  EXPECT_EQ(c.call({"SET", "b", "plain-b"}), "+OK");  // TTL value -> plain
+  EXPECT_FALSE(ttl_form_exists("b"));
+  EXPECT_EQ(c.call({"SET", "c", "ttl-c", "PX", "100000"}), "+OK");  // plain -> TTL value
+  EXPECT_FALSE(store.exists("c"));
+  EXPECT_EQ(c.call({"MGET", "a", "b", "c"}), "*3\r\n$0\r\n\r\n$7\r\nplain-b\r\n$5\r\nttl-c");
+  EXPECT_EQ(c.call({"DBSIZE"}), ":3");
+}
+
 // DBSIZE and INFO keyspace count keys as Redis does, whichever door wrote them: a key
 // with an expiry is one key (not its TTL value and registry entry), and an expired one
 // is none. The count follows writes, deletes and compactions.
