@@ -27,6 +27,7 @@ import argparse
 import csv
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +124,15 @@ def benchmark(port, tests, n, pipeline, cluster=False):
     return rows
 
 
+def settle(run_dir):
+    """Removes a finished run's files and waits for the disk to be quiet, so that the
+    next target does not share the machine with the writeback of this one's (the AOF
+    of redis-aof, a store of hundreds of MB)."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.sync()
+    time.sleep(1)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
@@ -161,6 +171,7 @@ def main():
                     rows = benchmark(port, tests, options.n, pipeline, cluster)
                 finally:
                     procs.stop()
+                    settle(run_dir)
                 for test, (rps, p50, p99) in rows.items():
                     results.append((name, pipeline, test, rps, p50, p99))
                     print(f"{name:11} -P {pipeline:<2} {test:5} {rps:12,.0f} ops/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms",
