@@ -11,6 +11,7 @@
 #include <forward_list>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <simd_r_drive/error.h>
@@ -473,13 +474,34 @@ void cmd_mget(Context& c) {
   }
 }
 
+// For MSET's pairs (args[1], args[2]), (args[3], args[4])...: whether a later pair
+// names the same key. Few pairs are compared directly, many through a hash set.
+std::vector<bool> superseded_pairs(const Args& args) {
+  const std::size_t pairs = (args.size() - 1) / 2;
+  std::vector<bool> superseded(pairs, false);
+  auto key = [&](std::size_t pair) { return args[1 + 2 * pair]; };
+  if (pairs <= 32) {
+    for (std::size_t a = 0; a < pairs; ++a) {
+      for (std::size_t b = a + 1; b < pairs && !superseded[a]; ++b) superseded[a] = key(a) == key(b);
+    }
+    return superseded;
+  }
+  std::unordered_set<std::string_view> later;
+  for (std::size_t pair = pairs; pair-- > 0;) superseded[pair] = !later.insert(key(pair)).second;
+  return superseded;
+}
+
 void cmd_mset(Context& c) {
   if (c.args.size() % 2 != 1) return wrong_arity(c, "mset");
   const auto lock = key_write_lock(c);
   Batch batch;
   batch.reserve(c.args.size() - 1);  // a put and a removal per pair, at most
-  // The later of two pairs for one key wins, in the batch as in Redis.
+  // The later of two pairs for one key wins, as in Redis: an earlier pair is left out
+  // rather than written and replaced, since the two may put different forms of the
+  // key and the removals look at the store, not at this batch.
+  const std::vector<bool> superseded = superseded_pairs(c.args);
   for (std::size_t i = 1; i + 1 < c.args.size(); i += 2) {
+    if (superseded[i / 2]) continue;
     const Lookup::Kind form = form_of(c.args[i + 1], std::nullopt);
     batch.put(c.args[i], c.args[i + 1], std::nullopt);
     batch.remove(c.args[i], forms_to_replace(c.server.store, c.args[i], form), form);

@@ -226,6 +226,30 @@ TEST(RespServer, UnconditionalWritesReplaceTheOtherFormOfAKey) {
   EXPECT_FALSE(store.exists("c"));
   EXPECT_EQ(c.call({"MGET", "a", "b", "c"}), "*3\r\n$0\r\n\r\n$7\r\nplain-b\r\n$5\r\nttl-c");
   EXPECT_EQ(c.call({"DBSIZE"}), ":3");
+
+  // One key twice in one MSET, in different forms: the later pair is the key, and
+  // nothing of the earlier one is left beside it.
+  EXPECT_EQ(c.call({"MSET", "d", "", "d", "plain-d"}), "+OK");
+  EXPECT_EQ(text_of(*store.read("d")), "plain-d");
+  EXPECT_FALSE(ttl_form_exists("d"));
+  EXPECT_EQ(c.call({"MSET", "e", "plain-e", "x", "1", "e", ""}), "+OK");
+  EXPECT_FALSE(store.exists("e"));
+  EXPECT_EQ(c.call({"GET", "e"}), "$0\r\n");
+  EXPECT_EQ(c.call({"DBSIZE"}), ":6");
+  // Past the pairs compared directly (32), through the hash set.
+  std::string many = "*" + std::to_string(1 + 2 * 40) + "\r\n$4\r\nMSET\r\n";
+  auto arg = [&](std::string_view a) { many += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n"; };
+  for (int i = 0; i < 39; ++i) {
+    arg("m" + std::to_string(i));
+    arg(i == 0 ? std::string() : "v" + std::to_string(i));
+  }
+  arg("m0");
+  arg("plain-m0");
+  c.send(many);
+  EXPECT_EQ(c.reply(), "+OK");
+  EXPECT_EQ(text_of(*store.read("m0")), "plain-m0");
+  EXPECT_FALSE(ttl_form_exists("m0"));
+  EXPECT_EQ(c.call({"DBSIZE"}), ":45");
 }
 
 // DBSIZE and INFO keyspace count keys as Redis does, whichever door wrote them: a key
