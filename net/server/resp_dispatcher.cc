@@ -396,13 +396,13 @@ void cmd_set(Context& c) {
   }
   const auto lock = key_write_lock(c);
   const std::uint64_t now_s = now / 1000;
+  const std::optional<std::uint64_t> given_expiry =
+      expiry_ms ? std::optional(expiry_secs_of_ms(*expiry_ms)) : std::nullopt;
   const bool conditional = nx || xx || get || keepttl;
-  const bool expires_at_once = expiry_ms && expiry_secs_of_ms(*expiry_ms) <= now_s;
-  const Lookup found =
-      conditional || expires_at_once
-          ? lookup(c.server.store, key, now_s)
-          : forms_to_replace(c.server.store, key,
-                             form_of(value, expiry_ms ? std::optional(expiry_secs_of_ms(*expiry_ms)) : std::nullopt));
+  const bool expires_at_once = given_expiry && *given_expiry <= now_s;
+  const Lookup found = conditional || expires_at_once
+                           ? lookup(c.server.store, key, now_s)
+                           : forms_to_replace(c.server.store, key, form_of(value, given_expiry));
   if (get) {
     if (found.present()) c.out.bulk(found.value());
     else c.out.null_bulk();
@@ -411,9 +411,8 @@ void cmd_set(Context& c) {
     if (!get) c.out.null_bulk();
     return;
   }
-  std::optional<std::uint64_t> expiry;
-  if (expiry_ms) expiry = expiry_secs_of_ms(*expiry_ms);
-  else if (keepttl && found.has_expiry()) expiry = found.expiry;
+  std::optional<std::uint64_t> expiry = given_expiry;
+  if (!expiry && keepttl && found.has_expiry()) expiry = found.expiry;
   Batch batch;
   if (expiry && *expiry <= now_s) {
     batch.remove(key, found);  // an expiry in the past: the key is set and expires at once
