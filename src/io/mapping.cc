@@ -45,8 +45,7 @@ void Mapping::prefer_huge_pages(std::uint64_t from, std::uint64_t to) const noex
 
 void Mapping::advise_written_range(std::uint64_t tail) const noexcept {
   static const std::uint64_t physical_memory =
-      static_cast<std::uint64_t>(std::max(0L, ::sysconf(_SC_PHYS_PAGES))) *
-      static_cast<std::uint64_t>(std::max(0L, ::sysconf(_SC_PAGESIZE)));
+      static_cast<std::uint64_t>(std::max(0L, ::sysconf(_SC_PHYS_PAGES))) * page_size();
   if (written_data_wants_huge_folios(tail, physical_memory)) prefer_huge_pages(0, tail);
 }
 

@@ -24,7 +24,7 @@ constexpr std::uint64_t kTwoMiB = io::kHugePageSize;
 
 // How many pages of [from, to) of the mapping are in the page cache.
 std::size_t resident_pages(const io::Mapping& mapping, std::uint64_t from, std::uint64_t to) {
-  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto page = io::page_size();
   std::vector<unsigned char> in_core((to - from + page - 1) / page);
   EXPECT_EQ(::mincore(mapping.data() + from, to - from, in_core.data()), 0);
   std::size_t count = 0;
@@ -38,7 +38,7 @@ TEST(AppendZoneWarmer, FaultsTheRequestedRangeInAndWritesNothing) {
   file.allocate(4 * kTwoMiB);  // blocks reserved, nothing written: no page cached
   auto mapping = std::make_shared<io::Mapping>(file.fd(), 4 * kTwoMiB, true);
   mapping->advise_append_zone(0);  // as the writer's: no readahead past what is asked
-  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto page = io::page_size();
   ASSERT_EQ(resident_pages(*mapping, kTwoMiB, 3 * kTwoMiB), 0u) << "a fresh file should have no page cached";
 
   std::weak_ptr<const io::Mapping> watch = mapping;
@@ -66,7 +66,7 @@ TEST(AppendZoneWarmer, ARangePastTheFilesEndIsDroppedWithoutASignal) {
   ASSERT_TRUE(warmer.wait_until_idle(30'000));
   // Inside the file it worked; past it, madvise failed instead of raising SIGBUS.
   if (warmer.enabled()) {
-    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const auto page = io::page_size();
     EXPECT_EQ(resident_pages(*mapping, 0, kTwoMiB), kTwoMiB / page);
   }
   EXPECT_EQ(std::filesystem::file_size(dir.file("short")), kTwoMiB);
@@ -91,7 +91,7 @@ TEST(AppendZoneWarmer, NewerRequestsReplaceOlderOnesAndDestructionStopsTheThread
     ASSERT_TRUE(warmer.wait_until_idle(30'000));
     if (warmer.enabled()) {
       // The last request was of `second`, from 7.75 to 11.75 MiB.
-      const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+      const auto page = io::page_size();
       EXPECT_EQ(resident_pages(*second, 8 * kTwoMiB, 11 * kTwoMiB), 3 * kTwoMiB / page);
     }
     warmer.request(first, 0, 16 * kTwoMiB);  // pending when the warmer is destroyed
