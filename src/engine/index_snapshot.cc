@@ -179,7 +179,7 @@ std::optional<LoadedSnapshot> load_snapshot(const std::filesystem::path& store, 
   };
   if (!header || !file_matches(*header)) return std::nullopt;
   const std::uint64_t body_size = header->capacity * IndexTable::kSlotBytes;
-  const std::uint64_t live_size = header->live_words * (sizeof(std::uint64_t) + LiveBits::kOffsetBytesPerWord);
+  const std::uint64_t live_size = LiveBits::raw_bytes(header->live_words);
   const std::uint64_t live_offset = kBodyOffset + body_size;  // page aligned: see file_matches
   const std::uint64_t blocks_offset = live_offset + live_size;
   const std::uint64_t blocks_size = header->blocks * 4;

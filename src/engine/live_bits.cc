@@ -43,7 +43,7 @@ class LiveBits::Pages {
  public:
   static std::shared_ptr<Pages> reserve(std::uint64_t words) {
     const std::uint64_t reserved = whole_pages_of_words(std::max(words * kReserveFactor, kMinReservedWords));
-    const std::size_t bytes = reserved * (sizeof(std::uint64_t) + kOffsetBytesPerWord);
+    const std::size_t bytes = raw_bytes(reserved);
     void* base = ::mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
     auto pages = std::shared_ptr<Pages>(new Pages(static_cast<std::byte*>(base), bytes, reserved, 0));
@@ -52,7 +52,7 @@ class LiveBits::Pages {
   }
 
   static std::shared_ptr<Pages> mapped(int fd, std::uint64_t offset, std::uint64_t words) {
-    const std::size_t bytes = words * (sizeof(std::uint64_t) + kOffsetBytesPerWord);
+    const std::size_t bytes = raw_bytes(words);
     void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
     if (base == MAP_FAILED) return nullptr;
     return std::shared_ptr<Pages>(new Pages(static_cast<std::byte*>(base), bytes, 0, words));

@@ -50,6 +50,10 @@ class LiveBits {
   std::span<const std::byte> raw_offsets() const noexcept {
     return {reinterpret_cast<const std::byte*>(nibbles_ptr_), words_ * kOffsetBytesPerWord};
   }
+  // The size of that layout for `words` words.
+  static constexpr std::uint64_t raw_bytes(std::uint64_t words) noexcept {
+    return words * (sizeof(std::uint64_t) + kOffsetBytesPerWord);
+  }
   // The raw layout of `words` words saved at `offset` (a multiple of the page size)
   // of the file `fd`, mapped private: reads come from the page cache with no copy,
   // and the writer's first set or clear of a page copies that page only. nullptr if
