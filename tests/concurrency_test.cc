@@ -351,16 +351,17 @@ TEST(Concurrency, ReadersSeeWholeValuesInVersionOrder) {
 
 // The index confirms a key by reading its record. Readers of three kinds (read,
 // exists, batch_read_views) run while the writer overwrites small keys and pushes
-// the file past its first 256 MiB reservation, so the store moves to a larger
+// the file past its first reservation (32 MiB here), so the store moves to a larger
 // mapping under them: no key that has a value all along may read as absent, and
 // versions never go back. (The moment a reader meets a slot past the mapping it
 // loaded is too short to hit on purpose here; tests/engine/read_path_test.cc checks
 // that step on its own.)
 TEST(Concurrency, ReadersFollowTheWriterIntoALargerMapping) {
   constexpr std::uint64_t kKeys = 8;
-  constexpr std::uint64_t kRounds = 320;  // 320 MiB of ballast: past the first reservation
+  constexpr std::uint64_t kReservation = 32 << 20;
+  constexpr std::uint64_t kRounds = 80;  // 80 MiB of ballast: past the first two mappings
   TempDir dir;
-  DataStore store = DataStore::open(dir.file("store.bin"));
+  DataStore store = DataStore::open(dir.file("store.bin"), srd_test::with_reservation(kReservation));
   for (std::uint64_t k = 0; k < kKeys; ++k) store.write(versioned_key(k), versioned_value(k, 0));
   const std::vector<std::byte> ballast(1 << 20, std::byte{0x5a});
 
@@ -415,7 +416,7 @@ TEST(Concurrency, ReadersFollowTheWriterIntoALargerMapping) {
     }));
   }
   join_all(threads);
-  EXPECT_GT(store.file_size(), std::uint64_t{256} << 20);
+  EXPECT_GT(store.file_size(), 2 * kReservation);
   EXPECT_GE(total_reads.load(), 2 * kKeys);
 }
 
@@ -423,16 +424,16 @@ TEST(Concurrency, ReadersFollowTheWriterIntoALargerMapping) {
 
 TEST(Concurrency, HeldHandlesSurviveGrowthAndCompaction) {
   constexpr int kHeld = 32;
-  // The engine reserves at least 256 MiB of address space; 4400 blocks of 64 KiB
-  // (275 MiB of live data) outgrow that, so the mapping has to be replaced while
-  // the readers hold handles into the old one.
+  // The store reserves 256 MiB of address space here; 4400 blocks of 64 KiB (275 MiB
+  // of live data) outgrow that, so the mapping has to be replaced while the readers
+  // hold handles into the old one.
   constexpr int kBulk = 4400;
   constexpr int kCheckEvery = 200;
   constexpr int kReaders = 2;
   const std::vector<int> compact_at = {300, 1500};
 
   TempDir dir;
-  DataStore store = DataStore::open(dir.file("store.bin"));
+  DataStore store = DataStore::open(dir.file("store.bin"), srd_test::with_reservation(256 << 20));
   auto held_key = [](int i) { return "held-" + std::to_string(i); };
   auto bulk_key = [](int i) { return "bulk-" + std::to_string(i); };
   for (int i = 0; i < kHeld; ++i) store.write(held_key(i), block(static_cast<std::uint64_t>(i)));

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace simd_r_drive {
 
@@ -51,6 +52,16 @@ struct OpenOptions {
   // DataStore::refresh() picks up what the writer appended since. The file must
   // exist (kNotFound otherwise) and is never modified, not even a torn tail.
   bool read_only = false;
+
+  // The address space, in bytes, that the store maps at open for its file to grow
+  // into (rounded up to 2 MiB; a file over half of it gets twice its size). Address
+  // space is not memory: nothing is allocated for the part past the file. The file
+  // grows under an unchanged mapping until it outgrows this; then the store maps
+  // twice the file anew, and the writes and reads right after that fault every page
+  // they touch into the new mapping once more (a stall of milliseconds to tens of
+  // milliseconds at hundreds of MiB). Where the address space is limited (RLIMIT_AS)
+  // and the reservation is refused, the store maps twice the file instead.
+  std::uint64_t address_space_reservation = std::uint64_t{4} << 30;
 };
 
 }  // namespace simd_r_drive

@@ -29,11 +29,12 @@ bool all_zero(const std::byte* data, std::size_t size) noexcept {
 }  // namespace
 
 Appender::Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_folios, PaddingAnchor anchor,
-                   std::function<void()> sync_barrier)
+                   std::uint64_t reservation_minimum, std::function<void()> sync_barrier)
     : file_(std::move(file)),
       physical_size_(physical_size),
       huge_folios_(huge_folios),
       anchor_mode_(anchor),
+      reservation_minimum_(reservation_minimum),
       sync_barrier_(std::move(sync_barrier)),
       anchor_(physical_size) {
   if (huge_folios_) warmer_ = std::make_unique<AppendZoneWarmer>();
@@ -189,7 +190,7 @@ void Appender::reserve(Generation& generation, std::uint64_t needed_tail) {
   if (needed_tail + ahead > current->capacity()) {
     std::shared_ptr<io::Mapping> mapping;
     try {
-      mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(needed_tail + ahead), true);
+      mapping = io::map_with_room(file_.fd(), needed_tail + ahead, reservation_minimum_, true);
     } catch (...) {
       if (needed_tail > current->capacity()) throw;
       return;  // only the look-ahead wanted it: warming stops at the mapping's end

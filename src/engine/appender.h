@@ -69,9 +69,11 @@ class Appender {
   // `huge_folios`, the part of each mapping past the tail is advised to take 2 MiB
   // page-cache folios (see advise_append_zone). With PaddingAnchor::kSyncedTail,
   // `sync_barrier` is called after growth wrote the new padding record and before
-  // the old one is zeroed (it syncs the file, and throws if that fails).
+  // the old one is zeroed (it syncs the file, and throws if that fails). A mapping
+  // the file outgrows is replaced by one of io::reservation_for(tail,
+  // `reservation_minimum`) bytes (OpenOptions::address_space_reservation).
   Appender(io::FileHandle file, std::uint64_t physical_size, bool huge_folios, PaddingAnchor anchor,
-           std::function<void()> sync_barrier = {});
+           std::uint64_t reservation_minimum, std::function<void()> sync_barrier = {});
   ~Appender();
 
   // Writes `entries` after the generation's tail and returns each entry's new tail
@@ -128,6 +130,7 @@ class Appender {
   std::uint64_t physical_size_;
   bool huge_folios_;
   const PaddingAnchor anchor_mode_;
+  const std::uint64_t reservation_minimum_;
   const std::function<void()> sync_barrier_;
   // The padding record: whether one ends the file (at physical_size_ - 20), the tail
   // it names, and the CRC of the zeros between that tail's next multiple of 64 and

@@ -244,7 +244,7 @@ void Writer::compact() {
     // The whole file is allocated up front, so the copy through the mapping below
     // cannot run out of space halfway.
     output.allocate(position);
-    auto mapping = std::make_shared<io::Mapping>(output.fd(), io::reservation_for(position), true);
+    auto mapping = io::map_with_room(output.fd(), position, options_.address_space_reservation, true);
     // A bulk copy: 2 MiB folios take one fault per 2 MiB, and later readers get them
     // with 2 MiB TLB entries. The last, partial 2 MiB stays small unless the mode
     // wants huge folios for appends.

@@ -78,7 +78,7 @@ std::uint64_t Follower::refresh() {
     return publication_.current().tail.load(std::memory_order_relaxed);
   }
   if (candidate > generation.mapping.load(std::memory_order_relaxed)->capacity()) {
-    auto mapping = std::make_shared<io::Mapping>(file_.fd(), io::reservation_for(candidate), false);
+    auto mapping = io::map_with_room(file_.fd(), candidate, options_.address_space_reservation, false);
     mapping->advise_written_range(candidate);
     generation.publish_mapping(std::move(mapping));
   }

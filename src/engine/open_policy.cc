@@ -200,7 +200,8 @@ OpenedStore open_store(io::FileHandle& file, std::uint64_t file_len, const OpenR
   // with checksums, never from a snapshot.
   const auto& previous = request.previous;
   const bool crashed_before = previous && previous->identity == request.identity && !previous->clean;
-  auto mapping = std::make_shared<io::Mapping>(file.fd(), io::reservation_for(file_len), !request.options.read_only);
+  auto mapping =
+      io::map_with_room(file.fd(), file_len, request.options.address_space_reservation, !request.options.read_only);
   // The written data is advised before open reads it (recovery reads the whole chain,
   // and without a snapshot a reader recovers too), except by a writer that keeps small
   // folios for its appends: it waits for the tail open settles on, because past it may

@@ -70,7 +70,7 @@ Writer::Writer(const std::filesystem::path& path, const OpenOptions& options, Pu
   loaded_from_snapshot_ = opened.from_snapshot;
   snapshot_covers_ = opened.snapshot_covers;
   appender_.emplace(std::move(file), opened.file_length, huge_folios, padding_anchor_for(options.durability),
-                    [this] { sync_.barrier(); });
+                    options.address_space_reservation, [this] { sync_.barrier(); });
   publication_.install(std::move(opened.generation));
 
   const std::uint64_t tail = publication_.current().tail.load(std::memory_order_relaxed);

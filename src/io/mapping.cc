@@ -102,11 +102,23 @@ int populate_for_writing(void* address, std::size_t bytes) noexcept {
   return ::madvise(address, bytes, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
 }
 
-std::uint64_t reservation_for(std::uint64_t needed) noexcept {
-  constexpr std::uint64_t kMinimum = 256ull << 20;
-  std::uint64_t want = needed * 2;
-  if (want < kMinimum) want = kMinimum;
-  return whole_huge_pages(want);
+std::uint64_t reservation_for(std::uint64_t needed, std::uint64_t minimum) noexcept {
+  // Past 2^62 the doubling would wrap; such a mapping fails either way.
+  const std::uint64_t doubled = needed > (std::uint64_t{1} << 62) ? needed : needed * 2;
+  const std::uint64_t want = std::max({doubled, minimum, kHugePageSize});
+  return want > UINT64_MAX - kHugePageSize ? want : whole_huge_pages(want);
+}
+
+std::shared_ptr<Mapping> map_with_room(int fd, std::uint64_t needed, std::uint64_t minimum, bool writable) {
+  const std::uint64_t preferred = reservation_for(needed, minimum);
+  const std::uint64_t least = reservation_for(needed, 0);
+  if (preferred == least) return std::make_shared<Mapping>(fd, preferred, writable);
+  try {
+    return std::make_shared<Mapping>(fd, preferred, writable);
+  } catch (const Error&) {
+    // Address space is what ran out; the smaller mapping only remaps sooner.
+    return std::make_shared<Mapping>(fd, least, writable);
+  }
 }
 
 }  // namespace simd_r_drive::io

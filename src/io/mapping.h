@@ -131,8 +131,14 @@ std::uint64_t page_size() noexcept;
 // advice; the pages then fault in as they are touched, as without it).
 int populate_for_writing(void* address, std::size_t bytes) noexcept;
 
-// How much address space to reserve for a file of `needed` bytes: at least 256 MiB,
-// and twice the need, rounded to 2 MiB, so growth remaps O(log size) times.
-std::uint64_t reservation_for(std::uint64_t needed) noexcept;
+// How much address space to reserve for a file of `needed` bytes: twice the need,
+// and at least `minimum` (OpenOptions::address_space_reservation) and 2 MiB, rounded
+// up to 2 MiB, so growth remaps O(log size) times.
+std::uint64_t reservation_for(std::uint64_t needed, std::uint64_t minimum) noexcept;
+
+// A mapping of `fd` (see Mapping) of reservation_for(needed, minimum) bytes, or, when
+// that much address space is refused (RLIMIT_AS; a sanitizer's smaller address
+// space), of reservation_for(needed, 0). Throws Error(kIo) when neither fits.
+std::shared_ptr<Mapping> map_with_room(int fd, std::uint64_t needed, std::uint64_t minimum, bool writable);
 
 }  // namespace simd_r_drive::io

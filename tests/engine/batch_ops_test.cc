@@ -532,10 +532,10 @@ TEST_F(BatchOps, BatchReadViewsOfNothing) {
 TEST_F(BatchOps, BatchReadViewsOutliveGrowthCompactionAndTheStore) {
   std::optional<simd_r_drive::ValueBatch> kept;
   {
-    DataStore store = open();
+    DataStore store = DataStore::open(path(), srd_test::with_reservation(8 << 20));
     store.batch_write(StringPairs{{"first", "first value"}, {"second", "second value"}});
     kept = store.batch_read_views(std::vector<std::string>{"second", "first"});
-    // Enough appends to remap the file, then a compaction that replaces it.
+    // Enough appends to outgrow the 8 MiB mapping, then a compaction that replaces it.
     const std::string big(1 << 20, 'x');
     for (int i = 0; i < 40; ++i) store.write("filler-" + std::to_string(i), big);
     store.compact();

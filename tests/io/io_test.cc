@@ -66,7 +66,7 @@ TEST(Mapping, AReservationReachesPastTheFile) {
   TempDir dir;
   FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
   file.allocate(4096);
-  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(4096), true);
+  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(4096, 256u << 20), true);
   EXPECT_GE(mapping.capacity(), 256u << 20);
   mapping.data()[10] = std::byte{42};
   file.allocate(8192);  // the file grows under the unchanged mapping
@@ -79,10 +79,29 @@ TEST(Mapping, AReservationReachesPastTheFile) {
 TEST(Mapping, ReservationsAreTwiceTheNeedInWholeHugePages) {
   using simd_r_drive::io::kHugePageSize;
   using simd_r_drive::io::reservation_for;
-  EXPECT_EQ(reservation_for(0), 256u << 20);
-  EXPECT_EQ(reservation_for(1000u << 20), 2000u << 20);
-  EXPECT_EQ(reservation_for((1000u << 20) + 1) % kHugePageSize, 0u);
-  EXPECT_GE(reservation_for((1000u << 20) + 1), (2000u << 20) + 2);
+  EXPECT_EQ(reservation_for(0, 256u << 20), 256u << 20);
+  EXPECT_EQ(reservation_for(1000u << 20, 256u << 20), 2000u << 20);
+  EXPECT_EQ(reservation_for((1000u << 20) + 1, 256u << 20) % kHugePageSize, 0u);
+  EXPECT_GE(reservation_for((1000u << 20) + 1, 256u << 20), (2000u << 20) + 2);
+  // The minimum is rounded up too, and an empty file with no minimum still gets a page.
+  EXPECT_EQ(reservation_for(4096, (std::uint64_t{4} << 30) + 1), (std::uint64_t{4} << 30) + kHugePageSize);
+  EXPECT_EQ(reservation_for(0, 0), kHugePageSize);
+}
+
+// A reservation larger than the address space is refused by mmap (ENOMEM); the
+// mapping then falls back to twice the file, and still reads and writes the file.
+TEST(Mapping, AnUnmappableReservationFallsBackToTwiceTheFile) {
+  using simd_r_drive::io::kHugePageSize;
+  TempDir dir;
+  FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
+  file.allocate(8192);
+  const auto mapping = simd_r_drive::io::map_with_room(file.fd(), 8192, std::uint64_t{1} << 60, true);
+  EXPECT_EQ(mapping->capacity(), kHugePageSize);
+  mapping->data()[5000] = std::byte{9};
+  std::vector<std::byte> out(1);
+  file.pread_some(5000, out);
+  EXPECT_EQ(out[0], std::byte{9});
+  EXPECT_EQ(simd_r_drive::io::map_with_room(file.fd(), 8192, 64u << 20, true)->capacity(), 64u << 20);
 }
 
 // Releasing a replaced mapping's pages unmaps them from this process only: bytes
@@ -92,7 +111,7 @@ TEST(Mapping, ReleasingResidentPagesKeepsEveryByte) {
   TempDir dir;
   FileHandle file(dir.file("f"), FileHandle::Mode::kOpenOrCreate);
   file.allocate(3 * 4096);
-  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(3 * 4096), true);
+  Mapping mapping(file.fd(), simd_r_drive::io::reservation_for(3 * 4096, 0), true);
   for (int page = 0; page < 3; ++page) std::memset(mapping.data() + page * 4096, 'a' + page, 4096);
   mapping.release_resident_pages();
   for (int page = 0; page < 3; ++page) {

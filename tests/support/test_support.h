@@ -107,6 +107,14 @@ inline simd_r_drive::OpenOptions read_only() {
   return options;
 }
 
+// Options that map `bytes` of address space at open (OpenOptions::
+// address_space_reservation), so that a test outgrows the mapping with little data.
+inline simd_r_drive::OpenOptions with_reservation(std::uint64_t bytes,
+                                                  simd_r_drive::OpenOptions options = {}) {
+  options.address_space_reservation = bytes;
+  return options;
+}
+
 // Options under which a batch of Appender::kDirectWriteThreshold (256 KiB) or more
 // of payload goes to the file with pwritev: a mode that syncs each write. The modes
 // that take 2 MiB page-cache folios (kFlush, the default, and kSyncPeriodically)
