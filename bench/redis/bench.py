@@ -1,10 +1,16 @@
 """redis-benchmark against simd-r-drive-server's RESP port and against Debian's
 redis-server 7.0, started here side by side (docs/performance.md, "Redis protocol").
 
-    /usr/bin/python3 bench/redis/bench.py [--build build] [-n 1000000] [--markdown FILE]
+    /usr/bin/python3 bench/redis/bench.py [--build build] [-n 1000000] [--rounds 3] [--markdown FILE]
 
-Each target gets `redis-benchmark -t set,get,mset -n N -r 1000000 -d 8 -c 50` with -P 1
-and -P 16, in that order, on a fresh store or server:
+Each run is `redis-benchmark -t set,get,mset -n N -r 1000000 -d 8 -c 50` with -P 1 or
+-P 16 on a fresh store or server. A round runs the four paired targets at -P 1, then at
+-P 16, in the order redis, srd, redis-aof, srd-sync, reversed every other round, so that
+each of ours runs next to the reference it is held against; nutcracker and cluster run
+in the first round only. The report gives each figure as the median of its rounds, and
+each goal as the ratios of the rounds (ours over the reference of the same round): on a
+small shared machine the speed drifts over minutes, and a ratio of two runs far apart
+measures the drift as much as the servers.
 
   redis           redis-server, persistence off (--save '' --appendonly no)
   redis-aof       redis-server, appendonly yes, appendfsync everysec (the durable one)
@@ -133,64 +139,112 @@ def settle(run_dir):
     time.sleep(1)
 
 
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+# The goals of docs/redis.md: (ours, reference, test).
+GOALS = (("srd", "redis", "GET"), ("srd", "redis-aof", "SET"), ("srd-sync", "redis-aof", "SET"),
+         ("srd", "redis", "SET"), ("srd", "redis", "MSET"))
+# Run in every round, each of ours next to its reference; the order flips every round
+# so that neither side always runs first.
+PAIRED = ("redis", "srd", "redis-aof", "srd-sync")
+
+
+def run_once(plans, name, pipeline, n, directory, tag):
+    start, tests, cluster = plans[name]
+    procs = Procs()
+    run_dir = os.path.join(directory, f"{name}-P{pipeline}-{tag}")  # fresh files each run
+    os.makedirs(run_dir)
+    try:
+        port = start(procs, run_dir)
+        return benchmark(port, tests, n, pipeline, cluster)
+    finally:
+        procs.stop()
+        settle(run_dir)
+
+
+def report(results, rounds):
+    """Markdown: each (target, -P, test) as the median of its rounds, then each goal as
+    the ratios of the rounds, ours over the reference run next to it."""
+    cells = {}
+    for r, name, pipeline, test, rps, p50, p99 in results:
+        cells.setdefault((name, pipeline, test), []).append((r, rps, p50, p99))
+    lines = [f"Medians of {rounds} round(s); a target run once has its single figures.", "",
+             "| target | -P | test | ops/s | p50 ms | p99 ms | runs |", "|---|---|---|---:|---:|---:|---:|"]
+    for (name, pipeline, test), runs in cells.items():
+        lines.append(f"| {name} | {pipeline} | {test} | {median([x[1] for x in runs]):,.0f} | "
+                     f"{median([x[2] for x in runs]):.3f} | {median([x[3] for x in runs]):.3f} | {len(runs)} |")
+    lines += ["", "| goal | -P | ours / reference, median of rounds | range | rounds at or above 1.0 | "
+              "p99 ours / reference, median (ms) | rounds with p99 no worse |", "|---|---|---:|---|---|---|---|"]
+    for pipeline in (1, 16):
+        for ours, ref, test in GOALS:
+            a = {x[0]: x for x in cells.get((ours, pipeline, test), [])}
+            b = {x[0]: x for x in cells.get((ref, pipeline, test), [])}
+            paired = sorted(set(a) & set(b))
+            if not paired:
+                continue
+            ratios = [a[r][1] / b[r][1] for r in paired]
+            at_or_above = sum(1 for x in ratios if x >= 1.0)
+            no_worse = sum(1 for r in paired if a[r][3] <= b[r][3])
+            lines.append(f"| {test} {ours} vs {ref} | {pipeline} | {median(ratios):.2f}x | "
+                         f"{min(ratios):.2f}x to {max(ratios):.2f}x | {at_or_above} of {len(paired)} | "
+                         f"{median([a[r][3] for r in paired]):.3f} / {median([b[r][3] for r in paired]):.3f} | "
+                         f"{no_worse} of {len(paired)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("-n", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the four paired targets (redis, srd, redis-aof, srd-sync); "
+                             "nutcracker and cluster run in the first round only")
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated targets")
     parser.add_argument("--io-threads", type=int, default=1,
                         help="simd-r-drive-server's --io-threads (0: its default, one per core); redis-server "
                              "runs commands on one thread (--io-threads 1)")
     options = parser.parse_args()
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
     IO_THREADS[:] = ["--io-threads", str(options.io_threads)]
-    results = []  # (target, pipeline, test, rps, p50, p99)
     only = set(options.only.split(",")) if options.only else None
+    plans = {
+        "redis": (lambda p, d: start_redis(p, d, "redis", "--appendonly", "no"), "set,get,mset", False),
+        "redis-aof": (lambda p, d: start_redis(p, d, "redis-aof", "--appendonly", "yes", "--appendfsync",
+                                               "everysec"), "set,get,mset", False),
+        "srd": (lambda p, d: start_srd(p, options.build, d, "srd"), "set,get,mset", False),
+        "srd-sync": (lambda p, d: start_srd(p, options.build, d, "srd-sync", "--durability",
+                                            "sync-periodically"), "set,get,mset", False),
+        "nutcracker": (lambda p, d: start_nutcracker(p, options.build, d), "set,get", False),
+        "cluster": (lambda p, d: start_cluster(p, options.build, d), "set,get", True),
+    }
+    unknown = (only or set()) - set(plans)
+    if unknown:
+        parser.error("unknown targets: " + ", ".join(sorted(unknown)))
+    chosen = [name for name in plans if not only or name in only]
+    results = []  # (round, target, pipeline, test, rps, p50, p99)
     scratch_base = os.path.join(options.build, "redis-bench")
     os.makedirs(scratch_base, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_base) as directory:
-        plans = [
-            ("redis", lambda p, d: start_redis(p, d, "redis", "--appendonly", "no"), "set,get,mset", False),
-            ("redis-aof", lambda p, d: start_redis(p, d, "redis-aof", "--appendonly", "yes", "--appendfsync",
-                                                "everysec"), "set,get,mset", False),
-            ("srd", lambda p, d: start_srd(p, options.build, d, "srd"), "set,get,mset", False),
-            ("srd-sync", lambda p, d: start_srd(p, options.build, d, "srd-sync", "--durability",
-                                             "sync-periodically"), "set,get,mset", False),
-            ("nutcracker", lambda p, d: start_nutcracker(p, options.build, d), "set,get", False),
-            ("cluster", lambda p, d: start_cluster(p, options.build, d), "set,get", True),
-        ]
-        for name, start, tests, cluster in plans:
-            if only and name not in only:
-                continue
+        for r in range(options.rounds):
+            order = [name for name in PAIRED if name in chosen]
+            if r % 2:
+                order.reverse()
+            if r == 0:
+                order += [name for name in chosen if name not in PAIRED]
             for pipeline in (1, 16):
-                procs = Procs()
-                run_dir = os.path.join(directory, f"{name}-P{pipeline}")  # fresh files each run
-                os.makedirs(run_dir)
-                try:
-                    port = start(procs, run_dir)
-                    rows = benchmark(port, tests, options.n, pipeline, cluster)
-                finally:
-                    procs.stop()
-                    settle(run_dir)
-                for test, (rps, p50, p99) in rows.items():
-                    results.append((name, pipeline, test, rps, p50, p99))
-                    print(f"{name:11} -P {pipeline:<2} {test:5} {rps:12,.0f} ops/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms",
-                          flush=True)
-    lines = ["| target | -P | test | ops/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|"]
-    for name, pipeline, test, rps, p50, p99 in results:
-        lines.append(f"| {name} | {pipeline} | {test} | {rps:,.0f} | {p50:.3f} | {p99:.3f} |")
-    by = {(n, p, t): (rps, p99) for n, p, t, rps, _, p99 in results}
-    lines.append("")
-    lines.append("| goal | -P | ours | reference | ratio | p99 ours / reference |")
-    lines.append("|---|---|---|---|---|---|")
-    for pipeline in (1, 16):
-        for ours, ref, test in (("srd", "redis", "GET"), ("srd", "redis-aof", "SET"),
-                                ("srd-sync", "redis-aof", "SET"), ("srd", "redis", "SET"), ("srd", "redis", "MSET")):
-            if (ours, pipeline, test) in by and (ref, pipeline, test) in by:
-                a, b = by[(ours, pipeline, test)], by[(ref, pipeline, test)]
-                lines.append(f"| {test} {ours} vs {ref} | {pipeline} | {a[0]:,.0f} | {b[0]:,.0f} | "
-                             f"{a[0] / b[0]:.2f}x | {a[1]:.3f} / {b[1]:.3f} |")
-    table = "\n".join(lines) + "\n"
+                for name in order:
+                    rows = run_once(plans, name, pipeline, options.n, directory, f"r{r}")
+                    for test, (rps, p50, p99) in rows.items():
+                        results.append((r, name, pipeline, test, rps, p50, p99))
+                        print(f"round {r + 1} {name:11} -P {pipeline:<2} {test:5} {rps:12,.0f} ops/s  "
+                              f"p50 {p50:.3f} ms  p99 {p99:.3f} ms", flush=True)
+    table = report(results, options.rounds)
     print(table)
     if options.markdown:
         with open(options.markdown, "w") as out:
