@@ -39,10 +39,17 @@ std::vector<std::byte> bytes_of(const EntryHandle& handle) {
   return {view.begin(), view.end()};
 }
 
-// The inode of the file mapped at `address` in this process, from /proc/self/maps,
-// or 0 if the address is not in a file mapping.
-std::uint64_t mapped_inode_at(std::uintptr_t address) {
+// This process's mappings from /proc/self/maps: [begin, end) and the inode of the
+// mapped file (0 for anonymous memory).
+struct MappedRange {
+  std::uintptr_t begin = 0;
+  std::uintptr_t end = 0;
+  std::uint64_t inode = 0;
+};
+
+std::vector<MappedRange> mapped_ranges() {
   std::ifstream maps("/proc/self/maps");
+  std::vector<MappedRange> ranges;
   std::string line;
   while (std::getline(maps, line)) {
     std::istringstream fields(line);
@@ -51,11 +58,25 @@ std::uint64_t mapped_inode_at(std::uintptr_t address) {
     fields >> range >> perms >> offset >> device >> inode;
     const auto dash = range.find('-');
     if (dash == std::string::npos) continue;
-    const std::uintptr_t begin = std::stoull(range.substr(0, dash), nullptr, 16);
-    const std::uintptr_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
-    if (address >= begin && address < end) return inode;
+    ranges.push_back({std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16),
+                      inode});
+  }
+  return ranges;
+}
+
+// The inode of the file mapped at `address` in this process, or 0 if the address is
+// not in a file mapping.
+std::uint64_t mapped_inode_at(std::uintptr_t address) {
+  for (const MappedRange& range : mapped_ranges()) {
+    if (address >= range.begin && address < range.end) return range.inode;
   }
   return 0;
+}
+
+// How many of this process's mappings show the file with inode `inode`.
+std::ptrdiff_t mappings_of_inode(std::uint64_t inode) {
+  const std::vector<MappedRange> ranges = mapped_ranges();
+  return std::count_if(ranges.begin(), ranges.end(), [&](const MappedRange& range) { return range.inode == inode; });
 }
 
 std::uint64_t inode_of(const std::filesystem::path& path) {
@@ -283,6 +304,32 @@ TEST_F(ZeroCopy, HandleOutlivesTheDataStore) {
   }
   EXPECT_EQ(offset, payload.size());
   EXPECT_EQ(chunks, 256u);
+}
+
+// A thread keeps a lease on the mapping it read from last; closing the store drops
+// the closing thread's, so once the store and its handles are gone the file is no
+// longer mapped (its address space and, were it deleted, its pages are free).
+TEST_F(ZeroCopy, ClosingTheStoreUnmapsTheFileOnceItsHandlesAreGone) {
+  std::uint64_t inode = 0;
+  std::optional<EntryHandle> kept;
+  {
+    DataStore store = open();
+    store.write("k", "value");
+    inode = inode_of(path());
+    ASSERT_NE(inode, 0u);
+    EXPECT_EQ(store.read("k")->as_string_view(), "value");  // a lease taken, the handle dropped
+    kept = store.read("k");
+    EXPECT_GE(mappings_of_inode(inode), 1);
+  }
+  EXPECT_GE(mappings_of_inode(inode), 1) << "a handle keeps the mapping";
+  EXPECT_EQ(kept->as_string_view(), "value");
+  kept.reset();
+  EXPECT_EQ(mappings_of_inode(inode), 0);
+  {
+    DataStore store = open();
+    EXPECT_EQ(store.read("k")->as_string_view(), "value");
+  }
+  EXPECT_EQ(mappings_of_inode(inode), 0) << "a read, then a close, on one thread";
 }
 
 TEST_F(ZeroCopy, HandleSurvivesMoveOfTheDataStore) {

@@ -59,7 +59,11 @@ DataStore::Impl::Impl(const EntryHandle& outer_value) {
   publication_.install(engine::open_nested_store(std::move(view)));
 }
 
-DataStore::Impl::~Impl() = default;
+DataStore::Impl::~Impl() {
+  // This thread's lease may name this store's mapping; without it the mapping ends
+  // with the store (or with the last handle), not when the thread reads elsewhere.
+  engine::drop_this_threads_lease();
+}
 
 engine::Writer& DataStore::Impl::require_writer() const {
   if (!writer_) {

@@ -8,20 +8,28 @@
 
 namespace simd_r_drive::engine {
 
+namespace {
+
+// This thread's lease, for the mapping it read from last. The cached lease holds a
+// strong reference, so the mapping cannot be freed and another allocated at its
+// address while the entry names it: comparing addresses is then exact.
+struct CachedLease {
+  const io::Mapping* mapping = nullptr;
+  std::shared_ptr<std::shared_ptr<io::Mapping>> lease;
+};
+thread_local CachedLease t_cached_lease;
+
+}  // namespace
+
 std::shared_ptr<const void> pin(io::Mapping& mapping) {
-  // The thread caches its lease for the mapping it read from last. The cached lease
-  // holds a strong reference, so the mapping cannot be freed and another allocated at
-  // its address while the entry names it: comparing addresses is then exact.
-  struct CachedLease {
-    const io::Mapping* mapping = nullptr;
-    std::shared_ptr<std::shared_ptr<io::Mapping>> lease;
-  };
-  thread_local CachedLease cached;
+  CachedLease& cached = t_cached_lease;
   if (cached.mapping == &mapping) return cached.lease;
   auto lease = std::make_shared<std::shared_ptr<io::Mapping>>(mapping.shared_from_this());
   cached = {&mapping, lease};
   return lease;
 }
+
+void drop_this_threads_lease() noexcept { t_cached_lease = {}; }
 
 std::optional<EntryHandle> handle_at(io::Mapping& mapping, std::uint64_t tail, bool allow_tombstone) {
   const std::byte* base = mapping.data();

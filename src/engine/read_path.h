@@ -24,9 +24,14 @@ namespace simd_r_drive::engine {
 // reference count, whose cache line then bounces between cores. A lease is a
 // reference to the mapping with a control block of its own; each thread keeps one,
 // for the mapping it read from last. So a thread keeps the last mapping it read from
-// (address space; for a deleted file, its pages) until it reads from another mapping
-// or exits, even after the store is closed.
+// (address space; for a deleted file, its pages) until it reads from another mapping,
+// drops its lease or exits, even after the store is closed.
 std::shared_ptr<const void> pin(io::Mapping& mapping);
+
+// Lets go of this thread's lease (a store being closed drops the closing thread's, so
+// that a program that reads and closes on one thread keeps nothing mapped). Handles
+// made with it keep the mapping as before; the next read takes a new lease.
+void drop_this_threads_lease() noexcept;
 
 // A handle for the entry whose record ends at `tail` in `mapping`, or nullopt if the
 // record is malformed, or is a tombstone and `allow_tombstone` is false.
