@@ -95,6 +95,12 @@ Examples:
   app.add_option("--durability", durability, "when writes reach stable storage (docs/durability.md)")
       ->check(CLI::IsMember({"flush", "sync-each-write", "group-commit", "sync-periodically"}))
       ->capture_default_str();
+  std::uint64_t address_space_reservation = simd_r_drive::OpenOptions{}.address_space_reservation;
+  app.add_option("--address-space-reservation", address_space_reservation,
+                 "address space mapped at open for the store to grow into, in bytes or with a unit (16MiB, 4GiB); "
+                 "not memory (docs/design.md)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   app.add_option("--max-message-bytes", options.max_message_bytes, "largest WebSocket message taken or sent")
       ->capture_default_str();
   app.add_option("--max-in-flight", options.max_in_flight, "requests per connection worked on at once")
@@ -194,6 +200,7 @@ Examples:
 
   simd_r_drive::OpenOptions open_options;
   open_options.read_only = read_only;
+  open_options.address_space_reservation = address_space_reservation;
   if (durability == "sync-each-write") open_options.durability = simd_r_drive::Durability::kSyncEachWrite;
   else if (durability == "group-commit") open_options.durability = simd_r_drive::Durability::kGroupCommit;
   else if (durability == "sync-periodically") open_options.durability = simd_r_drive::Durability::kSyncPeriodically;

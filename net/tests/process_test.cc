@@ -67,6 +67,27 @@ TEST(ServerBinary, AnnouncesOneLineAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(store.read("second")->as_string_view(), "2");
 }
 
+TEST(ServerBinary, MapsTheAddressSpaceReservationItIsGiven) {
+  srd_test::TempDir dir;
+  const auto path = dir.file("store.bin");
+  {
+    ServerProcess server({path.string()});
+    server.wait_listening();
+    // (The store maps the file once when it opens; a write adds a page of its own.)
+    EXPECT_EQ(mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{4} << 30});
+  }
+  {
+    ServerProcess server({path.string(), "--address-space-reservation", "16MiB"});
+    Client client(server.wait_listening(), no_reconnect());
+    EXPECT_EQ(mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{16} << 20});
+    client.write("k", "v");
+    EXPECT_EQ(client.read("k")->as_string_view(), "v");
+  }
+  ServerProcess refused({path.string(), "--address-space-reservation", "lots"});
+  EXPECT_EQ(refused.wait_exit(), 2);
+  EXPECT_NE(refused.stderr_text().find("--address-space-reservation"), std::string::npos) << refused.stderr_text();
+}
+
 TEST(ServerBinary, RefusesANonLoopbackAddressWithoutAToken) {
   srd_test::TempDir dir;
   ServerProcess server({dir.file("store.bin").string(), "--host", "0.0.0.0", "--port", "0"});
