@@ -130,8 +130,11 @@ else:
         """A store file, opened in this process.
 
         ``DataStore(path, *, read_only=False, durability="flush", sync_interval=0.1,
-        must_exist=False, repair_unrecoverable=False, index_snapshot_min_keys=65536)``
+        must_exist=False, repair_unrecoverable=False, index_snapshot_min_keys=65536,
+        address_space_reservation=4 << 30)``
         opens ``path``, creating an empty store unless it exists (or ``must_exist``).
+        ``address_space_reservation`` is the address space, in bytes, mapped at open for
+        the file to grow into without being mapped anew (not memory; docs/design.md).
         ``durability`` is a :class:`Durability` or its value. A read-only store takes no
         lock, so any number of processes can read while one writes; ``refresh()`` takes
         in what the writer appended since.

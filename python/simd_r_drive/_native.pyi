@@ -153,6 +153,7 @@ class DataStore:
         must_exist: bool = False,
         repair_unrecoverable: bool = False,
         index_snapshot_min_keys: int | None = 65536,
+        address_space_reservation: int = 4294967296,
     ) -> None: ...
     # writes (each returns the store's tail after it)
     def write(self, key: Buffer, value: Buffer) -> int: ...

@@ -92,16 +92,21 @@ const char* durability_name(simd_r_drive::Durability durability) {
   return "flush";
 }
 
-std::uint64_t hash_arg(py::handle value, const char* name) {
+// An int from 0 to 2**64 - 1; `kind` names what the int is in the TypeError.
+std::uint64_t uint64_arg(py::handle value, const char* name, const char* kind) {
   if (!PyLong_Check(value.ptr())) {
-    throw py::type_error(std::string(name) + " must be an int (a 64-bit key hash), not " + type_name(value));
+    throw py::type_error(std::string(name) + " must be " + kind + ", not " + type_name(value));
   }
-  const unsigned long long hash = PyLong_AsUnsignedLongLong(value.ptr());
-  if (hash == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+  const unsigned long long number = PyLong_AsUnsignedLongLong(value.ptr());
+  if (number == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
     PyErr_Clear();
     throw py::value_error(std::string(name) + " must be between 0 and 2**64 - 1");
   }
-  return hash;
+  return number;
+}
+
+std::uint64_t hash_arg(py::handle value, const char* name) {
+  return uint64_arg(value, name, "an int (a 64-bit key hash)");
 }
 
 [[noreturn]] void raise_key_error(py::handle key) {
@@ -196,7 +201,7 @@ py::list bytes_list(std::span<const ByteView> values) {
 class PyDataStore {
  public:
   PyDataStore(py::handle path, bool read_only, py::handle durability, double sync_interval, bool must_exist,
-              bool repair_unrecoverable, py::handle index_snapshot_min_keys)
+              bool repair_unrecoverable, py::handle index_snapshot_min_keys, py::handle address_space_reservation)
       : owner_pid_(current_pid()) {
     options_.read_only = read_only;
     options_.durability = durability_arg(durability);
@@ -209,8 +214,11 @@ class PyDataStore {
     if (index_snapshot_min_keys.is_none()) {
       options_.index_snapshot_min_keys = std::numeric_limits<std::size_t>::max();
     } else {
-      options_.index_snapshot_min_keys = py::cast<std::size_t>(index_snapshot_min_keys);
+      options_.index_snapshot_min_keys =
+          static_cast<std::size_t>(uint64_arg(index_snapshot_min_keys, "index_snapshot_min_keys", "an int (a count of keys) or None"));
     }
+    options_.address_space_reservation =
+        uint64_arg(address_space_reservation, "address_space_reservation", "an int (a number of bytes)");
     given_path_ = py::reinterpret_borrow<py::object>(path);
     const std::filesystem::path file = path_arg(path);
     {
@@ -1112,10 +1120,11 @@ void bind_data_store(py::module_& m) {
 
   using S = PyDataStore;
   py::class_<S>(m, "DataStore", "A store file, opened in this process (see simd_r_drive.DataStore).")
-      .def(py::init<py::handle, bool, py::handle, double, bool, bool, py::handle>(), py::arg("path"), py::kw_only(),
-           py::arg("read_only") = false, py::arg("durability") = "flush", py::arg("sync_interval") = 0.1,
+      .def(py::init<py::handle, bool, py::handle, double, bool, bool, py::handle, py::handle>(), py::arg("path"),
+           py::kw_only(), py::arg("read_only") = false, py::arg("durability") = "flush", py::arg("sync_interval") = 0.1,
            py::arg("must_exist") = false, py::arg("repair_unrecoverable") = false,
-           py::arg("index_snapshot_min_keys") = 65536)
+           py::arg("index_snapshot_min_keys") = 65536,
+           py::arg("address_space_reservation") = simd_r_drive::OpenOptions{}.address_space_reservation)
       // writes
       .def("write", &S::write, py::arg("key"), py::arg("value"),
            "Stores `value` under `key`; returns the store's tail (its length) after the write.")
@@ -1212,6 +1221,7 @@ void bind_data_store(py::module_& m) {
                  options.index_snapshot_min_keys == std::numeric_limits<std::size_t>::max()
                      ? py::object(py::none())
                      : py::object(py::int_(options.index_snapshot_min_keys));
+             kwargs["address_space_reservation"] = options.address_space_reservation;
              return py::make_tuple(self.given_path(), kwargs);
            })
       .def_property_readonly("_owner_pid", &S::owner_pid)

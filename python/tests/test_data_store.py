@@ -325,6 +325,50 @@ def test_open_options(tmp_path: Path) -> None:
     with DataStore(path, index_snapshot_min_keys=None) as store:
         pass
     assert not Path(str(path) + ".index").exists()
+    with pytest.raises(TypeError, match="index_snapshot_min_keys must be an int"):
+        DataStore(path, index_snapshot_min_keys="many")
+    with pytest.raises(ValueError, match="index_snapshot_min_keys must be between 0"):
+        DataStore(path, index_snapshot_min_keys=-1)
+
+
+def mapped_bytes_of(path: Path) -> list[int]:
+    """The sizes of this process's mappings of `path`, from /proc/self/maps: the store's
+    mapping, and a page of its own for a write's last page (docs/design.md). The kernel
+    lists a mapping as several ranges where parts of it got other advice (huge pages),
+    so ranges that continue each other, in memory and in the file, are joined."""
+    target = os.path.realpath(path)
+    mappings: list[list[int]] = []  # [start, end, file offset]
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].rstrip("\n") == target:
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                offset = int(fields[2], 16)
+                last = mappings[-1] if mappings else None
+                if last and last[1] == start and last[2] + (last[1] - last[0]) == offset:
+                    last[1] = end
+                else:
+                    mappings.append([start, end, offset])
+    return [end - start for start, end, _ in mappings]
+
+
+def test_address_space_reservation(tmp_path: Path) -> None:
+    path = tmp_path / "reserved.bin"
+    with DataStore(path) as store:
+        store.write(b"k", b"v")
+        assert max(mapped_bytes_of(path)) == 4 << 30
+        assert store._open_arguments()[1]["address_space_reservation"] == 4 << 30
+    with DataStore(path, address_space_reservation=16 << 20) as store:
+        assert max(mapped_bytes_of(path)) == 16 << 20
+        # Past the reservation the store maps twice the file anew; the data stays.
+        store.write(b"big", bytes(20 << 20))
+        assert max(mapped_bytes_of(path)) >= 40 << 20
+        assert store.read(b"k") == b"v" and len(store.read(b"big")) == 20 << 20
+    assert mapped_bytes_of(path) == []
+    with pytest.raises(TypeError, match="address_space_reservation must be an int"):
+        DataStore(path, address_space_reservation=1.5)
+    with pytest.raises(ValueError, match="address_space_reservation must be between 0"):
+        DataStore(path, address_space_reservation=-1)
 
 
 def test_path_accepts_str_bytes_and_pathlike(tmp_path: Path) -> None:
