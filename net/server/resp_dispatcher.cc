@@ -1085,6 +1085,13 @@ bool resp_writes(std::string_view name) noexcept {
   return spec != nullptr && spec->writes;
 }
 
+bool resp_may_take_long(std::string_view name) noexcept {
+  const Spec* spec = find_spec(name);
+  // DBSIZE and INFO walk the records appended since the last count (RedisKeyspace);
+  // SAVE waits for fdatasync.
+  return spec != nullptr && (spec->handler == cmd_dbsize || spec->handler == cmd_info || spec->handler == cmd_save);
+}
+
 void resp_execute(ServerContext& context, RespShared& shared, RespClient& client, Args args, ReplyWriter& out,
                   bool holds_key_write_lock) {
   Context c{context, shared, client, args, out, holds_key_write_lock};

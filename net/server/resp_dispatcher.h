@@ -52,6 +52,11 @@ struct RespClient {
 // writes inline.
 bool resp_writes(std::string_view name) noexcept;
 
+// Whether the command may take long whatever the durability mode (a walk over the
+// records written since it last ran, or a sync): it runs on the worker pool, never on
+// an event loop that other connections share.
+bool resp_may_take_long(std::string_view name) noexcept;
+
 // Runs `args` (args[0] is the command's name) and appends its reply to `out`. A
 // command that writes takes ServerContext::key_write_mutex, unless the caller says
 // it holds it.

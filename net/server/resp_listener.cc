@@ -166,7 +166,8 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
   }
 
   // Parses and runs the commands that have arrived, then sends the answers or reads
-  // more. Runs on the strand, or on the worker pool (`on_pool`) for a batch that writes.
+  // more. Runs on the strand, or on the worker pool (`on_pool`) for a batch that writes
+  // or may take long.
   void process(bool on_pool = false) {
     const auto& options = impl_.context.options;
     resp::ParseLimits limits;
@@ -198,8 +199,10 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
         continue;
       }
       std::unique_lock<std::mutex> key_write_lock;
-      if (!on_pool && resp_writes(args_[0]) && !(inline_writes && lock_for_inline_write(key_write_lock))) {
-        // Writes may wait for the store's writer or for fdatasync: not on an I/O thread.
+      if (!on_pool && (resp_may_take_long(args_[0]) ||
+                       (resp_writes(args_[0]) && !(inline_writes && lock_for_inline_write(key_write_lock))))) {
+        // Writes may wait for the store's writer or for fdatasync, and a count walks
+        // what was written since the last: not on an I/O thread.
         // Until flush() runs on the strand again, the batch owns the session's state.
         on_pool_ = true;
         impl_.context.pool.post([self = this->shared_from_this()] { self->process(true); });

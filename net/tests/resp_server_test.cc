@@ -385,6 +385,39 @@ TEST(RespServer, AWriteWaitingForAWebSocketWriteStreamStallsNoOtherRespClient) {
   EXPECT_EQ(text_of(*server.store().read("during")), "the stream");
 }
 
+// DBSIZE walks what was written since it last ran, which after a large load takes
+// tens of milliseconds: it runs on the worker pool, never on the event loop that other
+// connections share. Shown with one worker, kept busy by a SET that waits for a
+// WebSocket write stream: DBSIZE waits behind it and counts the SET's key, while
+// another client of the same event loop is served.
+TEST(RespServer, DbsizeRunsOnTheWorkerPoolNotOnTheEventLoop) {
+  srd_test::TempDir dir;
+  auto options = resp_options(/*inline_writes=*/true);
+  options.io_threads = 1;
+  options.worker_threads = 1;
+  InProcessServer server(dir.file("s.bin"), options);
+  server.store().write("before", "the stream");
+  RawWriteStream upload(server.port(), "uploaded");
+  ASSERT_TRUE(upload.chunk(1000));
+
+  RespSocket writer(server.server().resp_port());
+  RespSocket counter(server.server().resp_port());
+  RespSocket other(server.server().resp_port());
+  writer.send(RespSocket::command({"SET", "during", "the stream"}));  // takes the worker, and waits
+  // No way to see the SET reach the worker from outside: give it the time to.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  counter.send(RespSocket::command({"DBSIZE"}));
+  EXPECT_EQ(other.call({"PING"}), "+PONG");
+  EXPECT_EQ(other.call({"GET", "before"}), bulk("the stream"));
+  ASSERT_TRUE(upload.end());
+  EXPECT_EQ(writer.reply(), "+OK");
+  // Run on the event loop, DBSIZE would have answered at once, before the stream ended:
+  // 1. Behind the SET on the worker, it counts "before", "uploaded" and "during".
+  EXPECT_EQ(counter.reply(), ":3");
+  EXPECT_EQ(counter.call({"INFO", "keyspace"}), bulk("# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n\r\n"));
+  EXPECT_EQ(counter.call({"SAVE"}), "+OK");
+}
+
 // SET NX reads, then writes, holding the server's key-write lock, which every writer
 // of the server takes, a WebSocket write stream for as long as it is open. So a SET NX
 // sent while a stream of the same key is open is decided after the stream's value is
