@@ -17,6 +17,8 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -356,18 +358,39 @@ TEST(RespServer, CommandsLargerThanTheFirstReadBufferArriveWhole) {
   EXPECT_EQ(c.call({"GET", "p0"}), bulk(std::string(100, 'x')));
 }
 
+// A server that runs RESP writes on its one event loop (both RESP connections of a
+// test share it), holding "before", with a WebSocket write stream of "uploaded" open
+// after its first 1000 bytes: the stream holds the store's writer until it ends.
+class ServerWithAnOpenUpload {
+ public:
+  explicit ServerWithAnOpenUpload(unsigned worker_threads = 0) : server_(dir_.file("s.bin"), options(worker_threads)) {
+    server_.store().write("before", "the stream");
+    upload_.emplace(server_.port(), "uploaded");
+    if (!upload_->chunk(1000)) throw std::runtime_error("the upload's first chunk was refused");
+  }
+  InProcessServer& server() { return server_; }
+  RawWriteStream& upload() { return *upload_; }
+
+ private:
+  static simd_r_drive::net::ServerOptions options(unsigned worker_threads) {
+    auto options = resp_options(/*inline_writes=*/true);
+    options.io_threads = 1;
+    options.worker_threads = worker_threads;
+    return options;
+  }
+  srd_test::TempDir dir_;
+  InProcessServer server_;
+  std::optional<RawWriteStream> upload_;
+};
+
 // A WebSocket write stream holds the store's writer while it waits for its next chunk.
 // A RESP write that arrives meanwhile, in a mode that runs writes on the RESP side's
 // I/O threads, must wait elsewhere: waiting on its I/O thread would stall every RESP
 // connection of that thread, reads included, for as long as the upload lasts.
 TEST(RespServer, AWriteWaitingForAWebSocketWriteStreamStallsNoOtherRespClient) {
-  srd_test::TempDir dir;
-  auto options = resp_options(/*inline_writes=*/true);
-  options.io_threads = 1;  // one RESP event loop: both RESP connections below share it
-  InProcessServer server(dir.file("s.bin"), options);
-  server.store().write("before", "the stream");
-  RawWriteStream upload(server.port(), "uploaded");
-  ASSERT_TRUE(upload.chunk(1000));
+  ServerWithAnOpenUpload fixture;
+  InProcessServer& server = fixture.server();
+  RawWriteStream& upload = fixture.upload();
 
   RespSocket writer(server.server().resp_port());
   RespSocket reader(server.server().resp_port());
@@ -391,14 +414,9 @@ TEST(RespServer, AWriteWaitingForAWebSocketWriteStreamStallsNoOtherRespClient) {
 // WebSocket write stream: DBSIZE waits behind it and counts the SET's key, while
 // another client of the same event loop is served.
 TEST(RespServer, DbsizeRunsOnTheWorkerPoolNotOnTheEventLoop) {
-  srd_test::TempDir dir;
-  auto options = resp_options(/*inline_writes=*/true);
-  options.io_threads = 1;
-  options.worker_threads = 1;
-  InProcessServer server(dir.file("s.bin"), options);
-  server.store().write("before", "the stream");
-  RawWriteStream upload(server.port(), "uploaded");
-  ASSERT_TRUE(upload.chunk(1000));
+  ServerWithAnOpenUpload fixture(/*worker_threads=*/1);
+  InProcessServer& server = fixture.server();
+  RawWriteStream& upload = fixture.upload();
 
   RespSocket writer(server.server().resp_port());
   RespSocket counter(server.server().resp_port());
