@@ -1080,16 +1080,15 @@ void unknown_command(Context& c) {
 
 }  // namespace
 
-bool resp_writes(std::string_view name) noexcept {
+RespPlacement resp_placement(std::string_view name) noexcept {
   const Spec* spec = find_spec(name);
-  return spec != nullptr && spec->writes;
-}
-
-bool resp_may_take_long(std::string_view name) noexcept {
-  const Spec* spec = find_spec(name);
+  if (spec == nullptr) return RespPlacement::kEventLoop;
   // DBSIZE and INFO walk the records appended since the last count (RedisKeyspace);
   // SAVE waits for fdatasync.
-  return spec != nullptr && (spec->handler == cmd_dbsize || spec->handler == cmd_info || spec->handler == cmd_save);
+  if (spec->handler == cmd_dbsize || spec->handler == cmd_info || spec->handler == cmd_save) {
+    return RespPlacement::kWorkerPool;
+  }
+  return spec->writes ? RespPlacement::kWrite : RespPlacement::kEventLoop;
 }
 
 void resp_execute(ServerContext& context, RespShared& shared, RespClient& client, Args args, ReplyWriter& out,

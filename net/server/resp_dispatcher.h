@@ -2,7 +2,7 @@
 // against the store and writes its reply. Like dispatcher.h for the WebSocket
 // protocol, it is the only part of the RESP side that calls the store; it knows
 // nothing of sockets or threads (the session decides where a command runs, by
-// resp_writes).
+// resp_placement).
 //
 // Thread-safety: resp_execute may run on any thread; a RespClient belongs to one
 // connection and is used by one thread at a time. RespShared is server-wide. The
@@ -47,15 +47,15 @@ struct RespClient {
   bool close_after_reply = false;  // QUIT, or a protocol error
 };
 
-// Whether the command (its name as sent, any case) may write to the store: such
-// commands run where writes may wait (the worker pool) unless the server runs
-// writes inline.
-bool resp_writes(std::string_view name) noexcept;
-
-// Whether the command may take long whatever the durability mode (a walk over the
-// records written since it last ran, or a sync): it runs on the worker pool, never on
-// an event loop that other connections share.
-bool resp_may_take_long(std::string_view name) noexcept;
+// Where a command (its name as sent, any case) runs.
+enum class RespPlacement {
+  kEventLoop,   // on its connection's event loop
+  kWrite,       // it may write to the store, so it may wait for the store's writer or
+                // fdatasync: on the worker pool, unless the server runs writes inline
+  kWorkerPool,  // always on the worker pool: it may take long in any durability mode
+                // (a walk over the records written since it last ran, or a sync)
+};
+RespPlacement resp_placement(std::string_view name) noexcept;
 
 // Runs `args` (args[0] is the command's name) and appends its reply to `out`. A
 // command that writes takes ServerContext::key_write_mutex, unless the caller says

@@ -199,8 +199,7 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
         continue;
       }
       std::unique_lock<std::mutex> key_write_lock;
-      if (!on_pool && (resp_may_take_long(args_[0]) ||
-                       (resp_writes(args_[0]) && !(inline_writes && lock_for_inline_write(key_write_lock))))) {
+      if (!on_pool && must_leave_the_loop(resp_placement(args_[0]), inline_writes, key_write_lock)) {
         // Writes may wait for the store's writer or for fdatasync, and a count walks
         // what was written since the last: not on an I/O thread.
         // Until flush() runs on the strand again, the batch owns the session's state.
@@ -220,6 +219,13 @@ class Session final : public StoppableSession, public std::enable_shared_from_th
     } else {
       flush();
     }
+  }
+
+  // Whether a command placed so runs on the worker pool rather than here; a write that
+  // runs here gets the server's key-write lock in `lock`.
+  bool must_leave_the_loop(RespPlacement placement, bool inline_writes, std::unique_lock<std::mutex>& lock) {
+    if (placement == RespPlacement::kWorkerPool) return true;
+    return placement == RespPlacement::kWrite && !(inline_writes && lock_for_inline_write(lock));
   }
 
   // Takes the server's key-write lock for a write run on this I/O thread; false if the
