@@ -3,6 +3,7 @@
 // across later writes and after the DataStore is gone).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -10,10 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -39,35 +38,10 @@ std::vector<std::byte> bytes_of(const EntryHandle& handle) {
   return {view.begin(), view.end()};
 }
 
-// This process's mappings from /proc/self/maps: [begin, end) and the inode of the
-// mapped file (0 for anonymous memory).
-struct MappedRange {
-  std::uintptr_t begin = 0;
-  std::uintptr_t end = 0;
-  std::uint64_t inode = 0;
-};
-
-std::vector<MappedRange> mapped_ranges() {
-  std::ifstream maps("/proc/self/maps");
-  std::vector<MappedRange> ranges;
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string range, perms, offset, device;
-    std::uint64_t inode = 0;
-    fields >> range >> perms >> offset >> device >> inode;
-    const auto dash = range.find('-');
-    if (dash == std::string::npos) continue;
-    ranges.push_back({std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16),
-                      inode});
-  }
-  return ranges;
-}
-
 // The inode of the file mapped at `address` in this process, or 0 if the address is
 // not in a file mapping.
 std::uint64_t mapped_inode_at(std::uintptr_t address) {
-  for (const MappedRange& range : mapped_ranges()) {
+  for (const srd_test::MappedRange& range : srd_test::mapped_ranges(::getpid())) {
     if (address >= range.begin && address < range.end) return range.inode;
   }
   return 0;
@@ -75,8 +49,9 @@ std::uint64_t mapped_inode_at(std::uintptr_t address) {
 
 // How many of this process's mappings show the file with inode `inode`.
 std::ptrdiff_t mappings_of_inode(std::uint64_t inode) {
-  const std::vector<MappedRange> ranges = mapped_ranges();
-  return std::count_if(ranges.begin(), ranges.end(), [&](const MappedRange& range) { return range.inode == inode; });
+  const std::vector<srd_test::MappedRange> ranges = srd_test::mapped_ranges(::getpid());
+  return std::count_if(ranges.begin(), ranges.end(),
+                       [&](const srd_test::MappedRange& range) { return range.inode == inode; });
 }
 
 std::uint64_t inode_of(const std::filesystem::path& path) {

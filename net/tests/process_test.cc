@@ -74,12 +74,12 @@ TEST(ServerBinary, MapsTheAddressSpaceReservationItIsGiven) {
     ServerProcess server({path.string()});
     server.wait_listening();
     // (The store maps the file once when it opens; a write adds a page of its own.)
-    EXPECT_EQ(mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{4} << 30});
+    EXPECT_EQ(srd_test::mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{4} << 30});
   }
   {
     ServerProcess server({path.string(), "--address-space-reservation", "16MiB"});
     Client client(server.wait_listening(), no_reconnect());
-    EXPECT_EQ(mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{16} << 20});
+    EXPECT_EQ(srd_test::mapped_sizes(server.pid(), path), std::vector<std::uint64_t>{std::uint64_t{16} << 20});
     client.write("k", "v");
     EXPECT_EQ(client.read("k")->as_string_view(), "v");
   }

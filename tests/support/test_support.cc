@@ -131,6 +131,44 @@ std::string smaps_field_at(const void* address, std::string_view field) {
   return {};
 }
 
+std::vector<MappedRange> mapped_ranges(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::vector<MappedRange> ranges;
+  for (std::string line; std::getline(maps, line);) {
+    // "begin-end perms offset device inode path": the path is the rest of the line.
+    std::istringstream fields(line);
+    std::string range, perms, offset, device;
+    MappedRange mapped;
+    fields >> range >> perms >> offset >> device >> mapped.inode >> std::ws;
+    std::getline(fields, mapped.path);
+    const auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    mapped.begin = std::stoull(range.substr(0, dash), nullptr, 16);
+    mapped.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    mapped.offset = std::stoull(offset, nullptr, 16);
+    ranges.push_back(std::move(mapped));
+  }
+  return ranges;
+}
+
+std::vector<std::uint64_t> mapped_sizes(pid_t pid, const std::filesystem::path& file) {
+  const std::string target = std::filesystem::canonical(file).string();
+  std::vector<MappedRange> joined;
+  for (MappedRange& next : mapped_ranges(pid)) {
+    if (next.path != target) continue;
+    // Ranges that continue each other in memory and in the file are one mapping.
+    if (!joined.empty() && joined.back().end == next.begin &&
+        joined.back().offset + (joined.back().end - joined.back().begin) == next.offset) {
+      joined.back().end = next.end;
+    } else {
+      joined.push_back(std::move(next));
+    }
+  }
+  std::vector<std::uint64_t> sizes;
+  for (const MappedRange& range : joined) sizes.push_back(range.end - range.begin);
+  return sizes;
+}
+
 bool mentions_number(const std::string& text, std::uint64_t number) {
   const std::regex pattern("(^|[^0-9])" + std::to_string(number) + "([^0-9]|$)");
   return std::regex_search(text, pattern);

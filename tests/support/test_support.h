@@ -1,6 +1,8 @@
 // Helpers shared by the test files: temporary directories, whole-file I/O, hex.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -96,6 +98,23 @@ class StderrCapture {
 // The value of `field` (say "Rss:" or "VmFlags:") of this process's mapping that
 // holds `address`, from /proc/self/smaps; empty if no mapping holds it.
 std::string smaps_field_at(const void* address, std::string_view field);
+
+// One line of /proc/<pid>/maps: [begin, end), the offset in the mapped file, its
+// inode (0 for anonymous memory) and its path (empty if none).
+struct MappedRange {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t inode = 0;
+  std::string path;
+};
+
+// The mappings of process `pid`, from /proc/<pid>/maps.
+std::vector<MappedRange> mapped_ranges(pid_t pid);
+
+// The sizes in bytes of the mappings of `file` in process `pid` (a mapping that the
+// kernel lists as several ranges, because parts of it got other advice, counted once).
+std::vector<std::uint64_t> mapped_sizes(pid_t pid, const std::filesystem::path& file);
 
 // Whether `text` contains `number` as a whole decimal number.
 bool mentions_number(const std::string& text, std::uint64_t number);

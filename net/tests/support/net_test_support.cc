@@ -467,40 +467,6 @@ std::uint64_t proc_status_kib(pid_t pid, std::string_view field) {
   return 0;
 }
 
-std::vector<std::uint64_t> mapped_sizes(pid_t pid, const std::filesystem::path& file) {
-  const std::string target = std::filesystem::canonical(file).string();
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  struct Range {
-    std::uint64_t begin, end, offset;
-  };
-  std::vector<Range> ranges;
-  std::string line;
-  while (std::getline(maps, line)) {
-    // "begin-end perms offset device inode path": the path is the rest of the line.
-    std::istringstream fields(line);
-    std::string range, perms, offset, device, inode;
-    fields >> range >> perms >> offset >> device >> inode >> std::ws;
-    std::string path;
-    std::getline(fields, path);
-    const auto dash = range.find('-');
-    if (path != target || dash == std::string::npos) continue;
-    const Range next{std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16),
-                     std::stoull(offset, nullptr, 16)};
-    // The kernel lists one mapping as several ranges where parts of it got other
-    // advice (huge pages): ranges that continue each other in memory and in the
-    // file are one mapping.
-    if (!ranges.empty() && ranges.back().end == next.begin &&
-        ranges.back().offset + (ranges.back().end - ranges.back().begin) == next.offset) {
-      ranges.back().end = next.end;
-    } else {
-      ranges.push_back(next);
-    }
-  }
-  std::vector<std::uint64_t> sizes;
-  for (const Range& r : ranges) sizes.push_back(r.end - r.begin);
-  return sizes;
-}
-
 class AnonRssSampler::Impl {
  public:
   std::atomic<bool> stop{false};

@@ -180,10 +180,6 @@ std::string server_binary();
 // A field of /proc/<pid>/status in KiB (VmHWM, VmRSS, RssAnon, RssFile), 0 if absent.
 std::uint64_t proc_status_kib(pid_t pid, std::string_view field);
 
-// The sizes in bytes of the mappings of `file` in process `pid`, from /proc/<pid>/maps
-// (a range split by madvise counted once).
-std::vector<std::uint64_t> mapped_sizes(pid_t pid, const std::filesystem::path& file);
-
 // Samples RssAnon of a process on a thread of its own until stopped; the maximum.
 class AnonRssSampler {
  public:
