@@ -95,6 +95,11 @@ Examples:
   app.add_option("--durability", durability, "when writes reach stable storage (docs/durability.md)")
       ->check(CLI::IsMember({"flush", "sync-each-write", "group-commit", "sync-periodically"}))
       ->capture_default_str();
+  unsigned sync_interval_ms = static_cast<unsigned>(simd_r_drive::OpenOptions{}.sync_interval.count());
+  app.add_option("--sync-interval-ms", sync_interval_ms,
+                 "--durability sync-periodically: milliseconds between syncs, at most what a power loss takes")
+      ->check(CLI::Range(1u, 86'400'000u))
+      ->capture_default_str();
   std::uint64_t address_space_reservation = simd_r_drive::OpenOptions{}.address_space_reservation;
   app.add_option("--address-space-reservation", address_space_reservation,
                  "address space mapped at open for the store to grow into, in bytes or with a unit (16MiB, 4GiB); "
@@ -117,6 +122,12 @@ Examples:
                  "unsent answer bytes per connection before it stops being read")
       ->capture_default_str();
   app.add_option("--io-threads", options.io_threads, "threads running the sockets (0: one per core)")
+      ->capture_default_str();
+  unsigned busy_poll_us = static_cast<unsigned>(options.resp_busy_poll.count());
+  app.add_option("--busy-poll-us", busy_poll_us,
+                 "microseconds a RESP event loop polls after its last request before it sleeps, when the loops "
+                 "are fewer than the CPUs; 0: never (docs/redis.md)")
+      ->check(CLI::Range(0u, 1'000'000u))
       ->capture_default_str();
   app.add_option("--workers", options.worker_threads, "threads running writes and maintenance (0: two)")
       ->capture_default_str();
@@ -164,6 +175,7 @@ Examples:
   // thread that read them (ServerOptions::resp_inline_writes).
   options.resp_inline_writes = durability == "flush" || durability == "sync-periodically";
   options.idle_timeout = std::chrono::seconds(idle_timeout_secs);
+  options.resp_busy_poll = std::chrono::microseconds(busy_poll_us);
   options.resp_idle_timeout = std::chrono::seconds(resp_idle_timeout_secs);
   options.refresh_interval = std::chrono::milliseconds(refresh_ms);
   options.log_connections = !quiet;
@@ -201,6 +213,7 @@ Examples:
   simd_r_drive::OpenOptions open_options;
   open_options.read_only = read_only;
   open_options.address_space_reservation = address_space_reservation;
+  open_options.sync_interval = std::chrono::milliseconds(sync_interval_ms);
   if (durability == "sync-each-write") open_options.durability = simd_r_drive::Durability::kSyncEachWrite;
   else if (durability == "group-commit") open_options.durability = simd_r_drive::Durability::kGroupCommit;
   else if (durability == "sync-periodically") open_options.durability = simd_r_drive::Durability::kSyncPeriodically;

@@ -88,6 +88,42 @@ TEST(ServerBinary, MapsTheAddressSpaceReservationItIsGiven) {
   EXPECT_NE(refused.stderr_text().find("--address-space-reservation"), std::string::npos) << refused.stderr_text();
 }
 
+// The end of what the writer's last fdatasync covered, from `<store>.lock` (offset 40,
+// native-endian; docs/durability.md).
+std::uint64_t durable_tail_of(const std::filesystem::path& store) {
+  std::ifstream lock(store.string() + ".lock", std::ios::binary);
+  lock.seekg(40);
+  std::uint64_t tail = 0;
+  lock.read(reinterpret_cast<char*>(&tail), sizeof tail);
+  return lock ? tail : 0;
+}
+
+TEST(ServerBinary, SyncsAsOftenAsItsSyncIntervalSays) {
+  srd_test::TempDir dir;
+  {
+    const auto path = dir.file("often.bin");
+    ServerProcess server({path.string(), "--durability", "sync-periodically", "--sync-interval-ms", "20"});
+    Client client(server.wait_listening(), no_reconnect());
+    const std::uint64_t tail = client.write("k", "v");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (durable_tail_of(path) < tail && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_GE(durable_tail_of(path), tail) << "no sync within 10 s at a 20 ms interval";
+  }
+  {
+    const auto path = dir.file("daily.bin");
+    ServerProcess server({path.string(), "--durability", "sync-periodically", "--sync-interval-ms", "86400000"});
+    Client client(server.wait_listening(), no_reconnect());
+    const std::uint64_t tail = client.write("k", "v");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // 25 of the intervals above
+    EXPECT_LT(durable_tail_of(path), tail) << "synced long before its interval of a day";
+  }
+  ServerProcess refused({dir.file("x.bin").string(), "--sync-interval-ms", "0"});
+  EXPECT_EQ(refused.wait_exit(), 2);
+  EXPECT_NE(refused.stderr_text().find("--sync-interval-ms"), std::string::npos) << refused.stderr_text();
+}
+
 TEST(ServerBinary, RefusesANonLoopbackAddressWithoutAToken) {
   srd_test::TempDir dir;
   ServerProcess server({dir.file("store.bin").string(), "--host", "0.0.0.0", "--port", "0"});
