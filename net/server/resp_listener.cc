@@ -21,6 +21,7 @@
 
 #include "protocol/resp.h"
 #include "server/endpoint_text.h"
+#include "server/event_loop_runner.h"
 #include "server/session_registry.h"
 
 namespace simd_r_drive::net::server {
@@ -432,10 +433,11 @@ void RespListener::start(unsigned threads) {
     // scheduler keeps its lock.
     impl_->loops.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
   }
+  const auto window = polling_window(impl_->context.options.resp_busy_poll, threads, usable_cpus());
   for (auto& loop : impl_->loops) {
-    impl_->threads.emplace_back([loop = loop.get()] {
+    impl_->threads.emplace_back([loop = loop.get(), window] {
       auto guard = asio::make_work_guard(*loop);  // idle until stop_loops()
-      loop->run();
+      run_event_loop(*loop, window);
     });
   }
   impl_->do_accept();

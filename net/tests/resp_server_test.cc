@@ -5,6 +5,7 @@
 // hostile bytes; the token. Every server listens on 127.0.0.1, port 0.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -598,6 +600,62 @@ TEST(RespServer, IdleConnectionsStayOpenUnlessARespIdleTimeoutIsSet) {
   RespSocket c(server.server().resp_port());
   EXPECT_EQ(c.call({"PING"}), "+PONG");
   EXPECT_TRUE(c.closed_by_server());  // within the 10 s receive timeout
+}
+
+// CPU time this process has used so far.
+std::chrono::nanoseconds process_cpu_time() {
+  timespec now{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+// What the server's threads use while the test thread sleeps for `period`.
+std::chrono::milliseconds cpu_used_over(std::chrono::milliseconds period) {
+  const auto before = process_cpu_time();
+  std::this_thread::sleep_for(period);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(process_cpu_time() - before);
+}
+
+unsigned usable_cpu_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return static_cast<unsigned>(CPU_COUNT(&set));
+}
+
+// A RESP event loop with a CPU to spare keeps polling for ServerOptions::resp_busy_poll
+// after its last request, then sleeps; with a loop per CPU it never polls. (The window
+// is made long here so that both phases can be told apart by the CPU time they use.)
+TEST(RespServer, AnEventLoopPollsForItsWindowThenSleeps) {
+  const unsigned cpus = usable_cpu_count();
+  if (cpus < 2) GTEST_SKIP() << "polling needs a CPU besides the one event loop";
+  using std::chrono::milliseconds;
+  srd_test::TempDir dir;
+  auto options = resp_options(/*inline_writes=*/true);
+  options.io_threads = 1;
+  options.resp_busy_poll = milliseconds(400);
+  {
+    InProcessServer server(dir.file("polling.bin"), options);
+    RespSocket client(server.server().resp_port());
+    // Requests are answered as usual by a polling loop.
+    for (int i = 0; i < 500; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      ASSERT_EQ(client.call({"SET", key, "v" + std::to_string(i)}), "+OK");
+      ASSERT_EQ(client.call({"GET", key}), bulk("v" + std::to_string(i)));
+    }
+    // Within the window the loop polls: a busy thread. Loose bounds, for a loaded
+    // machine and sanitizers: a polling loop uses close to all of the 200 ms, a
+    // sleeping one next to nothing.
+    EXPECT_GE(cpu_used_over(milliseconds(200)), milliseconds(40));
+    std::this_thread::sleep_for(milliseconds(300));  // the window ends
+    EXPECT_LT(cpu_used_over(milliseconds(300)), milliseconds(40));
+    EXPECT_EQ(client.call({"GET", "k7"}), bulk("v7"));  // and a sleeping loop wakes for a request
+  }
+  options.io_threads = cpus;  // no CPU to spare: no polling
+  InProcessServer server(dir.file("sleeping.bin"), options);
+  RespSocket client(server.server().resp_port());
+  EXPECT_EQ(client.call({"PING"}), "+PONG");
+  EXPECT_LT(cpu_used_over(milliseconds(200)), milliseconds(40));
 }
 
 TEST(RespServer, TheTokenIsAuthsPassword) {
