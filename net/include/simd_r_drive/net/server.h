@@ -77,10 +77,10 @@ struct ServerOptions {
   // kSyncPeriodically), and it saves a thread hop per command.
   bool resp_inline_writes = false;
   // After its last handler, a RESP event loop keeps polling for this long before it
-  // sleeps in epoll, so that the next request need not wake it (which costs a
+  // sleeps in epoll, so that the next request need not wake it (a wake-up costs a
   // client on the same machine more than the polling costs the server; docs/redis.md,
-  // "Polling before sleeping"). Used only when the RESP loops (io_threads) are fewer
-  // than the CPUs the process may use; 0: never poll.
+  // "Design"). Used only when the RESP loops (io_threads) are fewer than the CPUs the
+  // process may use; 0: never poll.
   std::chrono::microseconds resp_busy_poll{50};
   // Redis Cluster mode (static topology, docs/redis.md "Cluster"): INFO says
   // cluster_enabled:1, keys of slots this node does not own are redirected with MOVED.
