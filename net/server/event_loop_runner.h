@@ -5,13 +5,13 @@
 // loop thread sleeps the next request has to wake it, and the client's CPU pays for
 // that wake-up (with an inter-processor interrupt, which a virtual machine makes
 // dear). A loop that keeps polling for a few tens of microseconds after its last
-// handler catches the next request without being woken: at one request in flight
-// per connection this is what decides how fast a client can go (docs/performance.md,
-// "Polling before sleeping"). It costs CPU while traffic trickles in, and nothing
-// once the loop has been idle for the window.
+// handler catches the next request without being woken, which at one request in
+// flight per connection lets a client on the same machine go faster
+// (docs/performance.md, "Polling before sleeping"). It costs CPU while traffic
+// trickles in, and nothing once the loop has been idle for the window.
 //
-// Thread-safety: run_event_loop is run by the loop's one thread; the functions are
-// pure otherwise.
+// Thread-safety: run_event_loop is run by the loop's one thread; usable_cpus and
+// polling_window may be called from any thread.
 #pragma once
 
 #include <chrono>
